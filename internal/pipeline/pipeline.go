@@ -1,0 +1,148 @@
+// Package pipeline is bakery's domain: releases, environments, deployments,
+// bake and the promotion decision. It has no SQL and no HTTP in it. The
+// decision functions are pure: given the stored state of one service and the
+// current time, they say what should happen next and why. The engine persists
+// and performs what they decide.
+package pipeline
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// DeploymentState is where one attempt to put a release into an environment
+// stands. The diagram in docs/ARCHITECTURE.md is drawn from these constants.
+type DeploymentState string
+
+const (
+	// DeploymentPending means the promotion was decided and written down; a
+	// worker has not started the deploy command yet.
+	DeploymentPending DeploymentState = "pending"
+	// DeploymentRunning means the deploy command is running. A running
+	// deployment whose worker stops heart-beating is interrupted and retried.
+	DeploymentRunning DeploymentState = "running"
+	// DeploymentSucceeded means the deploy command exited 0: the release now
+	// runs in the environment, and its bake clock for the next one starts.
+	DeploymentSucceeded DeploymentState = "succeeded"
+	// DeploymentFailed means the command failed, timed out, or was interrupted
+	// too many times. The environment stays on its previous version and the
+	// release is not promoted further.
+	DeploymentFailed DeploymentState = "failed"
+	// DeploymentCancelled means someone or something stopped the deployment
+	// before it finished.
+	DeploymentCancelled DeploymentState = "cancelled"
+)
+
+// IsTerminal reports whether the state is final: a terminal deployment never
+// changes again.
+func (s DeploymentState) IsTerminal() bool {
+	switch s {
+	case DeploymentSucceeded, DeploymentFailed, DeploymentCancelled:
+		return true
+	}
+	return false
+}
+
+// IsActive reports whether the deployment occupies its environment; at most
+// one active deployment exists per service and environment.
+func (s DeploymentState) IsActive() bool {
+	return s == DeploymentPending || s == DeploymentRunning
+}
+
+// Valid reports whether s is one of the known states.
+func (s DeploymentState) Valid() bool {
+	return s.IsActive() || s.IsTerminal()
+}
+
+// MaxAttempts is how many times a deployment whose worker died is started
+// again before it is marked failed. A deploy command that exits non-zero is
+// never retried: it failed on its own terms.
+const MaxAttempts = 3
+
+// ActorSystem is the actor recorded for decisions bakery takes by itself.
+const ActorSystem = "bakery"
+
+// Release is one immutable build of a service.
+type Release struct {
+	ID        int64
+	Service   string
+	Version   string
+	Artifact  string
+	Message   string
+	Author    string
+	CreatedAt time.Time
+	// Rejected releases are never promoted automatically again (rule 7).
+	Rejected bool
+}
+
+// Deployment is one attempt to put a release into an environment.
+type Deployment struct {
+	ID          int64
+	Service     string
+	Environment string
+	ReleaseID   int64
+	Version     string
+	State       DeploymentState
+	Attempt     int
+	// Kind says why the deployment exists: an automatic promotion or a
+	// person's command. Only automatic ones are subject to the gate.
+	Kind       string
+	Actor      string
+	Reason     string
+	CreatedAt  time.Time
+	StartedAt  time.Time // zero until running
+	FinishedAt time.Time // zero until terminal
+	Heartbeat  time.Time // last sign of life from the worker running it
+	Error      string
+	Output     string
+}
+
+// Deployment kinds.
+const (
+	KindAuto = "auto"
+)
+
+// Mark is a fact recorded about a release with respect to one environment
+// that changes how the decision treats it.
+type Mark struct {
+	ReleaseID   int64
+	Environment string
+	Kind        string
+	CreatedAt   time.Time
+}
+
+// Mark kinds.
+const (
+	// MarkSuperseded: a newer release was promoted into the environment
+	// while this one was waiting; it will never be promoted there.
+	MarkSuperseded = "superseded"
+)
+
+var versionPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
+
+// ValidateVersion checks a release version (a commit SHA or a tag).
+func ValidateVersion(v string) error {
+	if !versionPattern.MatchString(v) {
+		if v == "" {
+			return fmt.Errorf("version is empty: give a commit SHA or tag of 1-128 characters from A-Z a-z 0-9 . _ -")
+		}
+		if len(v) > 128 {
+			return fmt.Errorf("version is %d characters long: use at most 128 characters from A-Z a-z 0-9 . _ -", len(v))
+		}
+		return fmt.Errorf("version %q has characters other than A-Z a-z 0-9 . _ -: use a commit SHA or a tag", v)
+	}
+	return nil
+}
+
+// Clock tells the time. The engine reads time only through it so that tests
+// can move time instead of sleeping.
+type Clock interface {
+	Now() time.Time
+}
+
+// SystemClock is the real clock.
+type SystemClock struct{}
+
+// Now returns the current time.
+func (SystemClock) Now() time.Time { return time.Now() }
