@@ -1,0 +1,37 @@
+package pipeline
+
+import "time"
+
+// Event is one entry of the append-only event log (rule 11). Every command
+// and every automatic decision writes one, in the same transaction as the
+// change it describes. The timeline, notifications and delivery metrics are
+// built from these.
+type Event struct {
+	ID           int64
+	At           time.Time
+	Type         string
+	Service      string
+	Environment  string
+	Version      string // the release the event is about
+	FromVersion  string // what the environment ran before, when it changes
+	ToVersion    string // what it runs (or will run) after
+	Actor        string // a token's name, or "bakery" for automatic decisions
+	Reason       string
+	DeploymentID int64
+	Data         map[string]any
+}
+
+// Event types. The names are part of the API: scripts read them.
+const (
+	EventReleaseCreated         = "release.created"
+	EventReleaseSuperseded      = "release.superseded"
+	EventPromotionDecided       = "promotion.decided"
+	EventDeploymentStarted      = "deployment.started"
+	EventDeploymentSucceeded    = "deployment.succeeded"
+	EventDeploymentFailed       = "deployment.failed"
+	EventDeploymentInterrupted  = "deployment.interrupted"
+	EventTokenCreated           = "token.created"
+	EventConfigLoaded           = "config.loaded"
+	EventLeaderElected          = "leader.elected"
+	EventDeploymentRetryPlanned = "deployment.retry"
+)

@@ -1,0 +1,447 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/bakery-deploy/bakery/internal/pipeline"
+	"github.com/bakery-deploy/bakery/internal/store"
+)
+
+// queries holds every query, for a pool or a transaction of either database.
+type queries struct {
+	q        querier
+	postgres bool
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func nullMicros(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: micros(t), Valid: true}
+}
+
+func fromNullMicros(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromMicros(v.Int64)
+}
+
+func limitOr(n, def int) int {
+	if n <= 0 {
+		return def
+	}
+	return n
+}
+
+const releaseCols = `id, service, version, artifact, message, author, created_at, rejected`
+
+func scanRelease(r row) (pipeline.Release, error) {
+	var rel pipeline.Release
+	var created, rejected int64
+	if err := r.Scan(&rel.ID, &rel.Service, &rel.Version, &rel.Artifact, &rel.Message, &rel.Author, &created, &rejected); err != nil {
+		return pipeline.Release{}, err
+	}
+	rel.CreatedAt = fromMicros(created)
+	rel.Rejected = rejected != 0
+	return rel, nil
+}
+
+func (s queries) ReleaseGet(ctx context.Context, service, version string) (pipeline.Release, error) {
+	rel, err := scanRelease(s.q.queryRow(ctx, `SELECT `+releaseCols+` FROM releases WHERE service = ? AND version = ?`, service, version))
+	if err != nil {
+		return rel, fmt.Errorf("error getting release %s of %s: %w", version, service, err)
+	}
+	return rel, nil
+}
+
+func (s queries) ReleaseGetByID(ctx context.Context, id int64) (pipeline.Release, error) {
+	rel, err := scanRelease(s.q.queryRow(ctx, `SELECT `+releaseCols+` FROM releases WHERE id = ?`, id))
+	if err != nil {
+		return rel, fmt.Errorf("error getting release %d: %w", id, err)
+	}
+	return rel, nil
+}
+
+func (s queries) ReleaseList(ctx context.Context, p *store.ReleaseListParams) ([]pipeline.Release, error) {
+	rs, err := s.q.query(ctx, `SELECT `+releaseCols+` FROM releases WHERE service = ? ORDER BY id DESC LIMIT ?`,
+		p.Service, limitOr(p.Limit, 100))
+	if err != nil {
+		return nil, fmt.Errorf("error listing releases: %w", err)
+	}
+	defer rs.Close()
+	var out []pipeline.Release
+	for rs.Next() {
+		rel, err := scanRelease(rs)
+		if err != nil {
+			return nil, fmt.Errorf("error reading release: %w", err)
+		}
+		out = append(out, rel)
+	}
+	return out, rs.Err()
+}
+
+func (s queries) ReleaseInsert(ctx context.Context, p *store.ReleaseInsertParams) (pipeline.Release, error) {
+	rel, err := scanRelease(s.q.queryRow(ctx, `
+		INSERT INTO releases (service, version, artifact, message, author, created_at)
+		VALUES (?, ?, ?, ?, ?, ?)
+		RETURNING `+releaseCols,
+		p.Service, p.Version, p.Artifact, p.Message, p.Author, micros(p.CreatedAt)))
+	if err != nil {
+		return rel, fmt.Errorf("error inserting release %s of %s: %w", p.Version, p.Service, err)
+	}
+	return rel, nil
+}
+
+const deploymentCols = `d.id, d.service, d.environment, d.release_id, r.version, d.state, d.attempt, d.kind, d.actor, d.reason,
+	d.created_at, d.started_at, d.finished_at, d.heartbeat_at, d.error, d.output`
+
+const deploymentFrom = ` FROM deployments d JOIN releases r ON r.id = d.release_id`
+
+func scanDeployment(r row) (pipeline.Deployment, error) {
+	var d pipeline.Deployment
+	var created int64
+	var started, finished, heartbeat sql.NullInt64
+	var state string
+	if err := r.Scan(&d.ID, &d.Service, &d.Environment, &d.ReleaseID, &d.Version, &state, &d.Attempt, &d.Kind, &d.Actor, &d.Reason,
+		&created, &started, &finished, &heartbeat, &d.Error, &d.Output); err != nil {
+		return d, err
+	}
+	d.State = pipeline.DeploymentState(state)
+	d.CreatedAt = fromMicros(created)
+	d.StartedAt = fromNullMicros(started)
+	d.FinishedAt = fromNullMicros(finished)
+	d.Heartbeat = fromNullMicros(heartbeat)
+	return d, nil
+}
+
+func (s queries) DeploymentGet(ctx context.Context, id int64) (pipeline.Deployment, error) {
+	d, err := scanDeployment(s.q.queryRow(ctx, `SELECT `+deploymentCols+deploymentFrom+` WHERE d.id = ?`, id))
+	if err != nil {
+		return d, fmt.Errorf("error getting deployment %d: %w", id, err)
+	}
+	return d, nil
+}
+
+func (s queries) DeploymentList(ctx context.Context, p *store.DeploymentListParams) ([]pipeline.Deployment, error) {
+	var where []string
+	var args []any
+	if p.Service != "" {
+		where, args = append(where, "d.service = ?"), append(args, p.Service)
+	}
+	if p.Environment != "" {
+		where, args = append(where, "d.environment = ?"), append(args, p.Environment)
+	}
+	if p.ReleaseID != 0 {
+		where, args = append(where, "d.release_id = ?"), append(args, p.ReleaseID)
+	}
+	if len(p.States) > 0 {
+		ph := make([]string, len(p.States))
+		for i, st := range p.States {
+			ph[i] = "?"
+			args = append(args, string(st))
+		}
+		where = append(where, "d.state IN ("+strings.Join(ph, ", ")+")")
+	}
+	if !p.HeartbeatBefore.IsZero() {
+		where, args = append(where, "d.state = 'running' AND d.heartbeat_at < ?"), append(args, micros(p.HeartbeatBefore))
+	}
+	q := `SELECT ` + deploymentCols + deploymentFrom
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY d.id DESC LIMIT ?"
+	args = append(args, limitOr(p.Limit, 100))
+	rs, err := s.q.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("error listing deployments: %w", err)
+	}
+	defer rs.Close()
+	var out []pipeline.Deployment
+	for rs.Next() {
+		d, err := scanDeployment(rs)
+		if err != nil {
+			return nil, fmt.Errorf("error reading deployment: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rs.Err()
+}
+
+func (s queries) DeploymentInsert(ctx context.Context, p *store.DeploymentInsertParams) (pipeline.Deployment, error) {
+	var id int64
+	err := s.q.queryRow(ctx, `
+		INSERT INTO deployments (service, environment, release_id, state, attempt, kind, actor, reason, created_at)
+		VALUES (?, ?, ?, 'pending', 1, ?, ?, ?, ?)
+		RETURNING id`,
+		p.Service, p.Environment, p.ReleaseID, p.Kind, p.Actor, p.Reason, micros(p.CreatedAt)).Scan(&id)
+	if err != nil {
+		return pipeline.Deployment{}, fmt.Errorf("error inserting deployment into %s/%s: %w", p.Service, p.Environment, err)
+	}
+	return s.DeploymentGet(ctx, id)
+}
+
+func (s queries) DeploymentUpdate(ctx context.Context, p *store.DeploymentUpdateParams) (pipeline.Deployment, error) {
+	set := []string{"state = ?"}
+	args := []any{string(p.State)}
+	if p.NewAttempt != 0 {
+		set, args = append(set, "attempt = ?"), append(args, p.NewAttempt)
+	}
+	if !p.StartedAt.IsZero() {
+		set, args = append(set, "started_at = ?"), append(args, micros(p.StartedAt))
+	}
+	if !p.FinishedAt.IsZero() {
+		set, args = append(set, "finished_at = ?"), append(args, micros(p.FinishedAt))
+	}
+	if !p.Heartbeat.IsZero() {
+		set, args = append(set, "heartbeat_at = ?"), append(args, micros(p.Heartbeat))
+	}
+	if p.Error != nil {
+		set, args = append(set, "error = ?"), append(args, *p.Error)
+	}
+	if p.Output != nil {
+		set, args = append(set, "output = ?"), append(args, *p.Output)
+	}
+	q := "UPDATE deployments SET " + strings.Join(set, ", ") + " WHERE id = ? AND attempt = ?"
+	args = append(args, p.ID, p.Attempt)
+	if len(p.FromStates) > 0 {
+		ph := make([]string, len(p.FromStates))
+		for i, st := range p.FromStates {
+			ph[i] = "?"
+			args = append(args, string(st))
+		}
+		q += " AND state IN (" + strings.Join(ph, ", ") + ")"
+	}
+	n, err := s.q.exec(ctx, q, args...)
+	if err != nil {
+		return pipeline.Deployment{}, fmt.Errorf("error updating deployment %d: %w", p.ID, err)
+	}
+	if n == 0 {
+		return pipeline.Deployment{}, fmt.Errorf("error updating deployment %d: attempt %d in states %v: %w", p.ID, p.Attempt, p.FromStates, store.ErrNotFound)
+	}
+	return s.DeploymentGet(ctx, p.ID)
+}
+
+func (s queries) MarkInsert(ctx context.Context, p *store.MarkInsertParams) error {
+	_, err := s.q.exec(ctx, `
+		INSERT INTO release_marks (release_id, environment, kind, actor, reason, created_at)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (release_id, environment, kind) DO NOTHING`,
+		p.ReleaseID, p.Environment, p.Kind, p.Actor, p.Reason, micros(p.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("error marking release %d %s in %s: %w", p.ReleaseID, p.Kind, p.Environment, err)
+	}
+	return nil
+}
+
+const eventCols = `id, at, type, service, environment, version, from_version, to_version, actor, reason, deployment_id, data`
+
+func (s queries) EventInsert(ctx context.Context, e *pipeline.Event) (pipeline.Event, error) {
+	data := []byte("{}")
+	if len(e.Data) > 0 {
+		var err error
+		if data, err = json.Marshal(e.Data); err != nil {
+			return pipeline.Event{}, fmt.Errorf("error encoding event data: %w", err)
+		}
+	}
+	var depID sql.NullInt64
+	if e.DeploymentID != 0 {
+		depID = sql.NullInt64{Int64: e.DeploymentID, Valid: true}
+	}
+	out := *e
+	err := s.q.queryRow(ctx, `
+		INSERT INTO events (at, type, service, environment, version, from_version, to_version, actor, reason, deployment_id, data)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		RETURNING id`,
+		micros(e.At), e.Type, e.Service, e.Environment, e.Version, e.FromVersion, e.ToVersion, e.Actor, e.Reason, depID, string(data)).Scan(&out.ID)
+	if err != nil {
+		return pipeline.Event{}, fmt.Errorf("error recording event %s: %w", e.Type, err)
+	}
+	out.At = fromMicros(micros(e.At))
+	return out, nil
+}
+
+func (s queries) EventList(ctx context.Context, p *store.EventListParams) ([]pipeline.Event, error) {
+	q := `SELECT ` + eventCols + ` FROM events WHERE id > ?`
+	args := []any{p.AfterID}
+	if p.Service != "" {
+		q, args = q+" AND service = ?", append(args, p.Service)
+	}
+	q += " ORDER BY id LIMIT ?"
+	args = append(args, limitOr(p.Limit, 1000))
+	rs, err := s.q.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("error listing events: %w", err)
+	}
+	defer rs.Close()
+	var out []pipeline.Event
+	for rs.Next() {
+		var e pipeline.Event
+		var at int64
+		var depID sql.NullInt64
+		var data string
+		if err := rs.Scan(&e.ID, &at, &e.Type, &e.Service, &e.Environment, &e.Version, &e.FromVersion, &e.ToVersion,
+			&e.Actor, &e.Reason, &depID, &data); err != nil {
+			return nil, fmt.Errorf("error reading event: %w", err)
+		}
+		e.At = fromMicros(at)
+		e.DeploymentID = depID.Int64
+		if data != "" && data != "{}" {
+			if err := json.Unmarshal([]byte(data), &e.Data); err != nil {
+				return nil, fmt.Errorf("error decoding data of event %d: %w", e.ID, err)
+			}
+		}
+		out = append(out, e)
+	}
+	return out, rs.Err()
+}
+
+// ServiceState loads the releases that can still matter: every release
+// newer than or equal to the oldest release any environment runs (all of
+// them if an environment runs nothing yet), their deployments, and every
+// active deployment.
+func (s queries) ServiceState(ctx context.Context, service string, envs []pipeline.EnvSpec) (pipeline.State, error) {
+	st := pipeline.State{Service: service, Environments: envs}
+	var floor int64 = -1
+	for _, env := range envs {
+		var rid int64
+		err := s.q.queryRow(ctx, `SELECT release_id FROM deployments WHERE service = ? AND environment = ? AND state = 'succeeded' ORDER BY id DESC LIMIT 1`,
+			service, env.Name).Scan(&rid)
+		if err != nil && !isNotFound(err) {
+			return st, fmt.Errorf("error reading what %s/%s runs: %w", service, env.Name, err)
+		}
+		if isNotFound(err) {
+			rid = 0
+		}
+		if floor < 0 || rid < floor {
+			floor = rid
+		}
+	}
+	if floor < 0 {
+		floor = 0
+	}
+	rs, err := s.q.query(ctx, `SELECT `+releaseCols+` FROM releases WHERE service = ? AND id >= ? ORDER BY id`, service, floor)
+	if err != nil {
+		return st, fmt.Errorf("error loading releases of %s: %w", service, err)
+	}
+	for rs.Next() {
+		rel, err := scanRelease(rs)
+		if err != nil {
+			rs.Close()
+			return st, fmt.Errorf("error reading release: %w", err)
+		}
+		st.Releases = append(st.Releases, rel)
+	}
+	rs.Close()
+	if err := rs.Err(); err != nil {
+		return st, err
+	}
+	rs, err = s.q.query(ctx, `SELECT `+deploymentCols+deploymentFrom+`
+		WHERE d.service = ? AND (d.release_id >= ? OR d.state IN ('pending', 'running')) ORDER BY d.id`, service, floor)
+	if err != nil {
+		return st, fmt.Errorf("error loading deployments of %s: %w", service, err)
+	}
+	for rs.Next() {
+		d, err := scanDeployment(rs)
+		if err != nil {
+			rs.Close()
+			return st, fmt.Errorf("error reading deployment: %w", err)
+		}
+		st.Deployments = append(st.Deployments, d)
+	}
+	rs.Close()
+	if err := rs.Err(); err != nil {
+		return st, err
+	}
+	rs, err = s.q.query(ctx, `SELECT m.release_id, m.environment, m.kind, m.created_at FROM release_marks m
+		JOIN releases r ON r.id = m.release_id WHERE r.service = ? AND m.release_id >= ?`, service, floor)
+	if err != nil {
+		return st, fmt.Errorf("error loading marks of %s: %w", service, err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var m pipeline.Mark
+		var at int64
+		if err := rs.Scan(&m.ReleaseID, &m.Environment, &m.Kind, &at); err != nil {
+			return st, fmt.Errorf("error reading mark: %w", err)
+		}
+		m.CreatedAt = fromMicros(at)
+		st.Marks = append(st.Marks, m)
+	}
+	return st, rs.Err()
+}
+
+func (s queries) ServiceLock(ctx context.Context, service string, now time.Time) error {
+	if _, err := s.q.exec(ctx, `INSERT INTO services (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`,
+		service, micros(now)); err != nil {
+		return fmt.Errorf("error registering service %s: %w", service, err)
+	}
+	if s.postgres {
+		var name string
+		if err := s.q.queryRow(ctx, `SELECT name FROM services WHERE name = ? FOR UPDATE`, service).Scan(&name); err != nil {
+			return fmt.Errorf("error locking service %s: %w", service, err)
+		}
+	}
+	// SQLite runs one write transaction at a time: the transaction is the lock.
+	return nil
+}
+
+func (s queries) TokenGetByHash(ctx context.Context, hash string) (store.Token, error) {
+	var t store.Token
+	var at int64
+	err := s.q.queryRow(ctx, `SELECT id, name, role, created_at FROM tokens WHERE hash = ?`, hash).Scan(&t.ID, &t.Name, &t.Role, &at)
+	if err != nil {
+		return t, fmt.Errorf("error looking up token: %w", err)
+	}
+	t.CreatedAt = fromMicros(at)
+	return t, nil
+}
+
+func (s queries) TokenCount(ctx context.Context) (int, error) {
+	var n int
+	if err := s.q.queryRow(ctx, `SELECT COUNT(*) FROM tokens`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("error counting tokens: %w", err)
+	}
+	return n, nil
+}
+
+func (s queries) TokenInsert(ctx context.Context, p *store.TokenInsertParams) (store.Token, error) {
+	t := store.Token{Name: p.Name, Role: p.Role, CreatedAt: fromMicros(micros(p.CreatedAt))}
+	err := s.q.queryRow(ctx, `INSERT INTO tokens (name, role, hash, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
+		p.Name, p.Role, p.Hash, micros(p.CreatedAt)).Scan(&t.ID)
+	if err != nil {
+		return t, fmt.Errorf("error creating token %s: %w", p.Name, err)
+	}
+	return t, nil
+}
+
+func (s queries) leaderAcquire(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error) {
+	n, err := s.q.exec(ctx, `
+		INSERT INTO leader (name, holder, expires_at) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+		WHERE leader.holder = excluded.holder OR leader.expires_at < ?`,
+		name, holder, micros(now.Add(ttl)), micros(now))
+	if err != nil {
+		return false, fmt.Errorf("error electing leader: %w", err)
+	}
+	return n > 0, nil
+}
+
+func (s queries) leaderResign(ctx context.Context, name, holder string) error {
+	if _, err := s.q.exec(ctx, `DELETE FROM leader WHERE name = ? AND holder = ?`, name, holder); err != nil {
+		return fmt.Errorf("error resigning leadership: %w", err)
+	}
+	return nil
+}
+
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

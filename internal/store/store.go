@@ -1,0 +1,169 @@
+// Package store defines how bakery keeps its state: one interface, proven on
+// SQLite and PostgreSQL by one conformance suite (storetest). The
+// implementation for both databases lives in sqlstore.
+//
+// Methods are named noun-then-verb and take *Params structs, so that adding a
+// field never changes a signature.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/bakery-deploy/bakery/internal/pipeline"
+)
+
+// ErrNotFound is returned when the thing asked for does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned when a write would break a uniqueness rule: a
+// release version that exists already, or a second active deployment in one
+// environment.
+var ErrConflict = errors.New("conflict")
+
+// Reader is every read bakery makes. Both a Store (outside a transaction)
+// and a Tx (inside one) implement it.
+type Reader interface {
+	ReleaseGet(ctx context.Context, service, version string) (pipeline.Release, error)
+	ReleaseGetByID(ctx context.Context, id int64) (pipeline.Release, error)
+	ReleaseList(ctx context.Context, p *ReleaseListParams) ([]pipeline.Release, error)
+	DeploymentGet(ctx context.Context, id int64) (pipeline.Deployment, error)
+	DeploymentList(ctx context.Context, p *DeploymentListParams) ([]pipeline.Deployment, error)
+	EventList(ctx context.Context, p *EventListParams) ([]pipeline.Event, error)
+	// ServiceState loads what pipeline.Decide needs about one service: the
+	// releases and deployments that can still matter for envs.
+	ServiceState(ctx context.Context, service string, envs []pipeline.EnvSpec) (pipeline.State, error)
+	TokenGetByHash(ctx context.Context, hash string) (Token, error)
+	TokenCount(ctx context.Context) (int, error)
+}
+
+// Tx is a database transaction with bakery's writes.
+type Tx interface {
+	Reader
+	// ServiceLock takes the per-service lock that serialises decisions for
+	// one service across replicas, creating the service's row if needed.
+	ServiceLock(ctx context.Context, service string, now time.Time) error
+	ReleaseInsert(ctx context.Context, p *ReleaseInsertParams) (pipeline.Release, error)
+	DeploymentInsert(ctx context.Context, p *DeploymentInsertParams) (pipeline.Deployment, error)
+	// DeploymentUpdate changes a deployment only if it is still at
+	// p.Attempt and in one of p.FromStates; it returns ErrNotFound otherwise,
+	// so a worker whose attempt was taken over cannot overwrite the new one.
+	DeploymentUpdate(ctx context.Context, p *DeploymentUpdateParams) (pipeline.Deployment, error)
+	MarkInsert(ctx context.Context, p *MarkInsertParams) error
+	EventInsert(ctx context.Context, e *pipeline.Event) (pipeline.Event, error)
+	TokenInsert(ctx context.Context, p *TokenInsertParams) (Token, error)
+	// JobInsert enqueues River jobs in this transaction: they run only if it
+	// commits.
+	JobInsert(ctx context.Context, jobs ...river.InsertManyParams) error
+}
+
+// Store is bakery's database.
+type Store interface {
+	Reader
+	// InTx runs fn in a transaction, committing if it returns nil.
+	InTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+	// LeaderAcquire takes or renews the named leadership for holder until
+	// now+ttl. It reports whether holder is leader afterwards.
+	LeaderAcquire(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
+	// LeaderResign gives leadership up, if holder has it.
+	LeaderResign(ctx context.Context, name, holder string) error
+	// Start starts River's workers registered at Open. Jobs can be
+	// inserted before Start; they run after it.
+	Start(ctx context.Context) error
+	// Close stops the workers (waiting for running jobs up to ctx) and closes
+	// the database.
+	Close(ctx context.Context) error
+	// Kind is "sqlite" or "postgres".
+	Kind() string
+}
+
+// ReleaseListParams filters releases. Results are newest first.
+type ReleaseListParams struct {
+	Service string
+	Limit   int // 0 = 100
+}
+
+// ReleaseInsertParams is a new release.
+type ReleaseInsertParams struct {
+	Service   string
+	Version   string
+	Artifact  string
+	Message   string
+	Author    string
+	CreatedAt time.Time
+}
+
+// DeploymentListParams filters deployments. Results are newest first.
+type DeploymentListParams struct {
+	Service     string
+	Environment string
+	ReleaseID   int64
+	States      []pipeline.DeploymentState
+	// HeartbeatBefore selects running deployments whose worker was last
+	// heard of before this time.
+	HeartbeatBefore time.Time
+	Limit           int // 0 = 100
+}
+
+// DeploymentInsertParams is a new, pending deployment.
+type DeploymentInsertParams struct {
+	Service     string
+	Environment string
+	ReleaseID   int64
+	Kind        string
+	Actor       string
+	Reason      string
+	CreatedAt   time.Time
+}
+
+// DeploymentUpdateParams moves a deployment along its state machine. Zero
+// fields are left unchanged, except State which is required.
+type DeploymentUpdateParams struct {
+	ID         int64
+	Attempt    int
+	FromStates []pipeline.DeploymentState
+	State      pipeline.DeploymentState
+	NewAttempt int // when non-zero, the attempt becomes this
+	StartedAt  time.Time
+	FinishedAt time.Time
+	Heartbeat  time.Time
+	Error      *string
+	Output     *string
+}
+
+// MarkInsertParams records a fact about a release in an environment.
+type MarkInsertParams struct {
+	ReleaseID   int64
+	Environment string
+	Kind        string
+	Actor       string
+	Reason      string
+	CreatedAt   time.Time
+}
+
+// EventListParams filters the event log. Results are oldest first, after
+// AfterID.
+type EventListParams struct {
+	Service string
+	AfterID int64
+	Limit   int // 0 = 1000
+}
+
+// Token is an API token; only a hash of its secret is stored.
+type Token struct {
+	ID        int64
+	Name      string
+	Role      string
+	CreatedAt time.Time
+}
+
+// TokenInsertParams is a new token.
+type TokenInsertParams struct {
+	Name      string
+	Role      string
+	Hash      string
+	CreatedAt time.Time
+}

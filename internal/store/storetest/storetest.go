@@ -1,0 +1,389 @@
+// Package storetest is the conformance suite every store.Store must pass.
+// It runs against real databases: SQLite files and PostgreSQL.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/bakery-deploy/bakery/internal/pipeline"
+	"github.com/bakery-deploy/bakery/internal/store"
+)
+
+// Factory opens a new, empty database for one test. Its reopen function
+// closes the store it was given and opens the same database again, as a
+// restarted server would.
+type Factory func(t *testing.T) (s store.Store, reopen func(t *testing.T, s store.Store) store.Store)
+
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+// Run runs the whole suite.
+func Run(t *testing.T, open Factory) {
+	t.Run("ReleaseInsertAndConflict", func(t *testing.T) { t.Parallel(); testRelease(t, open) })
+	t.Run("OneActiveDeploymentPerEnvironment", func(t *testing.T) { t.Parallel(); testOneActive(t, open) })
+	t.Run("DeploymentUpdateGuardsAttempt", func(t *testing.T) { t.Parallel(); testUpdateGuard(t, open) })
+	t.Run("EventLogIsAppendOnly", func(t *testing.T) { t.Parallel(); testEvents(t, open) })
+	t.Run("ServiceStateAndRestart", func(t *testing.T) { t.Parallel(); testServiceStateRestart(t, open) })
+	t.Run("RollbackLeavesNothing", func(t *testing.T) { t.Parallel(); testRollback(t, open) })
+	t.Run("Tokens", func(t *testing.T) { t.Parallel(); testTokens(t, open) })
+	t.Run("LeaderElection", func(t *testing.T) { t.Parallel(); testLeader(t, open) })
+	t.Run("ConcurrentDecisionsSerialise", func(t *testing.T) { t.Parallel(); testConcurrentInsert(t, open) })
+}
+
+func mustRelease(t *testing.T, s store.Store, service, version string) pipeline.Release {
+	t.Helper()
+	var rel pipeline.Release
+	require.NoError(t, s.InTx(context.Background(), func(ctx context.Context, tx store.Tx) error {
+		if err := tx.ServiceLock(ctx, service, t0); err != nil {
+			return err
+		}
+		var err error
+		rel, err = tx.ReleaseInsert(ctx, &store.ReleaseInsertParams{Service: service, Version: version, Artifact: "img:" + version,
+			Message: "change " + version, Author: "ana", CreatedAt: t0})
+		return err
+	}))
+	return rel
+}
+
+func mustDeployment(t *testing.T, s store.Store, rel pipeline.Release, env string) pipeline.Deployment {
+	t.Helper()
+	var d pipeline.Deployment
+	require.NoError(t, s.InTx(context.Background(), func(ctx context.Context, tx store.Tx) error {
+		var err error
+		d, err = tx.DeploymentInsert(ctx, &store.DeploymentInsertParams{Service: rel.Service, Environment: env, ReleaseID: rel.ID,
+			Kind: pipeline.KindAuto, Actor: pipeline.ActorSystem, Reason: "test", CreatedAt: t0})
+		return err
+	}))
+	return d
+}
+
+func update(t *testing.T, s store.Store, p *store.DeploymentUpdateParams) (pipeline.Deployment, error) {
+	t.Helper()
+	var d pipeline.Deployment
+	err := s.InTx(context.Background(), func(ctx context.Context, tx store.Tx) error {
+		var err error
+		d, err = tx.DeploymentUpdate(ctx, p)
+		return err
+	})
+	return d, err
+}
+
+func testRelease(t *testing.T, open Factory) {
+	ctx := context.Background()
+	s, _ := open(t)
+	rel := mustRelease(t, s, "web", "abc123")
+	require.NotZero(t, rel.ID)
+	require.Equal(t, "img:abc123", rel.Artifact)
+	require.True(t, rel.CreatedAt.Equal(t0))
+
+	err := s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.ReleaseInsert(ctx, &store.ReleaseInsertParams{Service: "web", Version: "abc123", CreatedAt: t0})
+		return err
+	})
+	require.ErrorIs(t, err, store.ErrConflict)
+
+	// The same version in another service is another release.
+	mustRelease(t, s, "api", "abc123")
+
+	got, err := s.ReleaseGet(ctx, "web", "abc123")
+	require.NoError(t, err)
+	require.Equal(t, rel, got)
+	_, err = s.ReleaseGet(ctx, "web", "nope")
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	mustRelease(t, s, "web", "def456")
+	list, err := s.ReleaseList(ctx, &store.ReleaseListParams{Service: "web"})
+	require.NoError(t, err)
+	require.Len(t, list, 2)
+	require.Equal(t, "def456", list[0].Version, "newest first")
+}
+
+func testOneActive(t *testing.T, open Factory) {
+	ctx := context.Background()
+	s, _ := open(t)
+	a := mustRelease(t, s, "web", "a")
+	b := mustRelease(t, s, "web", "b")
+	d := mustDeployment(t, s, a, "staging")
+	require.Equal(t, pipeline.DeploymentPending, d.State)
+	require.Equal(t, "a", d.Version)
+
+	err := s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.DeploymentInsert(ctx, &store.DeploymentInsertParams{Service: "web", Environment: "staging", ReleaseID: b.ID,
+			Kind: pipeline.KindAuto, Actor: "bakery", CreatedAt: t0})
+		return err
+	})
+	require.ErrorIs(t, err, store.ErrConflict, "a second active deployment in one environment must be refused")
+
+	// Another environment is free.
+	mustDeployment(t, s, a, "production")
+
+	// Once the first ends, the next may start.
+	_, err = update(t, s, &store.DeploymentUpdateParams{ID: d.ID, Attempt: 1, FromStates: []pipeline.DeploymentState{pipeline.DeploymentPending},
+		State: pipeline.DeploymentSucceeded, FinishedAt: t0})
+	require.NoError(t, err)
+	mustDeployment(t, s, b, "staging")
+}
+
+func testUpdateGuard(t *testing.T, open Factory) {
+	s, _ := open(t)
+	a := mustRelease(t, s, "web", "a")
+	d := mustDeployment(t, s, a, "staging")
+	running := []pipeline.DeploymentState{pipeline.DeploymentRunning}
+	pending := []pipeline.DeploymentState{pipeline.DeploymentPending}
+
+	got, err := update(t, s, &store.DeploymentUpdateParams{ID: d.ID, Attempt: 1, FromStates: pending, State: pipeline.DeploymentRunning,
+		StartedAt: t0, Heartbeat: t0})
+	require.NoError(t, err)
+	require.Equal(t, pipeline.DeploymentRunning, got.State)
+	require.True(t, got.StartedAt.Equal(t0))
+
+	// A second worker for the same attempt cannot start it again.
+	_, err = update(t, s, &store.DeploymentUpdateParams{ID: d.ID, Attempt: 1, FromStates: pending, State: pipeline.DeploymentRunning})
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	// The attempt is taken over (interrupted → attempt 2, pending again).
+	_, err = update(t, s, &store.DeploymentUpdateParams{ID: d.ID, Attempt: 1, FromStates: running, State: pipeline.DeploymentPending, NewAttempt: 2})
+	require.NoError(t, err)
+
+	// The old worker's late finish is refused; nothing is overwritten.
+	out := "late"
+	_, err = update(t, s, &store.DeploymentUpdateParams{ID: d.ID, Attempt: 1, FromStates: running, State: pipeline.DeploymentSucceeded,
+		FinishedAt: t0, Output: &out})
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	msg := "exit status 3"
+	got, err = update(t, s, &store.DeploymentUpdateParams{ID: d.ID, Attempt: 2, FromStates: pending, State: pipeline.DeploymentFailed,
+		FinishedAt: t0.Add(time.Minute), Error: &msg})
+	require.NoError(t, err)
+	require.Equal(t, pipeline.DeploymentFailed, got.State)
+	require.Equal(t, 2, got.Attempt)
+	require.Equal(t, msg, got.Error)
+	require.Empty(t, got.Output)
+}
+
+func testEvents(t *testing.T, open Factory) {
+	ctx := context.Background()
+	s, _ := open(t)
+	var first pipeline.Event
+	require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		first, err = tx.EventInsert(ctx, &pipeline.Event{At: t0, Type: pipeline.EventReleaseCreated, Service: "web", Version: "a",
+			Actor: "ci", Reason: "merge", Data: map[string]any{"artifact": "img:a"}})
+		if err != nil {
+			return err
+		}
+		_, err = tx.EventInsert(ctx, &pipeline.Event{At: t0.Add(time.Second), Type: pipeline.EventDeploymentStarted, Service: "api",
+			Environment: "staging", Version: "x", FromVersion: "w", ToVersion: "x", Actor: "bakery", DeploymentID: 7})
+		return err
+	}))
+	all, err := s.EventList(ctx, &store.EventListParams{})
+	require.NoError(t, err)
+	require.Len(t, all, 2)
+	require.Equal(t, first.ID, all[0].ID)
+	require.Equal(t, "img:a", all[0].Data["artifact"])
+	require.Equal(t, int64(7), all[1].DeploymentID)
+	require.Equal(t, "w", all[1].FromVersion)
+
+	web, err := s.EventList(ctx, &store.EventListParams{Service: "web"})
+	require.NoError(t, err)
+	require.Len(t, web, 1)
+	after, err := s.EventList(ctx, &store.EventListParams{AfterID: first.ID})
+	require.NoError(t, err)
+	require.Len(t, after, 1)
+	require.Equal(t, "api", after[0].Service)
+
+	// Rule 11: the log cannot be rewritten, even by a direct statement.
+	err = s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return execRaw(ctx, tx, `UPDATE events SET reason = 'rewritten'`)
+	})
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "append-only")
+	err = s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return execRaw(ctx, tx, `DELETE FROM events`)
+	})
+	require.Error(t, err)
+	all, err = s.EventList(ctx, &store.EventListParams{})
+	require.NoError(t, err)
+	require.Len(t, all, 2)
+	require.Equal(t, "merge", all[0].Reason)
+}
+
+// RawExecer lets the suite try writes the store's API does not offer, to
+// prove the database itself refuses them.
+type RawExecer interface {
+	RawExec(ctx context.Context, q string) error
+}
+
+func execRaw(ctx context.Context, tx store.Tx, q string) error {
+	r, ok := tx.(RawExecer)
+	if !ok {
+		return errors.New("store does not support raw statements")
+	}
+	return r.RawExec(ctx, q)
+}
+
+func testServiceStateRestart(t *testing.T, open Factory) {
+	ctx := context.Background()
+	s, reopen := open(t)
+	envs := []pipeline.EnvSpec{{Name: "staging"}, {Name: "production", Bake: time.Hour}}
+	a := mustRelease(t, s, "web", "a")
+	b := mustRelease(t, s, "web", "b")
+	c := mustRelease(t, s, "web", "c")
+	mustRelease(t, s, "api", "z")
+	for _, step := range []struct {
+		rel pipeline.Release
+		env string
+	}{{a, "staging"}, {a, "production"}, {b, "staging"}} {
+		d := mustDeployment(t, s, step.rel, step.env)
+		_, err := update(t, s, &store.DeploymentUpdateParams{ID: d.ID, Attempt: 1, State: pipeline.DeploymentSucceeded, FinishedAt: t0})
+		require.NoError(t, err)
+	}
+	mustDeployment(t, s, c, "staging") // pending
+	require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.MarkInsert(ctx, &store.MarkInsertParams{ReleaseID: b.ID, Environment: "production", Kind: pipeline.MarkSuperseded,
+			Actor: "bakery", CreatedAt: t0})
+	}))
+
+	check := func(s store.Store) {
+		st, err := s.ServiceState(ctx, "web", envs)
+		require.NoError(t, err)
+		var versions []string
+		for _, r := range st.Releases {
+			versions = append(versions, r.Version)
+		}
+		require.Equal(t, []string{"a", "b", "c"}, versions)
+		require.Len(t, st.Deployments, 4)
+		require.Len(t, st.Marks, 1)
+		d := pipeline.Decide(st, t0.Add(2*time.Hour))
+		require.Equal(t, "a", d.Environments[1].Current.Version)
+		require.Equal(t, pipeline.WaitDeployment, d.Environments[0].Wait.Kind)
+		require.Empty(t, d.Promotions, "b is superseded in production, c is not in staging yet")
+	}
+	check(s)
+	s = reopen(t, s)
+	check(s)
+}
+
+func testRollback(t *testing.T, open Factory) {
+	ctx := context.Background()
+	s, _ := open(t)
+	boom := errors.New("boom")
+	err := s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.ServiceLock(ctx, "web", t0); err != nil {
+			return err
+		}
+		if _, err := tx.ReleaseInsert(ctx, &store.ReleaseInsertParams{Service: "web", Version: "a", CreatedAt: t0}); err != nil {
+			return err
+		}
+		if _, err := tx.EventInsert(ctx, &pipeline.Event{At: t0, Type: pipeline.EventReleaseCreated, Service: "web", Actor: "x"}); err != nil {
+			return err
+		}
+		return boom
+	})
+	require.ErrorIs(t, err, boom)
+	_, err = s.ReleaseGet(ctx, "web", "a")
+	require.ErrorIs(t, err, store.ErrNotFound, "nothing is half-applied after an error")
+	events, err := s.EventList(ctx, &store.EventListParams{})
+	require.NoError(t, err)
+	require.Empty(t, events)
+}
+
+func testTokens(t *testing.T, open Factory) {
+	ctx := context.Background()
+	s, _ := open(t)
+	n, err := s.TokenCount(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.TokenInsert(ctx, &store.TokenInsertParams{Name: "ci", Role: "deployer", Hash: "h1", CreatedAt: t0})
+		return err
+	}))
+	tok, err := s.TokenGetByHash(ctx, "h1")
+	require.NoError(t, err)
+	require.Equal(t, "ci", tok.Name)
+	require.Equal(t, "deployer", tok.Role)
+	_, err = s.TokenGetByHash(ctx, "h2")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	err = s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.TokenInsert(ctx, &store.TokenInsertParams{Name: "ci", Role: "admin", Hash: "h3", CreatedAt: t0})
+		return err
+	})
+	require.ErrorIs(t, err, store.ErrConflict)
+}
+
+func testLeader(t *testing.T, open Factory) {
+	ctx := context.Background()
+	s, _ := open(t)
+	ok, err := s.LeaderAcquire(ctx, "engine", "r1", t0, 10*time.Second)
+	require.NoError(t, err)
+	require.True(t, ok)
+	ok, err = s.LeaderAcquire(ctx, "engine", "r2", t0.Add(5*time.Second), 10*time.Second)
+	require.NoError(t, err)
+	require.False(t, ok, "only one leader while the lease holds")
+	ok, err = s.LeaderAcquire(ctx, "engine", "r1", t0.Add(9*time.Second), 10*time.Second)
+	require.NoError(t, err)
+	require.True(t, ok, "the leader renews")
+	ok, err = s.LeaderAcquire(ctx, "engine", "r2", t0.Add(18*time.Second), 10*time.Second)
+	require.NoError(t, err)
+	require.False(t, ok, "the renewed lease still holds")
+	ok, err = s.LeaderAcquire(ctx, "engine", "r2", t0.Add(20*time.Second), 10*time.Second)
+	require.NoError(t, err)
+	require.True(t, ok, "an expired lease passes on")
+	require.NoError(t, s.LeaderResign(ctx, "engine", "r2"))
+	ok, err = s.LeaderAcquire(ctx, "engine", "r1", t0.Add(21*time.Second), 10*time.Second)
+	require.NoError(t, err)
+	require.True(t, ok, "a resigned lease is free at once")
+}
+
+// testConcurrentInsert races many transactions that each read the service
+// state and start a deployment if none is active, as the engine does. Only
+// one may succeed per environment.
+func testConcurrentInsert(t *testing.T, open Factory) {
+	ctx := context.Background()
+	s, _ := open(t)
+	rel := mustRelease(t, s, "web", "a")
+	envs := []pipeline.EnvSpec{{Name: "staging"}}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	started := 0
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+				if err := tx.ServiceLock(ctx, "web", t0); err != nil {
+					return err
+				}
+				st, err := tx.ServiceState(ctx, "web", envs)
+				if err != nil {
+					return err
+				}
+				if len(st.Deployments) > 0 {
+					return nil
+				}
+				_, err = tx.DeploymentInsert(ctx, &store.DeploymentInsertParams{Service: "web", Environment: "staging",
+					ReleaseID: rel.ID, Kind: pipeline.KindAuto, Actor: "bakery", CreatedAt: t0})
+				if err == nil {
+					mu.Lock()
+					started++
+					mu.Unlock()
+				}
+				return err
+			})
+			if err != nil {
+				panic(fmt.Sprintf("serialised decisions must not conflict: %v", err))
+			}
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, 1, started)
+	ds, err := s.DeploymentList(ctx, &store.DeploymentListParams{Service: "web"})
+	require.NoError(t, err)
+	require.Len(t, ds, 1)
+}
