@@ -94,6 +94,10 @@ func riverConfig(opts Options, sqlite bool) *river.Config {
 	}
 	// Deploy commands have their own timeouts; River must not cancel them.
 	cfg.JobTimeout = -1
+	// A job taken by a process that died is handed out again after this.
+	// Deploy jobs are guarded by the deployment's state and attempt, so a
+	// rescue of a job that is in fact still running does nothing.
+	cfg.RescueStuckJobsAfter = 2 * time.Minute
 	if sqlite {
 		// SQLite has no LISTEN/NOTIFY across processes; polling a local file
 		// often is cheap and keeps a release's first deploy prompt.

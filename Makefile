@@ -1,0 +1,36 @@
+# bakery's everyday commands. `make help` lists them.
+.DEFAULT_GOAL := help
+GO ?= go
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-12s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## Build ./bakery
+	$(GO) build -o bakery ./cmd/bakery
+
+.PHONY: demo
+demo: ## Run the quickstart demo (scripts/demo.sh)
+	./scripts/demo.sh
+
+.PHONY: test
+test: ## Run every test, setting up what they need (scripts/test.sh)
+	./scripts/test.sh
+
+.PHONY: test-short
+test-short: ## Unit tests only (no whole-binary tests)
+	$(GO) test -race ./internal/...
+
+.PHONY: bench
+bench: ## Run the pipeline latency benchmarks (figures in docs/PERFORMANCE.md)
+	$(GO) test -run '^$$' -bench . -benchtime 200x ./internal/engine/
+
+.PHONY: fuzz
+fuzz: ## Fuzz the config parser for a minute
+	$(GO) test ./internal/config -run '^$$' -fuzz FuzzParse -fuzztime 60s
+
+.PHONY: lint
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l .)" || (gofmt -l . && false)
+	$(GO) vet ./...

@@ -1,0 +1,169 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/bakery-deploy/bakery/internal/engine"
+	"github.com/bakery-deploy/bakery/internal/pipeline"
+	"github.com/bakery-deploy/bakery/internal/store"
+)
+
+// ReleaseRequest is the body of POST /api/v1/services/{service}/releases.
+type ReleaseRequest struct {
+	Version  string `json:"version"`
+	Artifact string `json:"artifact"`
+	Message  string `json:"message"`
+	Author   string `json:"author"`
+}
+
+func (s *Server) createRelease(w http.ResponseWriter, r *http.Request, tok *store.Token) error {
+	svc, err := s.e.Service(r.PathValue("service"))
+	if err != nil {
+		return err
+	}
+	var req ReleaseRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	rel, err := s.e.CreateRelease(r.Context(), tok.Name, engine.ReleaseParams{Service: svc.Name, Version: req.Version,
+		Artifact: req.Artifact, Message: req.Message, Author: req.Author})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", fmt.Sprintf("/api/v1/services/%s/releases/%s", svc.Name, rel.Version))
+	writeJSON(w, http.StatusCreated, releaseView(svc, rel))
+	return nil
+}
+
+func (s *Server) listReleases(w http.ResponseWriter, r *http.Request, _ *store.Token) error {
+	svc, err := s.e.Service(r.PathValue("service"))
+	if err != nil {
+		return err
+	}
+	limit, err := intParam(r, "limit", 100, 1000)
+	if err != nil {
+		return err
+	}
+	rels, err := s.e.Store().ReleaseList(r.Context(), &store.ReleaseListParams{Service: svc.Name, Limit: limit})
+	if err != nil {
+		return err
+	}
+	out := make([]ReleaseView, 0, len(rels))
+	for _, rel := range rels {
+		out = append(out, releaseView(svc, rel))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"releases": out})
+	return nil
+}
+
+// getRelease shows a release's way through the pipeline.
+func (s *Server) getRelease(w http.ResponseWriter, r *http.Request, _ *store.Token) error {
+	svc, d, err := s.e.Status(r.Context(), r.PathValue("service"))
+	if err != nil {
+		return err
+	}
+	version := r.PathValue("version")
+	rel, err := s.e.Store().ReleaseGet(r.Context(), svc.Name, version)
+	if err != nil {
+		return &Error{Status: http.StatusNotFound, Message: "unknown release",
+			Detail: fmt.Sprintf("%s has no release %q; list them with GET /api/v1/services/%s/releases", svc.Name, version, svc.Name)}
+	}
+	deps, err := s.e.Store().DeploymentList(r.Context(), &store.DeploymentListParams{Service: svc.Name, ReleaseID: rel.ID, Limit: 1000})
+	if err != nil {
+		return err
+	}
+	latest := map[string]pipeline.Deployment{}
+	var bakeStart = map[string]pipeline.Deployment{} // first success per environment
+	for _, dep := range deps {                       // newest first
+		if _, ok := latest[dep.Environment]; !ok {
+			latest[dep.Environment] = dep
+		}
+		if dep.State == pipeline.DeploymentSucceeded {
+			bakeStart[dep.Environment] = dep
+		}
+	}
+	p := ReleaseProgress{Release: releaseView(svc, rel)}
+	blocked := false
+	for i, env := range svc.Environments {
+		stage := ReleaseStageView{Name: env.Name, State: "waiting"}
+		if i > 0 {
+			stage.Bake = env.Bake.String()
+			if below, ok := bakeStart[svc.Environments[i-1].Name]; ok {
+				stage.BakeStarted = timePtr(below.FinishedAt)
+				stage.BakeUntil = timePtr(below.FinishedAt.Add(env.Bake))
+			}
+		}
+		if dep, ok := latest[env.Name]; ok {
+			stage.State = string(dep.State)
+			stage.Deployment = dep.ID
+			stage.StartedAt = timePtr(dep.StartedAt)
+			stage.FinishedAt = timePtr(dep.FinishedAt)
+			stage.Message = dep.Reason
+			if dep.State == pipeline.DeploymentFailed || dep.State == pipeline.DeploymentCancelled {
+				stage.Message = dep.Error
+				blocked = true
+			}
+		} else if cur := d.Environments[i].Current; cur != nil && cur.ID > rel.ID {
+			stage.State = "superseded"
+			stage.Message = fmt.Sprintf("%s runs the newer %s", env.Name, cur.Version)
+			blocked = true
+		} else if blocked {
+			stage.Message = "will not be reached"
+		} else if w := d.Environments[i].Wait; w.Kind == pipeline.WaitBake && stage.BakeUntil != nil {
+			stage.State = "baking"
+			stage.Message = w.Message
+		} else {
+			stage.Message = d.Environments[i].Wait.Message
+		}
+		p.Environments = append(p.Environments, stage)
+	}
+	last := p.Environments[len(p.Environments)-1]
+	switch {
+	case last.State == string(pipeline.DeploymentSucceeded):
+		p.Done = true
+		p.Message = fmt.Sprintf("%s runs in %s", rel.Version, last.Name)
+	case rel.Rejected:
+		p.Failed = true
+		p.Message = fmt.Sprintf("%s is rejected and will not be promoted", rel.Version)
+	case blocked:
+		p.Failed = true
+		for _, st := range p.Environments {
+			if st.State == "failed" || st.State == "cancelled" || st.State == "superseded" {
+				p.Message = fmt.Sprintf("%s %s in %s: %s", rel.Version, st.State, st.Name, st.Message)
+				break
+			}
+		}
+	default:
+		p.Message = "on its way"
+	}
+	writeJSON(w, http.StatusOK, p)
+	return nil
+}
+
+func intParam(r *http.Request, name string, def, max int) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > max {
+		return 0, &Error{Status: http.StatusBadRequest, Message: "invalid query parameter " + name,
+			Detail: fmt.Sprintf("%s=%q must be a whole number from 0 to %d", name, v, max)}
+	}
+	return n, nil
+}
+
+func int64Param(r *http.Request, name string) (int64, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, &Error{Status: http.StatusBadRequest, Message: "invalid query parameter " + name,
+			Detail: fmt.Sprintf("%s=%q must be a whole number of 0 or more", name, v)}
+	}
+	return n, nil
+}

@@ -1,0 +1,191 @@
+// Package api is bakery's JSON HTTP API under /api/v1/, described by the
+// OpenAPI document it serves at /api/v1/openapi.json. One file per resource.
+package api
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/bakery-deploy/bakery/internal/engine"
+	"github.com/bakery-deploy/bakery/internal/store"
+)
+
+//go:embed openapi.json
+var openapiJSON []byte
+
+// Server serves the API.
+type Server struct {
+	e       *engine.Engine
+	log     *slog.Logger
+	mux     *http.ServeMux
+	metrics *metrics
+}
+
+// New builds the API server for an engine whose store is open.
+func New(e *engine.Engine, log *slog.Logger, reg *prometheus.Registry) *Server {
+	s := &Server{e: e, log: log, mux: http.NewServeMux(), metrics: newMetrics(reg)}
+	s.routes(reg)
+	return s
+}
+
+// route is one API endpoint; the list is what the OpenAPI test checks.
+type route struct {
+	method, pattern string
+	role            Role
+	h               func(w http.ResponseWriter, r *http.Request, tok *store.Token) error
+}
+
+func (s *Server) apiRoutes() []route {
+	return []route{
+		{"GET", "/api/v1/services", RoleViewer, s.listServices},
+		{"GET", "/api/v1/services/{service}", RoleViewer, s.getService},
+		{"GET", "/api/v1/services/{service}/releases", RoleViewer, s.listReleases},
+		{"POST", "/api/v1/services/{service}/releases", RoleDeployer, s.createRelease},
+		{"GET", "/api/v1/services/{service}/releases/{version}", RoleViewer, s.getRelease},
+		{"GET", "/api/v1/services/{service}/deployments", RoleViewer, s.listDeployments},
+		{"GET", "/api/v1/services/{service}/events", RoleViewer, s.listEvents},
+		{"GET", "/api/v1/deployments/{id}", RoleViewer, s.getDeployment},
+		{"POST", "/api/v1/tokens", RoleAdmin, s.createToken},
+		{"GET", "/api/v1/whoami", RoleViewer, s.whoami},
+	}
+}
+
+func (s *Server) routes(reg *prometheus.Registry) {
+	for _, rt := range s.apiRoutes() {
+		s.mux.Handle(rt.method+" "+rt.pattern, s.authed(rt.role, rt.h))
+	}
+	s.mux.HandleFunc("GET /api/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openapiJSON)
+	})
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	s.mux.HandleFunc("GET /{$}", s.overview)
+	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &Error{Status: http.StatusNotFound, Message: "no such endpoint: " + r.Method + " " + r.URL.Path,
+			Detail: "the endpoints are listed in /api/v1/openapi.json"})
+	})
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w, status: 200}
+	s.mux.ServeHTTP(sw, r)
+	_, pattern := s.mux.Handler(r)
+	s.metrics.requests.WithLabelValues(r.Method, pattern, strconv.Itoa(sw.status)).Observe(time.Since(start).Seconds())
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if _, err := s.e.Store().TokenCount(ctx); err != nil {
+		writeError(w, &Error{Status: http.StatusServiceUnavailable, Message: "database unreachable", Detail: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "leader": s.e.IsLeader(), "database": s.e.Store().Kind()})
+}
+
+// Error is an API error: the status code and a body a person can act on.
+type Error struct {
+	Status  int
+	Message string
+	Detail  string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, e *Error) {
+	writeJSON(w, e.Status, map[string]string{"error": e.Message, "detail": e.Detail})
+}
+
+// toAPIError maps the engine's and store's errors to status codes.
+func toAPIError(err error) *Error {
+	var apiErr *Error
+	switch {
+	case errors.As(err, &apiErr):
+		return apiErr
+	case errors.Is(err, engine.ErrUnknownService):
+		return &Error{Status: http.StatusNotFound, Message: "unknown service", Detail: err.Error()}
+	case errors.Is(err, engine.ErrDuplicate):
+		return &Error{Status: http.StatusConflict, Message: "release exists already", Detail: err.Error()}
+	case errors.Is(err, engine.ErrInvalid):
+		return &Error{Status: http.StatusBadRequest, Message: "invalid input", Detail: err.Error()}
+	case errors.Is(err, store.ErrNotFound):
+		return &Error{Status: http.StatusNotFound, Message: "not found", Detail: err.Error()}
+	case errors.Is(err, store.ErrConflict):
+		return &Error{Status: http.StatusConflict, Message: "conflict", Detail: err.Error()}
+	}
+	return &Error{Status: http.StatusInternalServerError, Message: "internal error", Detail: err.Error()}
+}
+
+// maxBody bounds request bodies; releases carry at most a commit message.
+const maxBody = 1 << 20
+
+// decode reads a JSON body strictly: unknown fields are errors that name
+// the field, so a typo never passes silently.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return &Error{Status: http.StatusRequestEntityTooLarge, Message: "request body too large",
+				Detail: fmt.Sprintf("the limit is %d bytes", maxBody)}
+		}
+		return &Error{Status: http.StatusBadRequest, Message: "malformed JSON body", Detail: err.Error()}
+	}
+	if dec.More() {
+		return &Error{Status: http.StatusBadRequest, Message: "malformed JSON body", Detail: "more than one JSON value in the body"}
+	}
+	return nil
+}
+
+type metrics struct {
+	requests *prometheus.HistogramVec
+}
+
+func newMetrics(reg *prometheus.Registry) *metrics {
+	m := &metrics{
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "bakery_http_request_duration_seconds", Help: "Time to serve HTTP requests, by route and status.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"method", "route", "status"}),
+	}
+	reg.MustRegister(m.requests)
+	return m
+}

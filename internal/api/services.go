@@ -1,0 +1,34 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/bakery-deploy/bakery/internal/store"
+)
+
+func (s *Server) listServices(w http.ResponseWriter, r *http.Request, _ *store.Token) error {
+	out := []ServiceView{}
+	for _, svc := range s.e.Config().Services {
+		cfgSvc, d, err := s.e.Status(r.Context(), svc.Name)
+		if err != nil {
+			return err
+		}
+		out = append(out, serviceView(cfgSvc, d))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"services": out})
+	return nil
+}
+
+func (s *Server) getService(w http.ResponseWriter, r *http.Request, _ *store.Token) error {
+	svc, d, err := s.e.Status(r.Context(), r.PathValue("service"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, serviceView(svc, d))
+	return nil
+}
+
+func (s *Server) whoami(w http.ResponseWriter, r *http.Request, tok *store.Token) error {
+	writeJSON(w, http.StatusOK, map[string]any{"name": tok.Name, "role": tok.Role})
+	return nil
+}

@@ -1,0 +1,187 @@
+package api
+
+import (
+	"strings"
+	"time"
+
+	"github.com/bakery-deploy/bakery/internal/config"
+	"github.com/bakery-deploy/bakery/internal/pipeline"
+)
+
+// The JSON shapes of the API. Field names are part of the contract; the
+// OpenAPI document describes each.
+
+// ServiceView is one service's pipeline now.
+type ServiceView struct {
+	Service      string            `json:"service"`
+	Repository   string            `json:"repository,omitempty"`
+	Environments []EnvironmentView `json:"environments"`
+}
+
+// EnvironmentView is one environment of a service now.
+type EnvironmentView struct {
+	Name string `json:"name"`
+	// Version is what runs there; null before the first deployment.
+	Version   *string    `json:"version"`
+	CommitURL string     `json:"commit_url,omitempty"`
+	Since     *time.Time `json:"since"`
+	// Locked is true while promotions into the environment are braked.
+	Locked bool `json:"locked"`
+	// State is one word for people and scripts: idle, deploying, waiting.
+	State      string          `json:"state"`
+	Bake       string          `json:"bake,omitempty"`
+	Deployment *DeploymentView `json:"deployment,omitempty"`
+	// Waiting says what the next promotion into this environment waits for
+	// and until when.
+	Waiting WaitView `json:"waiting"`
+}
+
+// WaitView is what a promotion waits for.
+type WaitView struct {
+	Kind    string     `json:"kind"`
+	Version string     `json:"version,omitempty"`
+	Until   *time.Time `json:"until"`
+	Message string     `json:"message"`
+}
+
+// ReleaseView is a release.
+type ReleaseView struct {
+	Service   string    `json:"service"`
+	Version   string    `json:"version"`
+	Artifact  string    `json:"artifact"`
+	Message   string    `json:"message"`
+	Author    string    `json:"author"`
+	CreatedAt time.Time `json:"created_at"`
+	Rejected  bool      `json:"rejected"`
+	CommitURL string    `json:"commit_url,omitempty"`
+}
+
+// DeploymentView is a deployment; Output is included only when one
+// deployment is asked for.
+type DeploymentView struct {
+	ID          int64      `json:"id"`
+	Service     string     `json:"service"`
+	Environment string     `json:"environment"`
+	Version     string     `json:"version"`
+	State       string     `json:"state"`
+	Attempt     int        `json:"attempt"`
+	Kind        string     `json:"kind"`
+	Actor       string     `json:"actor"`
+	Reason      string     `json:"reason"`
+	CreatedAt   time.Time  `json:"created_at"`
+	StartedAt   *time.Time `json:"started_at"`
+	FinishedAt  *time.Time `json:"finished_at"`
+	Error       string     `json:"error,omitempty"`
+	Output      *string    `json:"output,omitempty"`
+}
+
+// EventView is an entry of the event log.
+type EventView struct {
+	ID           int64          `json:"id"`
+	At           time.Time      `json:"at"`
+	Type         string         `json:"type"`
+	Service      string         `json:"service,omitempty"`
+	Environment  string         `json:"environment,omitempty"`
+	Version      string         `json:"version,omitempty"`
+	FromVersion  string         `json:"from_version,omitempty"`
+	ToVersion    string         `json:"to_version,omitempty"`
+	Actor        string         `json:"actor"`
+	Reason       string         `json:"reason,omitempty"`
+	DeploymentID int64          `json:"deployment_id,omitempty"`
+	Data         map[string]any `json:"data,omitempty"`
+}
+
+// ReleaseProgress is a release's way through its service's environments,
+// for `bakery watch`.
+type ReleaseProgress struct {
+	Release      ReleaseView        `json:"release"`
+	Environments []ReleaseStageView `json:"environments"`
+	// Done is true once the release runs in the last environment; Failed
+	// once it can go no further (failed, superseded or rejected).
+	Done    bool   `json:"done"`
+	Failed  bool   `json:"failed"`
+	Message string `json:"message"`
+}
+
+// ReleaseStageView is where a release stands in one environment.
+type ReleaseStageView struct {
+	Name string `json:"name"`
+	// State is one of: waiting, baking, pending, running, succeeded, failed,
+	// cancelled, superseded.
+	State      string     `json:"state"`
+	Deployment int64      `json:"deployment_id,omitempty"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	// BakeStarted/BakeUntil describe the bake the release must finish in
+	// the environment below before it may enter this one.
+	BakeStarted *time.Time `json:"bake_started_at,omitempty"`
+	BakeUntil   *time.Time `json:"bake_until,omitempty"`
+	Bake        string     `json:"bake,omitempty"`
+	Message     string     `json:"message,omitempty"`
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func commitURL(repo, version string) string {
+	if repo == "" {
+		return ""
+	}
+	return strings.TrimSuffix(repo, "/") + "/commit/" + version
+}
+
+func releaseView(svc *config.Service, r pipeline.Release) ReleaseView {
+	v := ReleaseView{Service: r.Service, Version: r.Version, Artifact: r.Artifact, Message: r.Message, Author: r.Author,
+		CreatedAt: r.CreatedAt.UTC(), Rejected: r.Rejected}
+	if svc != nil {
+		v.CommitURL = commitURL(svc.Repository, r.Version)
+	}
+	return v
+}
+
+func deploymentView(d pipeline.Deployment, withOutput bool) DeploymentView {
+	v := DeploymentView{ID: d.ID, Service: d.Service, Environment: d.Environment, Version: d.Version, State: string(d.State),
+		Attempt: d.Attempt, Kind: d.Kind, Actor: d.Actor, Reason: d.Reason, CreatedAt: d.CreatedAt.UTC(),
+		StartedAt: timePtr(d.StartedAt), FinishedAt: timePtr(d.FinishedAt), Error: d.Error}
+	if withOutput {
+		out := d.Output
+		v.Output = &out
+	}
+	return v
+}
+
+func eventView(e pipeline.Event) EventView {
+	return EventView{ID: e.ID, At: e.At.UTC(), Type: e.Type, Service: e.Service, Environment: e.Environment, Version: e.Version,
+		FromVersion: e.FromVersion, ToVersion: e.ToVersion, Actor: e.Actor, Reason: e.Reason, DeploymentID: e.DeploymentID, Data: e.Data}
+}
+
+func serviceView(svc *config.Service, d pipeline.Decision) ServiceView {
+	v := ServiceView{Service: svc.Name, Repository: svc.Repository, Environments: []EnvironmentView{}}
+	for i, env := range d.Environments {
+		ev := EnvironmentView{Name: env.Name, State: "idle"}
+		if i > 0 {
+			ev.Bake = svc.Environments[i].Bake.String()
+		}
+		if env.Current != nil {
+			version := env.Current.Version
+			ev.Version = &version
+			ev.CommitURL = commitURL(svc.Repository, version)
+			ev.Since = timePtr(env.Since)
+		}
+		if env.Active != nil {
+			dv := deploymentView(*env.Active, false)
+			ev.Deployment = &dv
+			ev.State = "deploying"
+		} else if env.Wait.Kind == pipeline.WaitBake {
+			ev.State = "waiting"
+		}
+		ev.Waiting = WaitView{Kind: string(env.Wait.Kind), Version: env.Wait.Version, Until: timePtr(env.Wait.Until), Message: env.Wait.Message}
+		v.Environments = append(v.Environments, ev)
+	}
+	return v
+}

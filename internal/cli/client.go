@@ -1,0 +1,94 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+)
+
+// client talks to a bakery server's API.
+type client struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+func newClient(server string) (*client, error) {
+	if server == "" {
+		server = os.Getenv("BAKERY_SERVER")
+	}
+	if server == "" {
+		server = "http://127.0.0.1:8080"
+	}
+	if !strings.HasPrefix(server, "http://") && !strings.HasPrefix(server, "https://") {
+		return nil, fmt.Errorf("server %q must start with http:// or https:// (set --server or BAKERY_SERVER)", server)
+	}
+	token := os.Getenv("BAKERY_TOKEN")
+	if token == "" {
+		return nil, errors.New("BAKERY_TOKEN is not set: export an API token (the server's BAKERY_BOOTSTRAP_TOKEN, or one made with 'bakery token create')")
+	}
+	return &client{base: strings.TrimSuffix(server, "/"), token: token, http: &http.Client{Timeout: 30 * time.Second}}, nil
+}
+
+// APIError is an error response from the server.
+type APIError struct {
+	Status  int
+	Message string `json:"error"`
+	Detail  string `json:"detail"`
+}
+
+func (e *APIError) Error() string {
+	if e.Detail != "" {
+		return fmt.Sprintf("%s (HTTP %d): %s", e.Message, e.Status, e.Detail)
+	}
+	return fmt.Sprintf("%s (HTTP %d)", e.Message, e.Status)
+}
+
+func (c *client) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the bakery server at %s: %w (is 'bakery serve' running? set --server or BAKERY_SERVER)", c.base, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if err != nil {
+		return fmt.Errorf("error reading the response to %s %s: %w", method, path, err)
+	}
+	if resp.StatusCode >= 300 {
+		apiErr := &APIError{Status: resp.StatusCode}
+		if json.Unmarshal(data, apiErr) != nil || apiErr.Message == "" {
+			apiErr.Message = strings.TrimSpace(string(data))
+		}
+		return apiErr
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("error decoding the response to %s %s: %w", method, path, err)
+	}
+	return nil
+}

@@ -1,0 +1,46 @@
+package cli
+
+import (
+	"fmt"
+	"net/url"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bakery-deploy/bakery/internal/api"
+)
+
+func newReleaseCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "release",
+		Short: "Register releases",
+	}
+	var req api.ReleaseRequest
+	create := &cobra.Command{
+		Use:   "create SERVICE VERSION",
+		Short: "Register a release; it enters the first environment at once",
+		Long: `Register a release of SERVICE. VERSION is a commit SHA or tag (1-128 characters
+from A-Z a-z 0-9 . _ -) and is immutable: registering it again is refused.
+The release deploys to the first environment at once, bakes, and is promoted
+onwards by itself.`,
+		Example: `  bakery release create web 3f2c1ab --artifact registry.example.com/web:3f2c1ab --message "Fix login" --author ana`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := newClient(g.server)
+			if err != nil {
+				return err
+			}
+			req.Version = args[1]
+			var rel api.ReleaseView
+			if err := c.do(cmd.Context(), "POST", "/api/v1/services/"+url.PathEscape(args[0])+"/releases", req, &rel); err != nil {
+				return fmt.Errorf("error creating release %s of %s: %w", args[1], args[0], err)
+			}
+			fmt.Fprintf(g.out, "release %s of %s created; follow it with: bakery watch %s %s\n", rel.Version, rel.Service, rel.Service, rel.Version)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&req.Artifact, "artifact", "", "what to deploy (image reference, file path, URL); given to the deploy command as BAKERY_ARTIFACT")
+	create.Flags().StringVar(&req.Message, "message", "", "commit message or summary of the change")
+	create.Flags().StringVar(&req.Author, "author", "", "who made the change")
+	cmd.AddCommand(create)
+	return cmd
+}

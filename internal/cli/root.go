@@ -1,0 +1,45 @@
+// Package cli is bakery's command line: one file per verb. Every verb but
+// serve, validate and demo talks to a server's API.
+package cli
+
+import (
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// globals are the flags every API verb shares.
+type globals struct {
+	server string
+	out    io.Writer
+}
+
+// NewRoot builds the bakery command tree.
+func NewRoot() *cobra.Command {
+	g := &globals{out: os.Stdout}
+	root := &cobra.Command{
+		Use:   "bakery",
+		Short: "A deployment pipeline: staging first, bake, then production by itself",
+		Long: `bakery ships every release to staging, lets it bake there while people and
+checks use it, and promotes it to production by itself unless someone pulls
+the brake.
+
+Commands that talk to a server read its address from --server or
+BAKERY_SERVER (default http://127.0.0.1:8080) and an API token from
+BAKERY_TOKEN.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.server, "server", "", "bakery server URL (default $BAKERY_SERVER or http://127.0.0.1:8080)")
+	root.AddCommand(
+		newServeCmd(),
+		newValidateCmd(),
+		newReleaseCmd(g),
+		newStatusCmd(g),
+		newHistoryCmd(g),
+		newWatchCmd(g),
+		newTokenCmd(g),
+	)
+	return root
+}

@@ -1,0 +1,117 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bakery-deploy/bakery/internal/api"
+)
+
+func newStatusCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status [SERVICE]",
+		Short: "Show what each environment runs and what its next promotion waits for",
+		Long: `Show, for every environment of SERVICE (or of every service), the version it
+runs, since when, whether it is locked, and what the next promotion into it
+waits for and until when.
+
+--json prints {"service": ..., "environments": [{"name", "version", "locked", ...}]}
+for one service, or {"services": [...]} for all.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := newClient(g.server)
+			if err != nil {
+				return err
+			}
+			var services []api.ServiceView
+			if len(args) == 1 {
+				var s api.ServiceView
+				if err := c.do(cmd.Context(), "GET", "/api/v1/services/"+url.PathEscape(args[0]), nil, &s); err != nil {
+					return fmt.Errorf("error getting status of %s: %w", args[0], err)
+				}
+				if asJSON {
+					return printJSON(g.out, s)
+				}
+				services = []api.ServiceView{s}
+			} else {
+				var all struct {
+					Services []api.ServiceView `json:"services"`
+				}
+				if err := c.do(cmd.Context(), "GET", "/api/v1/services", nil, &all); err != nil {
+					return fmt.Errorf("error getting status: %w", err)
+				}
+				if asJSON {
+					return printJSON(g.out, all)
+				}
+				services = all.Services
+			}
+			printStatus(g.out, services, time.Now())
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func printStatus(w io.Writer, services []api.ServiceView, now time.Time) {
+	for i, s := range services {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "%s\n", s.Service)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  ENVIRONMENT\tVERSION\tSINCE\tSTATE\tNEXT PROMOTION")
+		for _, e := range s.Environments {
+			version := "-"
+			if e.Version != nil {
+				version = *e.Version
+			}
+			since := "-"
+			if e.Since != nil {
+				since = humanDuration(now.Sub(*e.Since)) + " ago"
+			}
+			state := e.State
+			if e.Locked {
+				state += " (locked)"
+			}
+			if e.Deployment != nil {
+				state += " " + e.Deployment.Version
+			}
+			next := e.Waiting.Message
+			if e.Waiting.Until != nil {
+				next += fmt.Sprintf(" (%s left)", humanDuration(e.Waiting.Until.Sub(now)))
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", e.Name, version, since, state, next)
+		}
+		tw.Flush()
+	}
+}
+
+// humanDuration rounds a duration for people: 3s, 4m10s, 2h5m.
+func humanDuration(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	switch {
+	case d < time.Minute:
+		return d.Round(time.Second).String()
+	case d < time.Hour:
+		return strings.TrimSuffix(d.Round(time.Second).String(), "0s")
+	default:
+		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
+	}
+}

@@ -1,0 +1,151 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/bakery-deploy/bakery/internal/config"
+	"github.com/bakery-deploy/bakery/internal/pipeline"
+	"github.com/bakery-deploy/bakery/internal/store"
+)
+
+// ReleaseParams is a new release as a person or CI submits it.
+type ReleaseParams struct {
+	Service  string
+	Version  string
+	Artifact string
+	Message  string
+	Author   string
+}
+
+// CreateRelease registers a release and, in the same transaction, decides
+// what it means: usually that it enters the first environment at once.
+func (e *Engine) CreateRelease(ctx context.Context, actor string, p ReleaseParams) (pipeline.Release, error) {
+	svc, ok := e.Config().Service(p.Service)
+	if !ok {
+		return pipeline.Release{}, fmt.Errorf("%w %q: the configuration has %s", ErrUnknownService, p.Service, e.serviceNames())
+	}
+	if err := pipeline.ValidateVersion(p.Version); err != nil {
+		return pipeline.Release{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if len(p.Artifact) > 2048 || len(p.Message) > 64<<10 || len(p.Author) > 256 {
+		return pipeline.Release{}, fmt.Errorf("%w: artifact (max 2048 bytes), message (max 64 KiB) or author (max 256 bytes) is too long", ErrInvalid)
+	}
+	var rel pipeline.Release
+	var next time.Time
+	err := e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		now := e.clock.Now()
+		if err := tx.ServiceLock(ctx, svc.Name, now); err != nil {
+			return err
+		}
+		var err error
+		rel, err = tx.ReleaseInsert(ctx, &store.ReleaseInsertParams{Service: svc.Name, Version: p.Version, Artifact: p.Artifact,
+			Message: p.Message, Author: p.Author, CreatedAt: now})
+		if errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("%w: %s has a release %s; versions are immutable, so give the new build a new version", ErrDuplicate, svc.Name, p.Version)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventReleaseCreated, Service: svc.Name,
+			Version: rel.Version, Actor: actor, Data: map[string]any{"artifact": rel.Artifact, "message": rel.Message, "author": rel.Author}}); err != nil {
+			return err
+		}
+		next, err = e.reconcileTx(ctx, tx, svc)
+		return err
+	})
+	if err != nil {
+		return pipeline.Release{}, err
+	}
+	e.log.Info("release created", "service", svc.Name, "version", rel.Version, "actor", actor)
+	e.after(svc.Name, next)
+	return rel, nil
+}
+
+func (e *Engine) serviceNames() string {
+	cfg := e.Config()
+	if len(cfg.Services) == 0 {
+		return "no services"
+	}
+	s := "services "
+	for i, svc := range cfg.Services {
+		if i > 0 {
+			s += ", "
+		}
+		s += svc.Name
+	}
+	return s
+}
+
+// Service looks a service up in the configuration.
+func (e *Engine) Service(name string) (*config.Service, error) {
+	svc, ok := e.Config().Service(name)
+	if !ok {
+		return nil, fmt.Errorf("%w %q: the configuration has %s", ErrUnknownService, name, e.serviceNames())
+	}
+	return svc, nil
+}
+
+// Status is what one service looks like now: the decision's view of every
+// environment, read outside any transaction.
+func (e *Engine) Status(ctx context.Context, service string) (*config.Service, pipeline.Decision, error) {
+	svc, err := e.Service(service)
+	if err != nil {
+		return nil, pipeline.Decision{}, err
+	}
+	st, err := e.store.ServiceState(ctx, svc.Name, envSpecs(svc))
+	if err != nil {
+		return nil, pipeline.Decision{}, err
+	}
+	return svc, pipeline.Decide(st, e.clock.Now()), nil
+}
+
+// Now is the engine's clock.
+func (e *Engine) Now() time.Time { return e.clock.Now() }
+
+// CreateToken stores a token's hash under name with role and records who
+// created it. The secret itself is never stored.
+func (e *Engine) CreateToken(ctx context.Context, actor, name, role, hash string) (store.Token, error) {
+	if !tokenName.MatchString(name) {
+		return store.Token{}, fmt.Errorf("%w: token name %q must be 1-64 characters from a-z A-Z 0-9 . _ - (it is recorded as the actor of events)", ErrInvalid, name)
+	}
+	var tok store.Token
+	err := e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		now := e.clock.Now()
+		var err error
+		tok, err = tx.TokenInsert(ctx, &store.TokenInsertParams{Name: name, Role: role, Hash: hash, CreatedAt: now})
+		if errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("%w: a token named %s exists already; choose another name", ErrDuplicate, name)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventTokenCreated, Actor: actor,
+			Reason: fmt.Sprintf("token %s with role %s", name, role), Data: map[string]any{"name": name, "role": role}})
+		return err
+	})
+	return tok, err
+}
+
+var tokenName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// Bootstrap makes hash an admin token named "bootstrap" if no token with
+// that hash exists: how the first token comes to be.
+func (e *Engine) Bootstrap(ctx context.Context, hash string) error {
+	if _, err := e.store.TokenGetByHash(ctx, hash); err == nil {
+		return nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	name := "bootstrap"
+	for i := 2; ; i++ {
+		_, err := e.CreateToken(ctx, pipeline.ActorSystem, name, "admin", hash)
+		if err == nil || !errors.Is(err, ErrDuplicate) {
+			return err
+		}
+		name = fmt.Sprintf("bootstrap-%d", i)
+	}
+}

@@ -1,0 +1,294 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/bakery-deploy/bakery/internal/deploy"
+	"github.com/bakery-deploy/bakery/internal/pipeline"
+	"github.com/bakery-deploy/bakery/internal/store"
+)
+
+// outputTail is how much of a deploy command's output is kept.
+const outputTail = 64 << 10
+
+// runDeployment carries out one attempt of a deployment: it writes down that
+// the attempt started, runs the deploy command while heart-beating, and
+// writes down the outcome together with the next decision for the service.
+func (e *Engine) runDeployment(ctx context.Context, id int64, attempt int) error {
+	var dep pipeline.Deployment
+	var rel pipeline.Release
+	started := false
+	err := e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		dep, err = tx.DeploymentGet(ctx, id)
+		if err != nil {
+			return err
+		}
+		if dep.Attempt != attempt || dep.State != pipeline.DeploymentPending {
+			return nil // taken over, finished or cancelled: this job has nothing to do
+		}
+		rel, err = tx.ReleaseGetByID(ctx, dep.ReleaseID)
+		if err != nil {
+			return err
+		}
+		now := e.clock.Now()
+		dep, err = tx.DeploymentUpdate(ctx, &store.DeploymentUpdateParams{ID: id, Attempt: attempt,
+			FromStates: []pipeline.DeploymentState{pipeline.DeploymentPending}, State: pipeline.DeploymentRunning,
+			StartedAt: now, Heartbeat: now})
+		if err != nil {
+			return err
+		}
+		from := ""
+		if cur, err := tx.DeploymentList(ctx, &store.DeploymentListParams{Service: dep.Service, Environment: dep.Environment,
+			States: []pipeline.DeploymentState{pipeline.DeploymentSucceeded}, Limit: 1}); err == nil && len(cur) > 0 {
+			from = cur[0].Version
+		}
+		_, err = tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventDeploymentStarted, Service: dep.Service,
+			Environment: dep.Environment, Version: dep.Version, FromVersion: from, ToVersion: dep.Version, Actor: dep.Actor,
+			Reason: dep.Reason, DeploymentID: dep.ID, Data: map[string]any{"attempt": attempt}})
+		started = err == nil
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("error starting deployment %d: %w", id, err)
+	}
+	if !started {
+		return nil
+	}
+	e.after(dep.Service, time.Time{})
+
+	req, cfgErr := e.request(dep, rel)
+	tail := deploy.NewTail(outputTail)
+	var runErr error
+	if cfgErr != nil {
+		runErr = cfgErr
+		_, _ = tail.Write([]byte(cfgErr.Error() + "\n"))
+	} else {
+		runErr = e.runWithHeartbeat(ctx, dep, req, tail)
+	}
+	if errors.Is(runErr, errTakenOver) {
+		return nil
+	}
+	return e.finishDeployment(ctx, dep, runErr, tail.String())
+}
+
+var errTakenOver = errors.New("deployment attempt was taken over by another worker")
+
+func (e *Engine) request(dep pipeline.Deployment, rel pipeline.Release) (deploy.Request, error) {
+	svc, ok := e.Config().Service(dep.Service)
+	if !ok {
+		return deploy.Request{}, fmt.Errorf("service %s is no longer in the configuration; nothing to run", dep.Service)
+	}
+	env, _, ok := svc.Environment(dep.Environment)
+	if !ok {
+		return deploy.Request{}, fmt.Errorf("environment %s of %s is no longer in the configuration; nothing to run", dep.Environment, dep.Service)
+	}
+	return deploy.Request{
+		Service: dep.Service, Environment: dep.Environment, Version: rel.Version, Artifact: rel.Artifact,
+		DeploymentID: dep.ID, Attempt: dep.Attempt,
+		Command: env.Deploy.Command, Dir: env.Deploy.Dir, Env: env.Deploy.Env, Timeout: env.Deploy.Timeout,
+	}, nil
+}
+
+// runWithHeartbeat runs the deploy command. While it runs, the deployment's
+// heartbeat and output are written every HeartbeatInterval; if the attempt
+// was taken over meanwhile (this worker was presumed dead), the command is
+// stopped and errTakenOver returned.
+func (e *Engine) runWithHeartbeat(ctx context.Context, dep pipeline.Deployment, req deploy.Request, tail *deploy.Tail) error {
+	// A server shutting down lets a running deploy finish rather than
+	// cutting it off; a deploy cut off by a crash is retried.
+	runCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancel(nil)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(e.opts.HeartbeatInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-tick.C:
+			}
+			out := tail.String()
+			err := e.store.InTx(runCtx, func(ctx context.Context, tx store.Tx) error {
+				_, err := tx.DeploymentUpdate(ctx, &store.DeploymentUpdateParams{ID: dep.ID, Attempt: dep.Attempt,
+					FromStates: []pipeline.DeploymentState{pipeline.DeploymentRunning}, State: pipeline.DeploymentRunning,
+					Heartbeat: e.clock.Now(), Output: &out})
+				return err
+			})
+			if errors.Is(err, store.ErrNotFound) {
+				e.log.Warn("deployment taken over; stopping its command", "deployment", dep.ID, "attempt", dep.Attempt)
+				cancel(errTakenOver)
+				return
+			}
+			if err != nil && runCtx.Err() == nil {
+				e.log.Warn("heartbeat failed", "deployment", dep.ID, "error", err)
+			}
+		}
+	}()
+	err := e.opts.Deployer.Deploy(runCtx, req, tail)
+	if errors.Is(context.Cause(runCtx), errTakenOver) {
+		<-done
+		return errTakenOver
+	}
+	cancel(nil)
+	<-done
+	return err
+}
+
+// finishDeployment writes the outcome and, in the same transaction, the next
+// decision for the service (a success starts a bake or a promotion).
+func (e *Engine) finishDeployment(ctx context.Context, dep pipeline.Deployment, runErr error, output string) error {
+	ctx = context.WithoutCancel(ctx)
+	var next time.Time
+	err := e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.ServiceLock(ctx, dep.Service, e.clock.Now()); err != nil {
+			return err
+		}
+		now := e.clock.Now()
+		p := &store.DeploymentUpdateParams{ID: dep.ID, Attempt: dep.Attempt,
+			FromStates: []pipeline.DeploymentState{pipeline.DeploymentRunning}, FinishedAt: now, Output: &output}
+		ev := &pipeline.Event{At: now, Service: dep.Service, Environment: dep.Environment, Version: dep.Version,
+			ToVersion: dep.Version, Actor: dep.Actor, DeploymentID: dep.ID}
+		if runErr == nil {
+			p.State = pipeline.DeploymentSucceeded
+			ev.Type = pipeline.EventDeploymentSucceeded
+			ev.Reason = fmt.Sprintf("deploy command exited 0 after %s", now.Sub(dep.StartedAt).Round(time.Millisecond))
+		} else {
+			msg := runErr.Error()
+			p.State, p.Error = pipeline.DeploymentFailed, &msg
+			ev.Type = pipeline.EventDeploymentFailed
+			ev.Reason = msg
+		}
+		if _, err := tx.DeploymentUpdate(ctx, p); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return errTakenOver
+			}
+			return err
+		}
+		if _, err := tx.EventInsert(ctx, ev); err != nil {
+			return err
+		}
+		e.log.Info("deployment finished", "service", dep.Service, "environment", dep.Environment, "version", dep.Version,
+			"deployment", dep.ID, "state", p.State, "reason", ev.Reason)
+		svc, ok := e.Config().Service(dep.Service)
+		if !ok {
+			return nil
+		}
+		var err error
+		next, err = e.reconcileTx(ctx, tx, svc)
+		return err
+	})
+	if errors.Is(err, errTakenOver) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("error recording the end of deployment %d: %w", dep.ID, err)
+	}
+	e.after(dep.Service, next)
+	return nil
+}
+
+// recoverInterrupted finds running deployments whose worker has been silent
+// since before staleBefore-HeartbeatTimeout and starts them again (or fails
+// them after MaxAttempts). Nothing is forgotten: each step is an event.
+func (e *Engine) recoverInterrupted(ctx context.Context, now time.Time) {
+	stale, err := e.store.DeploymentList(ctx, &store.DeploymentListParams{HeartbeatBefore: now.Add(-e.opts.HeartbeatTimeout), Limit: 100})
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.Error("error looking for interrupted deployments", "error", err)
+		}
+		return
+	}
+	for _, dep := range stale {
+		if err := e.recoverOne(ctx, dep); err != nil && ctx.Err() == nil {
+			e.log.Error("error recovering interrupted deployment", "deployment", dep.ID, "error", err)
+		}
+	}
+}
+
+func (e *Engine) recoverOne(ctx context.Context, dep pipeline.Deployment) error {
+	var next time.Time
+	err := e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.ServiceLock(ctx, dep.Service, e.clock.Now()); err != nil {
+			return err
+		}
+		now := e.clock.Now()
+		if dep.State == pipeline.DeploymentPending {
+			// Its job may have been taken by a process that died before
+			// starting it: queue it again under a new attempt number, which
+			// makes the old job a no-op should it ever run.
+			if _, err := tx.DeploymentUpdate(ctx, &store.DeploymentUpdateParams{ID: dep.ID, Attempt: dep.Attempt,
+				FromStates: []pipeline.DeploymentState{pipeline.DeploymentPending}, State: pipeline.DeploymentPending,
+				NewAttempt: dep.Attempt + 1}); err != nil {
+				return err
+			}
+			return tx.JobInsert(ctx, river.InsertManyParams{Args: DeployArgs{DeploymentID: dep.ID, Attempt: dep.Attempt + 1}})
+		}
+		silent := now.Sub(dep.Heartbeat).Round(time.Second)
+		running := []pipeline.DeploymentState{pipeline.DeploymentRunning}
+		if dep.Attempt < pipeline.MaxAttempts {
+			if _, err := tx.DeploymentUpdate(ctx, &store.DeploymentUpdateParams{ID: dep.ID, Attempt: dep.Attempt, FromStates: running,
+				State: pipeline.DeploymentPending, NewAttempt: dep.Attempt + 1}); err != nil {
+				return err
+			}
+			reason := fmt.Sprintf("the worker running attempt %d stopped (silent for %s); starting attempt %d of %d",
+				dep.Attempt, silent, dep.Attempt+1, pipeline.MaxAttempts)
+			if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventDeploymentInterrupted, Service: dep.Service,
+				Environment: dep.Environment, Version: dep.Version, ToVersion: dep.Version, Actor: pipeline.ActorSystem,
+				Reason: reason, DeploymentID: dep.ID, Data: map[string]any{"attempt": dep.Attempt + 1}}); err != nil {
+				return err
+			}
+			e.log.Warn("deployment interrupted; retrying", "service", dep.Service, "environment", dep.Environment,
+				"deployment", dep.ID, "attempt", dep.Attempt+1)
+			return tx.JobInsert(ctx, river.InsertManyParams{Args: DeployArgs{DeploymentID: dep.ID, Attempt: dep.Attempt + 1}})
+		}
+		msg := fmt.Sprintf("interrupted %d times (worker silent for %s); giving up", dep.Attempt, silent)
+		if _, err := tx.DeploymentUpdate(ctx, &store.DeploymentUpdateParams{ID: dep.ID, Attempt: dep.Attempt, FromStates: running,
+			State: pipeline.DeploymentFailed, FinishedAt: now, Error: &msg}); err != nil {
+			return err
+		}
+		if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventDeploymentFailed, Service: dep.Service,
+			Environment: dep.Environment, Version: dep.Version, ToVersion: dep.Version, Actor: pipeline.ActorSystem,
+			Reason: msg, DeploymentID: dep.ID}); err != nil {
+			return err
+		}
+		svc, ok := e.Config().Service(dep.Service)
+		if !ok {
+			return nil
+		}
+		var err error
+		next, err = e.reconcileTx(ctx, tx, svc)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // it moved on meanwhile
+	}
+	if err != nil {
+		return err
+	}
+	e.after(dep.Service, next)
+	return nil
+}
+
+// recoverAfterRestart is recovery for a store that one process owns: every
+// active deployment was left behind by a process that is gone.
+func (e *Engine) recoverAfterRestart(ctx context.Context) error {
+	active, err := e.store.DeploymentList(ctx, &store.DeploymentListParams{
+		States: []pipeline.DeploymentState{pipeline.DeploymentPending, pipeline.DeploymentRunning}, Limit: 10000})
+	if err != nil {
+		return fmt.Errorf("error looking for deployments left by a previous run: %w", err)
+	}
+	for _, dep := range active {
+		if err := e.recoverOne(ctx, dep); err != nil {
+			return fmt.Errorf("error recovering deployment %d: %w", dep.ID, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,347 @@
+// Package engine turns stored state and time into actions. It asks
+// pipeline.Decide what should happen, writes the decision and the River jobs
+// that carry it out in one transaction, and only then lets the side effects
+// (deploy commands) start. Every action it takes is idempotent, so running a
+// decision twice, or on two replicas at once, changes nothing.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/bakery-deploy/bakery/internal/config"
+	"github.com/bakery-deploy/bakery/internal/deploy"
+	"github.com/bakery-deploy/bakery/internal/pipeline"
+	"github.com/bakery-deploy/bakery/internal/store"
+)
+
+// Errors the API maps to status codes.
+var (
+	ErrUnknownService = errors.New("unknown service")
+	ErrDuplicate      = errors.New("release exists already")
+	ErrInvalid        = errors.New("invalid input")
+)
+
+// Options configures an Engine.
+type Options struct {
+	Config   *config.Config
+	Clock    pipeline.Clock
+	Deployer deploy.Deployer
+	Logger   *slog.Logger
+	// HeartbeatInterval is how often a running deployment reports that its
+	// worker is alive (default 1s); HeartbeatTimeout is how long silence
+	// lasts before the deployment counts as interrupted (default 10s).
+	HeartbeatInterval time.Duration
+	HeartbeatTimeout  time.Duration
+	// OnChange, if set, is called after every committed change to a
+	// service (for live updates).
+	OnChange func(service string)
+}
+
+// Engine runs bakery's pipelines.
+type Engine struct {
+	opts    Options
+	cfg     atomic.Pointer[config.Config]
+	clock   pipeline.Clock
+	log     *slog.Logger
+	store   store.Store
+	workers *river.Workers
+	holder  string
+
+	leader atomic.Bool
+
+	mu     sync.Mutex
+	timers map[string]*timer
+
+	wg     sync.WaitGroup
+	cancel context.CancelFunc
+}
+
+type timer struct {
+	at time.Time
+	t  *time.Timer
+}
+
+// New makes an engine. Register its Workers with the store before Start.
+func New(opts Options) *Engine {
+	if opts.Clock == nil {
+		opts.Clock = pipeline.SystemClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Deployer == nil {
+		opts.Deployer = deploy.Exec{}
+	}
+	if opts.HeartbeatInterval <= 0 {
+		opts.HeartbeatInterval = time.Second
+	}
+	if opts.HeartbeatTimeout <= 0 {
+		opts.HeartbeatTimeout = 10 * time.Second
+	}
+	host, _ := os.Hostname()
+	e := &Engine{
+		opts:   opts,
+		clock:  opts.Clock,
+		log:    opts.Logger,
+		holder: host + ":" + strconv.Itoa(os.Getpid()) + ":" + strconv.FormatInt(time.Now().UnixNano(), 36),
+		timers: make(map[string]*timer),
+	}
+	e.cfg.Store(opts.Config)
+	e.workers = river.NewWorkers()
+	river.AddWorker(e.workers, &deployWorker{e: e})
+	river.AddWorker(e.workers, &reconcileWorker{e: e})
+	return e
+}
+
+// Workers are the River workers the store must run for this engine.
+func (e *Engine) Workers() *river.Workers { return e.workers }
+
+// Config is the configuration in force.
+func (e *Engine) Config() *config.Config { return e.cfg.Load() }
+
+// Store is the engine's store.
+func (e *Engine) Store() store.Store { return e.store }
+
+// IsLeader reports whether this process currently leads.
+func (e *Engine) IsLeader() bool { return e.leader.Load() }
+
+// SetConfig replaces the configuration (on SIGHUP). Stored state is never
+// touched by a reload; services that left the file keep their history.
+func (e *Engine) SetConfig(ctx context.Context, cfg *config.Config) {
+	e.cfg.Store(cfg)
+	e.log.Info("configuration reloaded", "path", cfg.Path, "services", len(cfg.Services))
+	if e.leader.Load() {
+		e.reconcileAll(ctx)
+	}
+}
+
+// Start starts River's workers and the leader loop.
+func (e *Engine) Start(ctx context.Context, st store.Store) error {
+	e.store = st
+	if st.Kind() == "sqlite" {
+		// One process owns a SQLite database (the store holds a file lock),
+		// so every deployment still pending or running belongs to a process
+		// that died: recover them now rather than after a heartbeat timeout.
+		if err := e.recoverAfterRestart(ctx); err != nil {
+			return err
+		}
+	}
+	if err := st.Start(ctx); err != nil {
+		return err
+	}
+	ctx, e.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	// Decide for every service now, on every replica: it arms the timers
+	// for bake deadlines that passed or come due while this process was
+	// away, without waiting for leadership.
+	e.reconcileAll(ctx)
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.leaderLoop(ctx)
+	}()
+	return nil
+}
+
+// Stop stops the leader loop and timers. The caller closes the store
+// afterwards, which waits for running jobs.
+func (e *Engine) Stop(ctx context.Context) {
+	if e.cancel != nil {
+		e.cancel()
+	}
+	e.wg.Wait()
+	e.mu.Lock()
+	for _, t := range e.timers {
+		t.t.Stop()
+	}
+	e.timers = map[string]*timer{}
+	e.mu.Unlock()
+	if e.leader.Load() && e.store != nil {
+		_ = e.store.LeaderResign(ctx, "engine", e.holder)
+		e.leader.Store(false)
+	}
+}
+
+const leaderTTL = 10 * time.Second
+
+// leaderLoop keeps or seeks leadership. The leader sweeps for interrupted
+// deployments and reconciles every service now and then as a safety net;
+// decisions themselves are safe on any replica.
+func (e *Engine) leaderLoop(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var lastFull time.Time
+	for {
+		now := e.clock.Now()
+		ok, err := e.store.LeaderAcquire(ctx, "engine", e.holder, now, leaderTTL)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			e.log.Error("leader election failed", "error", err)
+			ok = false
+		}
+		was := e.leader.Swap(ok)
+		if ok && !was {
+			e.log.Info("elected leader", "holder", e.holder)
+			lastFull = time.Time{}
+		}
+		if !ok && was {
+			e.log.Warn("lost leadership", "holder", e.holder)
+		}
+		if ok {
+			e.recoverInterrupted(ctx, now)
+			if time.Since(lastFull) > 30*time.Second {
+				e.reconcileAll(ctx)
+				lastFull = time.Now()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (e *Engine) reconcileAll(ctx context.Context) {
+	for _, svc := range e.Config().Services {
+		if err := e.Reconcile(ctx, svc.Name); err != nil && ctx.Err() == nil {
+			e.log.Error("reconcile failed", "service", svc.Name, "error", err)
+		}
+	}
+}
+
+func envSpecs(svc *config.Service) []pipeline.EnvSpec {
+	specs := make([]pipeline.EnvSpec, len(svc.Environments))
+	for i, env := range svc.Environments {
+		specs[i] = pipeline.EnvSpec{Name: env.Name, Bake: env.Bake}
+	}
+	return specs
+}
+
+// Reconcile takes the decision for one service now and carries it out.
+func (e *Engine) Reconcile(ctx context.Context, service string) error {
+	svc, ok := e.Config().Service(service)
+	if !ok {
+		return nil // a service that left the configuration keeps its state, untouched
+	}
+	var next time.Time
+	err := e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.ServiceLock(ctx, service, e.clock.Now()); err != nil {
+			return err
+		}
+		var err error
+		next, err = e.reconcileTx(ctx, tx, svc)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("error reconciling %s: %w", service, err)
+	}
+	e.after(service, next)
+	return nil
+}
+
+// after runs once a transaction that changed a service has committed.
+func (e *Engine) after(service string, next time.Time) {
+	e.arm(service, next)
+	if e.opts.OnChange != nil {
+		e.opts.OnChange(service)
+	}
+}
+
+// reconcileTx decides for svc inside tx (which holds the service lock) and
+// writes down what it decided: superseded marks, pending deployments, the
+// jobs that carry them out, and a durable wake-up at the next deadline.
+func (e *Engine) reconcileTx(ctx context.Context, tx store.Tx, svc *config.Service) (time.Time, error) {
+	now := e.clock.Now()
+	st, err := tx.ServiceState(ctx, svc.Name, envSpecs(svc))
+	if err != nil {
+		return time.Time{}, err
+	}
+	d := pipeline.Decide(st, now)
+	for _, s := range d.Supersession {
+		reason := fmt.Sprintf("%s was promoted into %s in its place", s.By.Version, s.Environment)
+		if err := tx.MarkInsert(ctx, &store.MarkInsertParams{ReleaseID: s.Release.ID, Environment: s.Environment,
+			Kind: pipeline.MarkSuperseded, Actor: pipeline.ActorSystem, Reason: reason, CreatedAt: now}); err != nil {
+			return time.Time{}, err
+		}
+		if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventReleaseSuperseded, Service: svc.Name,
+			Environment: s.Environment, Version: s.Release.Version, ToVersion: s.By.Version, Actor: pipeline.ActorSystem, Reason: reason}); err != nil {
+			return time.Time{}, err
+		}
+	}
+	var jobs []river.InsertManyParams
+	for _, p := range d.Promotions {
+		dep, err := tx.DeploymentInsert(ctx, &store.DeploymentInsertParams{Service: svc.Name, Environment: p.Environment,
+			ReleaseID: p.Release.ID, Kind: pipeline.KindAuto, Actor: pipeline.ActorSystem, Reason: p.Reason, CreatedAt: now})
+		if err != nil {
+			return time.Time{}, err
+		}
+		data := map[string]any{}
+		if !p.BakeStarted.IsZero() {
+			data["bake_started_at"] = p.BakeStarted.UTC().Format(time.RFC3339Nano)
+			data["bake_deadline"] = p.BakeDeadline.UTC().Format(time.RFC3339Nano)
+		}
+		if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventPromotionDecided, Service: svc.Name,
+			Environment: p.Environment, Version: p.Release.Version, FromVersion: p.FromVersion, ToVersion: p.Release.Version,
+			Actor: pipeline.ActorSystem, Reason: p.Reason, DeploymentID: dep.ID, Data: data}); err != nil {
+			return time.Time{}, err
+		}
+		jobs = append(jobs, river.InsertManyParams{Args: DeployArgs{DeploymentID: dep.ID, Attempt: dep.Attempt}})
+		e.log.Info("promotion decided", "service", svc.Name, "environment", p.Environment, "version", p.Release.Version,
+			"from", p.FromVersion, "deployment", dep.ID, "reason", p.Reason)
+	}
+	if !d.NextCheck.IsZero() {
+		at := d.NextCheck.UTC().Truncate(time.Millisecond).Add(time.Millisecond)
+		jobs = append(jobs, river.InsertManyParams{Args: ReconcileArgs{Service: svc.Name, At: at},
+			InsertOpts: &river.InsertOpts{ScheduledAt: at}})
+	}
+	if err := tx.JobInsert(ctx, jobs...); err != nil {
+		return time.Time{}, err
+	}
+	return d.NextCheck, nil
+}
+
+// arm makes sure a local timer wakes the service up at next. The durable
+// River job is the fallback; the timer is what makes the deadline prompt.
+func (e *Engine) arm(service string, next time.Time) {
+	if next.IsZero() {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if t, ok := e.timers[service]; ok {
+		if !t.at.After(next) && t.at.After(e.clock.Now()) {
+			return // an earlier (or equal) wake-up is already set
+		}
+		t.t.Stop()
+	}
+	wait := next.Sub(e.clock.Now())
+	if wait < 0 {
+		wait = 0
+	}
+	t := &timer{at: next}
+	t.t = time.AfterFunc(wait, func() {
+		e.mu.Lock()
+		if cur, ok := e.timers[service]; ok && cur == t {
+			delete(e.timers, service)
+		}
+		e.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := e.Reconcile(ctx, service); err != nil {
+			e.log.Error("reconcile at deadline failed", "service", service, "error", err)
+		}
+	})
+	e.timers[service] = t
+}

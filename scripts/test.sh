@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs every test of bakery, setting up what the tests need first. This is
+# the README's test command and what CI runs (.ci/run calls it).
+#
+# What it sets up, when missing and running as root on Debian:
+#   - PostgreSQL at 127.0.0.1:5432 (started if installed but stopped; installed otherwise)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '==> %s\n' "$*"; }
+
+if ! command -v go >/dev/null 2>&1; then
+  if [ -x /usr/local/go/bin/go ]; then export PATH="/usr/local/go/bin:$PATH"; else
+    echo "Go is not installed: install Go 1.26 or later (https://go.dev/doc/install)" >&2; exit 1; fi
+fi
+
+apt_install() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "missing Debian packages: $* (run as root, or install them: apt-get install -y $*)" >&2
+    return 1
+  fi
+  log "installing $*"
+  if [ -z "${BAKERY_APT_UPDATED:-}" ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    export BAKERY_APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+pg_ready() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
+
+if ! pg_ready; then
+  if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+    apt_install postgresql || true
+  fi
+  if command -v pg_ctlcluster >/dev/null 2>&1; then
+    log "starting PostgreSQL"
+    for v in $(ls /etc/postgresql 2>/dev/null); do
+      pg_ctlcluster --skip-systemctl-redirect "$v" main start 2>/dev/null || pg_ctlcluster "$v" main start || true
+    done
+    for _ in $(seq 1 30); do pg_ready && break; sleep 0.5; done
+  fi
+fi
+pg_ready && log "PostgreSQL is up at 127.0.0.1:5432" || log "PostgreSQL is not reachable: its tests will fail under CI=true and skip otherwise"
+
+log "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then echo "gofmt would change:" >&2; echo "$unformatted" >&2; exit 1; fi
+log "go vet"
+go vet ./...
+log "go test -race"
+go test -race -count=1 -timeout 30m "$@" ./...
