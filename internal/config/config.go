@@ -1,0 +1,187 @@
+// Package config loads and validates bakery's YAML configuration file.
+//
+// The file names the services bakery deploys and, for each, its
+// environments in promotion order with the command that deploys to each.
+// Validation never stops at the first mistake: Load and Parse walk the whole
+// file and return a *ValidationError that lists every problem with its file,
+// line, column and field path, so a user can fix them all in one pass.
+//
+// A minimal file:
+//
+//	server:
+//	  addr: 127.0.0.1:8080
+//	  database: sqlite://bakery.db
+//	services:
+//	  - name: web
+//	    environments:
+//	      - name: staging
+//	        deploy:
+//	          command: ["./deploy.sh", "staging"]
+//	      - name: production
+//	        bake: 1h
+//	        deploy:
+//	          command: ["./deploy.sh", "production"]
+//
+// Relative paths in the file (a sqlite:// database, a deploy command such as
+// ./deploy.sh, a deploy dir) are resolved against the directory of the file,
+// not against the directory bakery happens to be started from, so the same
+// file works wherever the server runs.
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Defaults applied to settings the file leaves out. They are exported so that
+// help texts and other packages can quote them instead of repeating them.
+const (
+	// DefaultAddr is where the server listens when server.addr is unset:
+	// loopback only, so a fresh install is not exposed to the network.
+	DefaultAddr = "127.0.0.1:8080"
+	// DefaultDatabase is used when server.database is unset: a SQLite file
+	// next to the configuration file, which needs no database server.
+	DefaultDatabase = "sqlite://bakery.db"
+	// DefaultTimeout bounds a deploy command when deploy.timeout is unset, so
+	// a hung command cannot block an environment forever.
+	DefaultTimeout = 10 * time.Minute
+)
+
+// Config is a loaded and validated configuration file. Every relative path in
+// it has already been made absolute, so callers can use the values as they
+// are, whatever their working directory.
+type Config struct {
+	// Path is the absolute path of the file that was loaded ("" when parsed
+	// from bytes without a path); it is kept for log lines and reloads.
+	Path string
+	// Dir is the absolute directory of that file; relative paths in the file
+	// are relative to it.
+	Dir string
+	// Server holds the server's own settings.
+	Server Server
+	// Services are the services bakery deploys, in file order.
+	Services []Service
+}
+
+// Server holds where bakery listens and where it keeps its state.
+type Server struct {
+	// Addr is the host:port to listen on; default DefaultAddr.
+	Addr string
+	// Database is the URL of the state database; default DefaultDatabase. A
+	// sqlite:// URL with a relative path is made absolute against Config.Dir,
+	// e.g. "sqlite:///abs/dir/bakery.db".
+	Database string
+}
+
+// Service is one deployable thing and the chain of environments its
+// releases are promoted through.
+type Service struct {
+	// Name identifies the service in the API, the CLI and the database.
+	Name string
+	// Repository is an optional http(s) URL used to link commits in the UI.
+	Repository string
+	// Environments are in promotion order: a release reaches Environments[i]
+	// only after it has baked in Environments[i-1]. There is at least one.
+	Environments []Environment
+}
+
+// Environment is one stage of a service's pipeline.
+type Environment struct {
+	// Name identifies the environment within its service.
+	Name string
+	// Bake is how long a release must have spent in the previous
+	// environment before it may be deployed to this one; 0 when unset. It is
+	// never set on the first environment, which has nothing before it.
+	Bake time.Duration
+	// Deploy says how to deploy a release to this environment.
+	Deploy Deploy
+}
+
+// Deploy is the command that deploys a release to one environment. The
+// command is an argv list that is executed directly, never through a shell,
+// so release data cannot be interpreted as shell syntax.
+type Deploy struct {
+	// Command is the program and its arguments; never empty and without
+	// empty elements. A relative Command[0] that contains a "/" (such as
+	// ./deploy.sh) has been made absolute against Config.Dir; a bare name
+	// (such as kubectl) is left for the executor to look up in PATH.
+	Command []string
+	// Timeout bounds one run of the command; default DefaultTimeout, always
+	// greater than zero.
+	Timeout time.Duration
+	// Dir is the absolute working directory of the command; default
+	// Config.Dir.
+	Dir string
+	// Env holds extra environment variables for the command; nil when unset.
+	// Keys match [A-Za-z_][A-Za-z0-9_]* and never start with BAKERY_, which
+	// is reserved for the variables bakery itself passes.
+	Env map[string]string
+}
+
+// Load reads and validates the configuration file at path. A file that
+// cannot be read is a plain error naming the path; a file with problems is a
+// *ValidationError listing all of them.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read configuration file: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse validates data as the contents of the configuration file at path.
+// The path is used in problem messages and to resolve relative paths in the
+// file: Config.Dir is the absolute form of filepath.Dir(path), so a relative
+// path is taken relative to the working directory, and "" means the working
+// directory itself. A file with problems yields a *ValidationError listing
+// all of them and a nil *Config.
+func Parse(path string, data []byte) (*Config, error) {
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("cannot resolve the directory of configuration file %s: %w", path, err)
+	}
+	cfg := &Config{Dir: dir}
+	if path != "" {
+		if cfg.Path, err = filepath.Abs(path); err != nil {
+			return nil, fmt.Errorf("cannot resolve configuration file path %s: %w", path, err)
+		}
+	}
+	p := &parser{file: path, dir: dir}
+	p.parse(data, cfg)
+	if len(p.problems) > 0 {
+		return nil, &ValidationError{Problems: sortProblems(p.problems)}
+	}
+	return cfg, nil
+}
+
+// Service returns the service called name, so callers that receive a name
+// from the API or CLI can find its configuration. The pointer refers into
+// c.Services.
+func (c *Config) Service(name string) (*Service, bool) {
+	if c == nil {
+		return nil, false
+	}
+	for i := range c.Services {
+		if c.Services[i].Name == name {
+			return &c.Services[i], true
+		}
+	}
+	return nil, false
+}
+
+// Environment returns the environment called name and its index in the
+// promotion order, which callers need to find the environment before it.
+// The pointer refers into s.Environments; the index is -1 when not found.
+func (s *Service) Environment(name string) (*Environment, int, bool) {
+	if s == nil {
+		return nil, -1, false
+	}
+	for i := range s.Environments {
+		if s.Environments[i].Name == name {
+			return &s.Environments[i], i, true
+		}
+	}
+	return nil, -1, false
+}

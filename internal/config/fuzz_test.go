@@ -1,0 +1,74 @@
+package config
+
+import (
+	"errors"
+	"testing"
+)
+
+// FuzzParse checks that Parse never panics, that every error it returns for
+// file contents is a *ValidationError with positioned problems, and that a
+// file it accepts satisfies the guarantees documented on the types.
+func FuzzParse(f *testing.F) {
+	seeds := []string{
+		"",
+		"services: []\n",
+		"services:\n  - name: web\n    environments:\n      - name: staging\n        deploy:\n          command: [./deploy.sh, staging]\n",
+		"server:\n  addr: 127.0.0.1:8080\n  database: sqlite://bakery.db\nservices:\n  - name: web\n    repository: https://github.com/acme/web\n    environments:\n      - name: staging\n        deploy:\n          command: [\"./deploy.sh\", \"staging\"]\n          timeout: 10m\n          dir: .\n          env: {PORT: \"8081\"}\n      - name: production\n        bake: 2d\n        deploy:\n          command: [\"./deploy.sh\", \"production\"]\n",
+		"services:\n  - name: web\n    environments:\n      - name: staging\n        bake: 1x\n        deploy:\n          command: ./deploy.sh staging\n",
+		"services:\n  - name: web\n    environments: x: y\n",
+		"services: &s [*s]\n",
+		"services: *nope\n",
+		"a: &a [x, x]\nb: &b [*a, *a]\nservices: [{name: web, environments: *b}]\n",
+		"- just\n- a list\n",
+		"services:\n  - name: w\x01eb\n",
+		"services:\n  - name: \xffweb\n",
+		"---\nservices: []\n---\nservices: []\n",
+		"services:\n  - name: web\n    environments:\n      - name: s\n        deploy: {command: [a, '', [b]], env: {BAKERY_X: 1, 1A: 2, A: [3]}}\n",
+		"server: {addr: nowhere, database: mysql://root:pw@x/db}\nservices: [{name: Web, environments: []}]\n",
+		"services:\n  - <<: {name: web}\n    environments: [{name: a, deploy: {command: [x]}}]\n",
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := Parse("bakery.yaml", data)
+		if err != nil {
+			var verr *ValidationError
+			if !errors.As(err, &verr) {
+				t.Fatalf("Parse returned %T, not a *ValidationError: %v", err, err)
+			}
+			if cfg != nil {
+				t.Fatal("Parse returned both a config and an error")
+			}
+			if len(verr.Problems) == 0 {
+				t.Fatal("ValidationError without problems")
+			}
+			for _, p := range verr.Problems {
+				if p.File != "bakery.yaml" || p.Message == "" || p.Line < 0 || p.Column < 0 {
+					t.Fatalf("malformed problem %#v", p)
+				}
+			}
+			return
+		}
+		if len(cfg.Services) == 0 {
+			t.Fatal("accepted a config without services")
+		}
+		for _, svc := range cfg.Services {
+			if !nameRE.MatchString(svc.Name) || len(svc.Environments) == 0 {
+				t.Fatalf("accepted service %#v", svc)
+			}
+			for i, env := range svc.Environments {
+				d := env.Deploy
+				if !nameRE.MatchString(env.Name) || env.Bake < 0 || (i == 0 && env.Bake != 0) ||
+					len(d.Command) == 0 || d.Timeout <= 0 || d.Dir == "" {
+					t.Fatalf("accepted environment %#v", env)
+				}
+				for _, arg := range d.Command {
+					if arg == "" {
+						t.Fatalf("accepted an empty argument in %q", d.Command)
+					}
+				}
+			}
+		}
+	})
+}
