@@ -170,4 +170,3 @@ func BenchmarkPipelineLatency(b *testing.B) {
 		})
 	}
 }
-
