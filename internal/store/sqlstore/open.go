@@ -108,8 +108,11 @@ func riverConfig(opts Options, sqlite bool) *river.Config {
 		cfg.FetchCooldown = 2 * time.Millisecond
 		cfg.FetchPollInterval = 10 * time.Millisecond
 	} else {
+		// LISTEN/NOTIFY wakes workers at once, but River rate-limits its
+		// insert notifications per queue; the poll is the bound when a
+		// notification was skipped.
 		cfg.FetchCooldown = 10 * time.Millisecond
-		cfg.FetchPollInterval = 200 * time.Millisecond
+		cfg.FetchPollInterval = 50 * time.Millisecond
 	}
 	return cfg
 }
