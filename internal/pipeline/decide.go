@@ -13,6 +13,8 @@ type EnvSpec struct {
 	// Bake is how long a release must have run in the environment below
 	// before it may enter this one. Unused for the first environment.
 	Bake time.Duration
+	// Window, if set, is when promotions into the environment may start.
+	Window Window
 }
 
 // State is the stored state of one service that the decision reads. Releases
@@ -25,6 +27,9 @@ type State struct {
 	Releases     []Release
 	Deployments  []Deployment
 	Marks        []Mark
+	// Locks are the service's unreleased locks, including those on every
+	// service; expired ones are ignored by the decision.
+	Locks []Lock
 }
 
 // WaitKind names what the next promotion into an environment waits for.
@@ -40,6 +45,10 @@ const (
 	WaitBake WaitKind = "bake"
 	// WaitRelease: no release has reached the environment below yet.
 	WaitRelease WaitKind = "release"
+	// WaitLock: the environment is locked.
+	WaitLock WaitKind = "lock"
+	// WaitWindow: a release is ready but the promotion window is closed.
+	WaitWindow WaitKind = "window"
 )
 
 // Wait says what the next promotion into an environment waits for and, when
@@ -58,6 +67,11 @@ type EnvStatus struct {
 	Since   time.Time   // when Current's deployment finished
 	Active  *Deployment // the deployment in progress, if any
 	Wait    Wait
+	// Locks are the locks holding the environment now.
+	Locks []Lock
+	// Queue is the releases waiting to enter the environment, oldest
+	// first: newer than what it runs and already in the one below.
+	Queue []Release
 }
 
 // Promotion is a decision to start deploying a release into an environment.
@@ -129,10 +143,22 @@ func Decide(st State, now time.Time) Decision {
 			lower = st.Environments[i-1].Name
 		}
 		cands := ix.candidates(env.Name, lower, floor)
+		for _, c := range cands {
+			status.Queue = append(status.Queue, c.release)
+		}
+		status.Locks = activeLocks(st.Locks, st.Service, env.Name, now)
+		for _, l := range status.Locks {
+			if !l.ExpiresAt.IsZero() {
+				d.NextCheck = earliest(d.NextCheck, l.ExpiresAt)
+			}
+		}
 		if len(cands) == 0 {
-			if i == 0 || ix.hasAnyIn(lower) {
+			switch {
+			case len(status.Locks) > 0:
+				status.Wait = lockWait(status.Locks, "")
+			case i == 0 || ix.hasAnyIn(lower):
 				status.Wait = Wait{Kind: WaitNothing, Message: "up to date"}
-			} else {
+			default:
 				status.Wait = Wait{Kind: WaitRelease, Message: fmt.Sprintf("waiting for a release to reach %s", lower)}
 			}
 			d.Environments = append(d.Environments, status)
@@ -145,7 +171,7 @@ func Decide(st State, now time.Time) Decision {
 		var nextVersion string
 		for k := len(cands) - 1; k >= 0; k-- {
 			c := cands[k]
-			if i == 0 {
+			if i == 0 || ix.hasMark(env.Name, c.release.ID, MarkBakeSkipped) {
 				chosen = k
 				break
 			}
@@ -158,6 +184,20 @@ func Decide(st State, now time.Time) Decision {
 				nextDeadline, nextVersion = deadline, c.release.Version
 			}
 		}
+		// The gate: a lock holds everything (rule 3); a closed window holds
+		// releases that are ready (rule 4). Neither touches other
+		// environments (rule 1).
+		if len(status.Locks) > 0 {
+			ready := ""
+			if chosen >= 0 {
+				ready = cands[chosen].release.Version
+			} else {
+				d.NextCheck = earliest(d.NextCheck, nextDeadline)
+			}
+			status.Wait = lockWait(status.Locks, ready)
+			d.Environments = append(d.Environments, status)
+			continue
+		}
 		if chosen < 0 {
 			status.Wait = Wait{Kind: WaitBake, Version: nextVersion, Until: nextDeadline,
 				Message: fmt.Sprintf("%s is baking in %s until %s", nextVersion, lower, nextDeadline.UTC().Format(time.RFC3339))}
@@ -165,14 +205,34 @@ func Decide(st State, now time.Time) Decision {
 			d.NextCheck = earliest(d.NextCheck, nextDeadline)
 			continue
 		}
+		if env.Window != nil && !env.Window.Open(now) {
+			v := cands[chosen].release.Version
+			w := Wait{Kind: WaitWindow, Version: v}
+			if opens, ok := env.Window.NextOpen(now); ok {
+				w.Until = opens
+				w.Message = fmt.Sprintf("%s is ready; the promotion window opens at %s", v, opens.UTC().Format(time.RFC3339))
+				d.NextCheck = earliest(d.NextCheck, opens)
+			} else {
+				w.Message = fmt.Sprintf("%s is ready; the promotion window does not open in the next two years", v)
+			}
+			status.Wait = w
+			d.Environments = append(d.Environments, status)
+			continue
+		}
 		c := cands[chosen]
 		p := Promotion{Environment: env.Name, Release: c.release}
 		if cur != nil {
 			p.FromVersion = cur.Version
 		}
-		if i == 0 {
+		switch {
+		case i == 0:
 			p.Reason = fmt.Sprintf("new release %s enters %s", c.release.Version, env.Name)
-		} else {
+		case ix.hasMark(env.Name, c.release.ID, MarkBakeSkipped) && now.Before(c.bakeStart.Add(env.Bake)):
+			p.BakeStarted = c.bakeStart
+			p.BakeDeadline = c.bakeStart.Add(env.Bake)
+			p.Reason = fmt.Sprintf("%s's bake in %s was skipped after %s", c.release.Version, lower,
+				now.Sub(c.bakeStart).Round(time.Second))
+		default:
 			p.BakeStarted = c.bakeStart
 			p.BakeDeadline = c.bakeStart.Add(env.Bake)
 			p.Reason = fmt.Sprintf("%s baked in %s for %s (since %s)", c.release.Version, lower, env.Bake,
@@ -213,7 +273,52 @@ type index struct {
 	byID     map[int64]*Release
 	// deps lists the deployments of each environment, ordered by ID.
 	deps  map[string][]Deployment
-	marks map[string]map[int64]string
+	marks map[markKey]bool
+}
+
+type markKey struct {
+	env  string
+	id   int64
+	kind string
+}
+
+func (ix *index) hasMark(env string, id int64, kind string) bool {
+	return ix.marks[markKey{env, id, kind}]
+}
+
+// activeLocks are the locks that hold env of service at now, oldest first.
+func activeLocks(locks []Lock, service, env string, now time.Time) []Lock {
+	var out []Lock
+	for _, l := range locks {
+		if l.Environment == env && (l.Service == service || l.Service == AllServices) && l.ActiveAt(now) {
+			out = append(out, l)
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].CreatedAt.Before(out[b].CreatedAt) })
+	return out
+}
+
+func lockWait(locks []Lock, ready string) Wait {
+	l := locks[0]
+	scope := ""
+	if l.Service == AllServices {
+		scope = " (every service)"
+	}
+	msg := fmt.Sprintf("locked%s by %s since %s: %s", scope, l.Actor, l.CreatedAt.UTC().Format(time.RFC3339), l.Reason)
+	if ready != "" {
+		msg += "; " + ready + " is ready and waits for the unlock"
+	}
+	w := Wait{Kind: WaitLock, Version: ready, Message: msg}
+	// The wait ends by itself only if every lock expires.
+	for _, l := range locks {
+		if l.ExpiresAt.IsZero() {
+			return w
+		}
+		if l.ExpiresAt.After(w.Until) {
+			w.Until = l.ExpiresAt
+		}
+	}
+	return w
 }
 
 func newIndex(st State) *index {
@@ -221,7 +326,7 @@ func newIndex(st State) *index {
 		releases: append([]Release(nil), st.Releases...),
 		byID:     make(map[int64]*Release, len(st.Releases)),
 		deps:     make(map[string][]Deployment),
-		marks:    make(map[string]map[int64]string),
+		marks:    make(map[markKey]bool),
 	}
 	sort.Slice(ix.releases, func(a, b int) bool { return ix.releases[a].ID < ix.releases[b].ID })
 	for k := range ix.releases {
@@ -235,10 +340,7 @@ func newIndex(st State) *index {
 		sort.Slice(ds, func(a, b int) bool { return ds[a].ID < ds[b].ID })
 	}
 	for _, m := range st.Marks {
-		if ix.marks[m.Environment] == nil {
-			ix.marks[m.Environment] = make(map[int64]string)
-		}
-		ix.marks[m.Environment][m.ReleaseID] = m.Kind
+		ix.marks[markKey{m.Environment, m.ReleaseID, m.Kind}] = true
 	}
 	return ix
 }
@@ -298,7 +400,7 @@ func (ix *index) candidates(env, lower string, floor int64) []candidate {
 	}
 	var out []candidate
 	for _, r := range ix.releases {
-		if r.ID <= floor || r.Rejected || tried[r.ID] || ix.marks[env][r.ID] == MarkSuperseded {
+		if r.ID <= floor || r.Rejected || tried[r.ID] || ix.hasMark(env, r.ID, MarkSuperseded) {
 			continue
 		}
 		c := candidate{release: r}

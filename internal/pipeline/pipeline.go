@@ -98,9 +98,12 @@ type Deployment struct {
 	Output     string
 }
 
-// Deployment kinds.
+// Deployment kinds. Only automatic promotions pass through the gate; the
+// others are a person's explicit command.
 const (
-	KindAuto = "auto"
+	KindAuto      = "auto"
+	KindRollback  = "rollback"
+	KindEmergency = "emergency"
 )
 
 // Mark is a fact recorded about a release with respect to one environment
@@ -117,7 +120,39 @@ const (
 	// MarkSuperseded: a newer release was promoted into the environment
 	// while this one was waiting; it will never be promoted there.
 	MarkSuperseded = "superseded"
+	// MarkBakeSkipped: someone ended the release's bake for the
+	// environment early (rule 5); the rest of the gate still applies.
+	MarkBakeSkipped = "bake_skipped"
 )
+
+// AllServices is the Service of a lock that brakes every service: the
+// incident button.
+const AllServices = "*"
+
+// Lock is a brake on automatic promotions into one environment of one
+// service (or of every service). It holds until released or until it
+// expires.
+type Lock struct {
+	ID          int64
+	Service     string // a service name, or AllServices
+	Environment string
+	Actor       string
+	Reason      string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time // zero: until someone unlocks
+}
+
+// ActiveAt reports whether the lock holds at t.
+func (l Lock) ActiveAt(t time.Time) bool {
+	return l.ExpiresAt.IsZero() || t.Before(l.ExpiresAt)
+}
+
+// Window is an environment's promotion window (internal/window implements
+// it). A nil Window is always open.
+type Window interface {
+	Open(t time.Time) bool
+	NextOpen(t time.Time) (time.Time, bool)
+}
 
 var versionPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
 
