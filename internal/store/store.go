@@ -38,6 +38,9 @@ type Reader interface {
 	ServiceState(ctx context.Context, service string, envs []pipeline.EnvSpec) (pipeline.State, error)
 	TokenGetByHash(ctx context.Context, hash string) (Token, error)
 	TokenCount(ctx context.Context) (int, error)
+	// LockList lists unreleased locks (expired ones included: the caller
+	// decides with its clock), oldest first.
+	LockList(ctx context.Context, p *LockListParams) ([]pipeline.Lock, error)
 }
 
 // Tx is a database transaction with bakery's writes.
@@ -55,6 +58,13 @@ type Tx interface {
 	MarkInsert(ctx context.Context, p *MarkInsertParams) error
 	EventInsert(ctx context.Context, e *pipeline.Event) (pipeline.Event, error)
 	TokenInsert(ctx context.Context, p *TokenInsertParams) (Token, error)
+	// LockInsert places a lock; ErrConflict if one is held already.
+	LockInsert(ctx context.Context, p *LockInsertParams) (pipeline.Lock, error)
+	// LockRelease releases a held lock; ErrNotFound if it is not held.
+	LockRelease(ctx context.Context, p *LockReleaseParams) error
+	// ReleaseReject marks a release rejected: never promoted automatically
+	// again (rule 7).
+	ReleaseReject(ctx context.Context, id int64) error
 	// JobInsert enqueues River jobs in this transaction: they run only if it
 	// commits.
 	JobInsert(ctx context.Context, jobs ...river.InsertManyParams) error
@@ -157,6 +167,7 @@ type Token struct {
 	ID        int64
 	Name      string
 	Role      string
+	Emergency bool // may a deployer token break glass
 	CreatedAt time.Time
 }
 
@@ -164,6 +175,32 @@ type Token struct {
 type TokenInsertParams struct {
 	Name      string
 	Role      string
+	Emergency bool
 	Hash      string
 	CreatedAt time.Time
+}
+
+// LockListParams filters held locks. Service matches that service's locks
+// and the locks on every service; empty matches all.
+type LockListParams struct {
+	Service     string
+	Environment string
+}
+
+// LockInsertParams is a new lock.
+type LockInsertParams struct {
+	Service     string // or pipeline.AllServices
+	Environment string
+	Actor       string
+	Reason      string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time // zero: no expiry
+}
+
+// LockReleaseParams releases a lock.
+type LockReleaseParams struct {
+	ID     int64
+	By     string
+	Reason string
+	At     time.Time
 }

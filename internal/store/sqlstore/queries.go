@@ -363,6 +363,9 @@ func (s queries) ServiceState(ctx context.Context, service string, envs []pipeli
 	if err := rs.Err(); err != nil {
 		return st, err
 	}
+	if st.Locks, err = s.LockList(ctx, &store.LockListParams{Service: service}); err != nil {
+		return st, err
+	}
 	rs, err = s.q.query(ctx, `SELECT m.release_id, m.environment, m.kind, m.created_at FROM release_marks m
 		JOIN releases r ON r.id = m.release_id WHERE r.service = ? AND m.release_id >= ?`, service, floor)
 	if err != nil {
@@ -396,14 +399,95 @@ func (s queries) ServiceLock(ctx context.Context, service string, now time.Time)
 	return nil
 }
 
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+const lockCols = `id, service, environment, actor, reason, created_at, expires_at`
+
+func (s queries) LockList(ctx context.Context, p *store.LockListParams) ([]pipeline.Lock, error) {
+	q := `SELECT ` + lockCols + ` FROM locks WHERE released_at IS NULL`
+	var args []any
+	if p.Service != "" {
+		q, args = q+" AND service IN (?, ?)", append(args, p.Service, pipeline.AllServices)
+	}
+	if p.Environment != "" {
+		q, args = q+" AND environment = ?", append(args, p.Environment)
+	}
+	rs, err := s.q.query(ctx, q+" ORDER BY id", args...)
+	if err != nil {
+		return nil, fmt.Errorf("error listing locks: %w", err)
+	}
+	defer rs.Close()
+	var out []pipeline.Lock
+	for rs.Next() {
+		l, err := scanLock(rs)
+		if err != nil {
+			return nil, fmt.Errorf("error reading lock: %w", err)
+		}
+		out = append(out, l)
+	}
+	return out, rs.Err()
+}
+
+func scanLock(r row) (pipeline.Lock, error) {
+	var l pipeline.Lock
+	var created int64
+	var expires sql.NullInt64
+	if err := r.Scan(&l.ID, &l.Service, &l.Environment, &l.Actor, &l.Reason, &created, &expires); err != nil {
+		return l, err
+	}
+	l.CreatedAt = fromMicros(created)
+	l.ExpiresAt = fromNullMicros(expires)
+	return l, nil
+}
+
+func (s queries) LockInsert(ctx context.Context, p *store.LockInsertParams) (pipeline.Lock, error) {
+	l, err := scanLock(s.q.queryRow(ctx, `
+		INSERT INTO locks (service, environment, actor, reason, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+		RETURNING `+lockCols,
+		p.Service, p.Environment, p.Actor, p.Reason, micros(p.CreatedAt), nullMicros(p.ExpiresAt)))
+	if err != nil {
+		return l, fmt.Errorf("error locking %s/%s: %w", p.Service, p.Environment, err)
+	}
+	return l, nil
+}
+
+func (s queries) LockRelease(ctx context.Context, p *store.LockReleaseParams) error {
+	n, err := s.q.exec(ctx, `UPDATE locks SET released_at = ?, released_by = ?, release_reason = ? WHERE id = ? AND released_at IS NULL`,
+		micros(p.At), p.By, p.Reason, p.ID)
+	if err != nil {
+		return fmt.Errorf("error releasing lock %d: %w", p.ID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("error releasing lock %d: %w", p.ID, store.ErrNotFound)
+	}
+	return nil
+}
+
+func (s queries) ReleaseReject(ctx context.Context, id int64) error {
+	n, err := s.q.exec(ctx, `UPDATE releases SET rejected = 1 WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("error rejecting release %d: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("error rejecting release %d: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
 func (s queries) TokenGetByHash(ctx context.Context, hash string) (store.Token, error) {
 	var t store.Token
-	var at int64
-	err := s.q.queryRow(ctx, `SELECT id, name, role, created_at FROM tokens WHERE hash = ?`, hash).Scan(&t.ID, &t.Name, &t.Role, &at)
+	var at, emergency int64
+	err := s.q.queryRow(ctx, `SELECT id, name, role, emergency, created_at FROM tokens WHERE hash = ?`, hash).Scan(&t.ID, &t.Name, &t.Role, &emergency, &at)
 	if err != nil {
 		return t, fmt.Errorf("error looking up token: %w", err)
 	}
 	t.CreatedAt = fromMicros(at)
+	t.Emergency = emergency != 0
 	return t, nil
 }
 
@@ -416,9 +500,9 @@ func (s queries) TokenCount(ctx context.Context) (int, error) {
 }
 
 func (s queries) TokenInsert(ctx context.Context, p *store.TokenInsertParams) (store.Token, error) {
-	t := store.Token{Name: p.Name, Role: p.Role, CreatedAt: fromMicros(micros(p.CreatedAt))}
-	err := s.q.queryRow(ctx, `INSERT INTO tokens (name, role, hash, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
-		p.Name, p.Role, p.Hash, micros(p.CreatedAt)).Scan(&t.ID)
+	t := store.Token{Name: p.Name, Role: p.Role, Emergency: p.Emergency, CreatedAt: fromMicros(micros(p.CreatedAt))}
+	err := s.q.queryRow(ctx, `INSERT INTO tokens (name, role, emergency, hash, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+		p.Name, p.Role, boolInt(p.Emergency), p.Hash, micros(p.CreatedAt)).Scan(&t.ID)
 	if err != nil {
 		return t, fmt.Errorf("error creating token %s: %w", p.Name, err)
 	}

@@ -34,6 +34,7 @@ func Run(t *testing.T, open Factory) {
 	t.Run("Tokens", func(t *testing.T) { t.Parallel(); testTokens(t, open) })
 	t.Run("LeaderElection", func(t *testing.T) { t.Parallel(); testLeader(t, open) })
 	t.Run("ConcurrentDecisionsSerialise", func(t *testing.T) { t.Parallel(); testConcurrentInsert(t, open) })
+	t.Run("LocksAndRejection", func(t *testing.T) { t.Parallel(); testLocks(t, open) })
 }
 
 func mustRelease(t *testing.T, s store.Store, service, version string) pipeline.Release {
@@ -386,4 +387,56 @@ func testConcurrentInsert(t *testing.T, open Factory) {
 	ds, err := s.DeploymentList(ctx, &store.DeploymentListParams{Service: "web"})
 	require.NoError(t, err)
 	require.Len(t, ds, 1)
+}
+
+func testLocks(t *testing.T, open Factory) {
+	ctx := context.Background()
+	s, reopen := open(t)
+	lock := func(service, env string, expires time.Time) (pipeline.Lock, error) {
+		var l pipeline.Lock
+		err := s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			var err error
+			l, err = tx.LockInsert(ctx, &store.LockInsertParams{Service: service, Environment: env, Actor: "ana", Reason: "incident 42",
+				CreatedAt: t0, ExpiresAt: expires})
+			return err
+		})
+		return l, err
+	}
+	web, err := lock("web", "production", time.Time{})
+	require.NoError(t, err)
+	require.Equal(t, "incident 42", web.Reason)
+	require.True(t, web.ExpiresAt.IsZero())
+	_, err = lock("web", "production", time.Time{})
+	require.ErrorIs(t, err, store.ErrConflict, "one held lock per service and environment")
+	all, err := lock(pipeline.AllServices, "production", t0.Add(time.Hour))
+	require.NoError(t, err)
+	require.True(t, all.ExpiresAt.Equal(t0.Add(time.Hour)))
+	_, err = lock("api", "staging", time.Time{})
+	require.NoError(t, err)
+
+	held, err := s.LockList(ctx, &store.LockListParams{Service: "web"})
+	require.NoError(t, err)
+	require.Len(t, held, 2, "web's own lock and the lock on every service")
+	held, err = s.LockList(ctx, &store.LockListParams{})
+	require.NoError(t, err)
+	require.Len(t, held, 3)
+
+	rel := mustRelease(t, s, "web", "a")
+	require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return tx.ReleaseReject(ctx, rel.ID) }))
+
+	s = reopen(t, s)
+	st, err := s.ServiceState(ctx, "web", []pipeline.EnvSpec{{Name: "staging"}, {Name: "production"}})
+	require.NoError(t, err)
+	require.Len(t, st.Locks, 2, "locks survive a restart")
+	require.True(t, st.Releases[0].Rejected, "rejection survives a restart")
+
+	release := func(id int64) error {
+		return s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			return tx.LockRelease(ctx, &store.LockReleaseParams{ID: id, By: "ben", Reason: "fixed", At: t0.Add(time.Minute)})
+		})
+	}
+	require.NoError(t, release(web.ID))
+	require.ErrorIs(t, release(web.ID), store.ErrNotFound)
+	_, err = lock("web", "production", time.Time{})
+	require.NoError(t, err, "a released lock makes room for a new one")
 }
