@@ -79,6 +79,9 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, _ *store.Tok
 type TokenRequest struct {
 	Name string `json:"name"`
 	Role string `json:"role"`
+	// Emergency lets a deployer token make emergency deploys (admins
+	// always may).
+	Emergency bool `json:"emergency,omitempty"`
 }
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, tok *store.Token) error {
@@ -91,11 +94,11 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, tok *store.
 		return &Error{Status: http.StatusBadRequest, Message: "invalid role", Detail: err.Error()}
 	}
 	secret := NewTokenSecret()
-	created, err := s.e.CreateToken(r.Context(), tok.Name, req.Name, string(role), HashToken(secret))
+	created, err := s.e.CreateToken(r.Context(), tok.Name, req.Name, string(role), req.Emergency, HashToken(secret))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"name": created.Name, "role": created.Role, "token": secret,
+	writeJSON(w, http.StatusCreated, map[string]any{"name": created.Name, "role": created.Role, "emergency": created.Emergency, "token": secret,
 		"note": "the token is shown once; store it now"})
 	return nil
 }

@@ -24,7 +24,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 			writeError(w, toAPIError(err))
 			return
 		}
-		services = append(services, serviceView(cfgSvc, d))
+		services = append(services, serviceView(cfgSvc, d, s.e.Now()))
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := overviewTmpl.Execute(w, map[string]any{"Services": services, "Now": s.e.Now()}); err != nil {

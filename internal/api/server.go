@@ -55,6 +55,14 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/api/v1/services/{service}/deployments", RoleViewer, s.listDeployments},
 		{"GET", "/api/v1/services/{service}/events", RoleViewer, s.listEvents},
 		{"GET", "/api/v1/deployments/{id}", RoleViewer, s.getDeployment},
+		{"POST", "/api/v1/services/{service}/environments/{env}/lock", RoleDeployer, s.lock},
+		{"DELETE", "/api/v1/services/{service}/environments/{env}/lock", RoleDeployer, s.unlock},
+		{"POST", "/api/v1/environments/{env}/lock", RoleDeployer, s.lock},
+		{"DELETE", "/api/v1/environments/{env}/lock", RoleDeployer, s.unlock},
+		{"GET", "/api/v1/locks", RoleViewer, s.listLocks},
+		{"POST", "/api/v1/services/{service}/environments/{env}/skip-bake", RoleDeployer, s.skipBake},
+		{"POST", "/api/v1/services/{service}/environments/{env}/rollback", RoleDeployer, s.rollback},
+		{"POST", "/api/v1/services/{service}/emergency", RoleDeployer, s.emergency},
 		{"POST", "/api/v1/tokens", RoleAdmin, s.createToken},
 		{"GET", "/api/v1/whoami", RoleViewer, s.whoami},
 	}
@@ -145,6 +153,12 @@ func toAPIError(err error) *Error {
 		return &Error{Status: http.StatusConflict, Message: "release exists already", Detail: err.Error()}
 	case errors.Is(err, engine.ErrInvalid):
 		return &Error{Status: http.StatusBadRequest, Message: "invalid input", Detail: err.Error()}
+	case errors.Is(err, engine.ErrUnknownEnvironment):
+		return &Error{Status: http.StatusNotFound, Message: "unknown environment", Detail: err.Error()}
+	case errors.Is(err, engine.ErrConflict):
+		return &Error{Status: http.StatusConflict, Message: "conflict", Detail: err.Error()}
+	case errors.Is(err, engine.ErrNotFound):
+		return &Error{Status: http.StatusNotFound, Message: "not found", Detail: err.Error()}
 	case errors.Is(err, store.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Message: "not found", Detail: err.Error()}
 	case errors.Is(err, store.ErrConflict):

@@ -13,7 +13,7 @@ func (s *Server) listServices(w http.ResponseWriter, r *http.Request, _ *store.T
 		if err != nil {
 			return err
 		}
-		out = append(out, serviceView(cfgSvc, d))
+		out = append(out, serviceView(cfgSvc, d, s.e.Now()))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"services": out})
 	return nil
@@ -24,7 +24,7 @@ func (s *Server) getService(w http.ResponseWriter, r *http.Request, _ *store.Tok
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, serviceView(svc, d))
+	writeJSON(w, http.StatusOK, serviceView(svc, d, s.e.Now()))
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -26,7 +27,13 @@ type EnvironmentView struct {
 	CommitURL string     `json:"commit_url,omitempty"`
 	Since     *time.Time `json:"since"`
 	// Locked is true while promotions into the environment are braked.
-	Locked bool `json:"locked"`
+	Locked bool       `json:"locked"`
+	Locks  []LockView `json:"locks,omitempty"`
+	// Queue is how many releases wait to enter the environment.
+	Queue int `json:"queue"`
+	// PileUp is set when a lock has held for over 12 hours: the changes
+	// piling up behind it will hit the environment all at once.
+	PileUp *PileUpView `json:"pile_up,omitempty"`
 	// State is one word for people and scripts: idle, deploying, waiting.
 	State      string          `json:"state"`
 	Bake       string          `json:"bake,omitempty"`
@@ -35,6 +42,17 @@ type EnvironmentView struct {
 	// and until when.
 	Waiting WaitView `json:"waiting"`
 }
+
+// PileUpView warns about a lock held too long.
+type PileUpView struct {
+	LockedFor string `json:"locked_for"`
+	Releases  int    `json:"releases"`
+	Message   string `json:"message"`
+}
+
+// pileUpAfter is how long a lock may hold before status warns about the
+// changes piling up behind it.
+const pileUpAfter = 12 * time.Hour
 
 // WaitView is what a promotion waits for.
 type WaitView struct {
@@ -160,7 +178,7 @@ func eventView(e pipeline.Event) EventView {
 		FromVersion: e.FromVersion, ToVersion: e.ToVersion, Actor: e.Actor, Reason: e.Reason, DeploymentID: e.DeploymentID, Data: e.Data}
 }
 
-func serviceView(svc *config.Service, d pipeline.Decision) ServiceView {
+func serviceView(svc *config.Service, d pipeline.Decision, now time.Time) ServiceView {
 	v := ServiceView{Service: svc.Name, Repository: svc.Repository, Environments: []EnvironmentView{}}
 	for i, env := range d.Environments {
 		ev := EnvironmentView{Name: env.Name, State: "idle"}
@@ -181,6 +199,21 @@ func serviceView(svc *config.Service, d pipeline.Decision) ServiceView {
 			ev.State = "waiting"
 		}
 		ev.Waiting = WaitView{Kind: string(env.Wait.Kind), Version: env.Wait.Version, Until: timePtr(env.Wait.Until), Message: env.Wait.Message}
+		ev.Queue = len(env.Queue)
+		for _, l := range env.Locks {
+			ev.Locked = true
+			ev.Locks = append(ev.Locks, lockView(l))
+		}
+		if len(env.Locks) > 0 {
+			if held := now.Sub(env.Locks[0].CreatedAt); held > pileUpAfter {
+				ev.PileUp = &PileUpView{LockedFor: held.Round(time.Minute).String(), Releases: len(env.Queue),
+					Message: fmt.Sprintf("locked for %s with %d release(s) piled up behind the lock; the longer it holds, the bigger the change that reaches %s at once",
+						held.Round(time.Minute), len(env.Queue), env.Name)}
+			}
+		}
+		if ev.Locked && ev.State != "deploying" {
+			ev.State = "locked"
+		}
 		v.Environments = append(v.Environments, ev)
 	}
 	return v

@@ -40,6 +40,11 @@ BAKERY_TOKEN.`,
 		newHistoryCmd(g),
 		newWatchCmd(g),
 		newTokenCmd(g),
+		newLockCmd(g),
+		newUnlockCmd(g),
+		newSkipBakeCmd(g),
+		newEmergencyCmd(g),
+		newRollbackCmd(g),
 	)
 	return root
 }

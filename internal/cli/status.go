@@ -85,9 +85,6 @@ func printStatus(w io.Writer, services []api.ServiceView, now time.Time) {
 				since = humanDuration(now.Sub(*e.Since)) + " ago"
 			}
 			state := e.State
-			if e.Locked {
-				state += " (locked)"
-			}
 			if e.Deployment != nil {
 				state += " " + e.Deployment.Version
 			}
@@ -98,6 +95,11 @@ func printStatus(w io.Writer, services []api.ServiceView, now time.Time) {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", e.Name, version, since, state, next)
 		}
 		tw.Flush()
+		for _, e := range s.Environments {
+			if e.PileUp != nil {
+				fmt.Fprintf(w, "  ! %s: %s\n", e.Name, e.PileUp.Message)
+			}
+		}
 	}
 }
 

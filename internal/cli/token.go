@@ -45,6 +45,7 @@ stored. The name is recorded as the actor of everything the token does.`,
 	}
 	create.Flags().StringVar(&req.Name, "name", "", "name of the token (recorded as the actor of its commands)")
 	create.Flags().StringVar(&req.Role, "role", "viewer", "viewer, deployer or admin")
+	create.Flags().BoolVar(&req.Emergency, "emergency", false, "let this deployer token make emergency deploys (admins always may)")
 	cmd.AddCommand(create)
 	return cmd
 }

@@ -96,7 +96,7 @@ func (e *Engine) Status(ctx context.Context, service string) (*config.Service, p
 	if err != nil {
 		return nil, pipeline.Decision{}, err
 	}
-	st, err := e.store.ServiceState(ctx, svc.Name, envSpecs(svc))
+	st, err := e.store.ServiceState(ctx, svc.Name, e.envSpecs(svc))
 	if err != nil {
 		return nil, pipeline.Decision{}, err
 	}
@@ -108,7 +108,7 @@ func (e *Engine) Now() time.Time { return e.clock.Now() }
 
 // CreateToken stores a token's hash under name with role and records who
 // created it. The secret itself is never stored.
-func (e *Engine) CreateToken(ctx context.Context, actor, name, role, hash string) (store.Token, error) {
+func (e *Engine) CreateToken(ctx context.Context, actor, name, role string, emergency bool, hash string) (store.Token, error) {
 	if !tokenName.MatchString(name) {
 		return store.Token{}, fmt.Errorf("%w: token name %q must be 1-64 characters from a-z A-Z 0-9 . _ - (it is recorded as the actor of events)", ErrInvalid, name)
 	}
@@ -116,7 +116,7 @@ func (e *Engine) CreateToken(ctx context.Context, actor, name, role, hash string
 	err := e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		now := e.clock.Now()
 		var err error
-		tok, err = tx.TokenInsert(ctx, &store.TokenInsertParams{Name: name, Role: role, Hash: hash, CreatedAt: now})
+		tok, err = tx.TokenInsert(ctx, &store.TokenInsertParams{Name: name, Role: role, Emergency: emergency, Hash: hash, CreatedAt: now})
 		if errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("%w: a token named %s exists already; choose another name", ErrDuplicate, name)
 		}
@@ -124,7 +124,7 @@ func (e *Engine) CreateToken(ctx context.Context, actor, name, role, hash string
 			return err
 		}
 		_, err = tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventTokenCreated, Actor: actor,
-			Reason: fmt.Sprintf("token %s with role %s", name, role), Data: map[string]any{"name": name, "role": role}})
+			Reason: fmt.Sprintf("token %s with role %s", name, role), Data: map[string]any{"name": name, "role": role, "emergency": emergency}})
 		return err
 	})
 	return tok, err
@@ -142,7 +142,7 @@ func (e *Engine) Bootstrap(ctx context.Context, hash string) error {
 	}
 	name := "bootstrap"
 	for i := 2; ; i++ {
-		_, err := e.CreateToken(ctx, pipeline.ActorSystem, name, "admin", hash)
+		_, err := e.CreateToken(ctx, pipeline.ActorSystem, name, "admin", false, hash)
 		if err == nil || !errors.Is(err, ErrDuplicate) {
 			return err
 		}

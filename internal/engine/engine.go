@@ -221,7 +221,7 @@ func (e *Engine) reconcileAll(ctx context.Context) {
 	}
 }
 
-func envSpecs(svc *config.Service) []pipeline.EnvSpec {
+func (e *Engine) envSpecs(svc *config.Service) []pipeline.EnvSpec {
 	specs := make([]pipeline.EnvSpec, len(svc.Environments))
 	for i, env := range svc.Environments {
 		specs[i] = pipeline.EnvSpec{Name: env.Name, Bake: env.Bake}
@@ -264,7 +264,10 @@ func (e *Engine) after(service string, next time.Time) {
 // jobs that carry them out, and a durable wake-up at the next deadline.
 func (e *Engine) reconcileTx(ctx context.Context, tx store.Tx, svc *config.Service) (time.Time, error) {
 	now := e.clock.Now()
-	st, err := tx.ServiceState(ctx, svc.Name, envSpecs(svc))
+	if err := e.expireLocks(ctx, tx, svc.Name, now); err != nil {
+		return time.Time{}, err
+	}
+	st, err := tx.ServiceState(ctx, svc.Name, e.envSpecs(svc))
 	if err != nil {
 		return time.Time{}, err
 	}

@@ -157,6 +157,8 @@ type MarkInsertParams struct {
 // EventListParams filters the event log. Results are oldest first, after
 // AfterID.
 type EventListParams struct {
+	// Service selects that service's events and those about every service
+	// (pipeline.AllServices).
 	Service string
 	AfterID int64
 	Limit   int // 0 = 1000

@@ -275,7 +275,8 @@ func (s queries) EventList(ctx context.Context, p *store.EventListParams) ([]pip
 	q := `SELECT ` + eventCols + ` FROM events WHERE id > ?`
 	args := []any{p.AfterID}
 	if p.Service != "" {
-		q, args = q+" AND service = ?", append(args, p.Service)
+		// A service's history includes what was done to every service.
+		q, args = q+" AND service IN (?, ?)", append(args, p.Service, pipeline.AllServices)
 	}
 	q += " ORDER BY id LIMIT ?"
 	args = append(args, limitOr(p.Limit, 1000))

@@ -1,0 +1,113 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bakery-deploy/bakery/internal/api"
+)
+
+// lockPath is the API path of the lock on SERVICE ENV, or on every
+// service's ENV with --all.
+func lockPath(all bool, args []string) (string, string, error) {
+	if all {
+		if len(args) != 1 {
+			return "", "", errors.New("with --all give only the environment: bakery lock --all ENV --reason R")
+		}
+		return "/api/v1/environments/" + url.PathEscape(args[0]) + "/lock", "every service's " + args[0], nil
+	}
+	if len(args) != 2 {
+		return "", "", errors.New("give SERVICE and ENV (or --all ENV for every service)")
+	}
+	return "/api/v1/services/" + url.PathEscape(args[0]) + "/environments/" + url.PathEscape(args[1]) + "/lock",
+		args[0] + "/" + args[1], nil
+}
+
+func newLockCmd(g *globals) *cobra.Command {
+	var all bool
+	var reason string
+	var expires time.Duration
+	cmd := &cobra.Command{
+		Use:   "lock (SERVICE ENV | --all ENV) --reason R [--expires 2h]",
+		Short: "Stop automatic promotions into an environment (the brake)",
+		Long: `Lock ENV of SERVICE, or of every service with --all (the incident button).
+While locked, no automatic promotion into ENV starts; once this command
+returns, the lock holds — even for a promotion that was about to start.
+Deployments already running finish. Lower environments keep deploying:
+locking production never holds staging. The lock records who, why and when,
+and holds until 'bakery unlock' or until --expires passes.`,
+		Example: `  bakery lock web production --reason "checkout errors since 3f2c1ab"
+  bakery lock --all production --reason "incident 42" --expires 2h`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path, what, err := lockPath(all, args)
+			if err != nil {
+				return err
+			}
+			if reason == "" {
+				return errors.New("--reason is required: say why you lock (it goes on the record and in the status)")
+			}
+			c, err := newClient(g.server)
+			if err != nil {
+				return err
+			}
+			req := api.LockRequest{Reason: reason}
+			if expires > 0 {
+				req.Expires = expires.String()
+			}
+			var l api.LockView
+			if err := c.do(cmd.Context(), "POST", path, req, &l); err != nil {
+				return fmt.Errorf("error locking %s: %w", what, err)
+			}
+			fmt.Fprintf(g.out, "locked %s: %s", what, l.Reason)
+			if l.ExpiresAt != nil {
+				fmt.Fprintf(g.out, " (until %s)", l.ExpiresAt.Local().Format(time.DateTime))
+			}
+			fmt.Fprintln(g.out)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "lock ENV of every service")
+	cmd.Flags().StringVar(&reason, "reason", "", "why (required)")
+	cmd.Flags().DurationVar(&expires, "expires", 0, "release the lock by itself after this long (default: hold until unlocked)")
+	return cmd
+}
+
+func newUnlockCmd(g *globals) *cobra.Command {
+	var all bool
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "unlock (SERVICE ENV | --all ENV) [--reason R]",
+		Short: "Release a lock; held promotions go at once",
+		Long: `Release the lock on ENV of SERVICE (or, with --all, the lock on every
+service's ENV). A release that is baked and inside its window is promoted
+at once.`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path, what, err := lockPath(all, args)
+			if err != nil {
+				return err
+			}
+			c, err := newClient(g.server)
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Released api.LockView `json:"released"`
+			}
+			if err := c.do(cmd.Context(), "DELETE", path, api.ReasonRequest{Reason: reason}, &out); err != nil {
+				return fmt.Errorf("error unlocking %s: %w", what, err)
+			}
+			fmt.Fprintf(g.out, "unlocked %s (locked by %s since %s: %s)\n", what, out.Released.Actor,
+				out.Released.Since.Local().Format(time.DateTime), out.Released.Reason)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "release the lock on ENV of every service")
+	cmd.Flags().StringVar(&reason, "reason", "", "why (optional, goes on the record)")
+	return cmd
+}

@@ -1,0 +1,547 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/bakery-deploy/bakery/internal/config"
+	"github.com/bakery-deploy/bakery/internal/pipeline"
+	"github.com/bakery-deploy/bakery/internal/store"
+)
+
+// More errors the API maps to status codes.
+var (
+	ErrUnknownEnvironment = errors.New("unknown environment")
+	ErrConflict           = errors.New("conflict")
+	ErrNotFound           = errors.New("not found")
+)
+
+// Brake and override events.
+const (
+	EventLockPlaced        = "lock.placed"
+	EventLockReleased      = "lock.released"
+	EventLockExpired       = "lock.expired"
+	EventBakeSkipped       = "bake.skipped"
+	EventEmergencyDecided  = "emergency.decided"
+	EventRollbackDecided   = "rollback.decided"
+	EventReleaseRejected   = "release.rejected"
+	EventDeploymentCancels = "deployment.cancelled"
+)
+
+func requireReason(what, reason string) error {
+	if strings.TrimSpace(reason) == "" {
+		return fmt.Errorf("%w: %s needs a reason: say why (--reason in the CLI, \"reason\" in the API); it goes on the record", ErrInvalid, what)
+	}
+	if len(reason) > 4096 {
+		return fmt.Errorf("%w: the reason is %d bytes; keep it under 4096", ErrInvalid, len(reason))
+	}
+	return nil
+}
+
+// environment looks up service/env in the configuration.
+func (e *Engine) environment(service, env string) (*config.Service, int, error) {
+	svc, err := e.Service(service)
+	if err != nil {
+		return nil, 0, err
+	}
+	_, i, ok := svc.Environment(env)
+	if !ok {
+		names := make([]string, len(svc.Environments))
+		for k, en := range svc.Environments {
+			names[k] = en.Name
+		}
+		return nil, 0, fmt.Errorf("%w %q: %s has %s", ErrUnknownEnvironment, env, svc.Name, strings.Join(names, ", "))
+	}
+	return svc, i, nil
+}
+
+// servicesWith lists the configured services that have env, sorted (the
+// order in which their locks are taken, so two such commands never
+// deadlock).
+func (e *Engine) servicesWith(env string) []*config.Service {
+	var out []*config.Service
+	cfg := e.Config()
+	for i := range cfg.Services {
+		if _, _, ok := cfg.Services[i].Environment(env); ok {
+			out = append(out, &cfg.Services[i])
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Name < out[b].Name })
+	return out
+}
+
+// LockParams is a lock to place.
+type LockParams struct {
+	Service     string // a service, or pipeline.AllServices
+	Environment string
+	Reason      string
+	Expires     time.Duration // 0: until unlocked
+}
+
+// Lock brakes automatic promotions into an environment. When it returns,
+// the lock holds (rule 3): it was written in a transaction that held the
+// service lock of every service concerned, the same lock every promotion
+// decision takes, so no promotion decided before can still be about to
+// start, and every later decision sees the lock.
+func (e *Engine) Lock(ctx context.Context, actor string, p LockParams) (pipeline.Lock, error) {
+	if err := requireReason("a lock", p.Reason); err != nil {
+		return pipeline.Lock{}, err
+	}
+	if p.Expires < 0 {
+		return pipeline.Lock{}, fmt.Errorf("%w: expiry %s is negative; give a duration such as 2h, or none to hold until unlocked", ErrInvalid, p.Expires)
+	}
+	services, err := e.lockScope(p.Service, p.Environment)
+	if err != nil {
+		return pipeline.Lock{}, err
+	}
+	var l pipeline.Lock
+	err = e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		now := e.clock.Now()
+		for _, svc := range services {
+			if err := tx.ServiceLock(ctx, svc.Name, now); err != nil {
+				return err
+			}
+		}
+		if err := e.expireLocks(ctx, tx, p.Service, now); err != nil {
+			return err
+		}
+		held, err := tx.LockList(ctx, &store.LockListParams{Environment: p.Environment})
+		if err != nil {
+			return err
+		}
+		for _, h := range held {
+			if h.Service == p.Service {
+				return fmt.Errorf("%w: %s is locked already by %s since %s: %s", ErrConflict, scopeName(p.Service, p.Environment),
+					h.Actor, h.CreatedAt.UTC().Format(time.RFC3339), h.Reason)
+			}
+		}
+		ins := &store.LockInsertParams{Service: p.Service, Environment: p.Environment, Actor: actor, Reason: p.Reason, CreatedAt: now}
+		if p.Expires > 0 {
+			ins.ExpiresAt = now.Add(p.Expires)
+		}
+		if l, err = tx.LockInsert(ctx, ins); err != nil {
+			return err
+		}
+		data := map[string]any{"lock_id": l.ID}
+		if !l.ExpiresAt.IsZero() {
+			data["expires_at"] = l.ExpiresAt.UTC().Format(time.RFC3339Nano)
+		}
+		_, err = tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventLockPlaced, Service: p.Service, Environment: p.Environment,
+			Actor: actor, Reason: p.Reason, Data: data})
+		return err
+	})
+	if err != nil {
+		return pipeline.Lock{}, err
+	}
+	e.log.Info("locked", "service", p.Service, "environment", p.Environment, "actor", actor, "reason", p.Reason)
+	for _, svc := range services {
+		// Arms the wake-up at the lock's expiry, if any.
+		if err := e.Reconcile(ctx, svc.Name); err != nil {
+			e.log.Error("reconcile after lock failed", "service", svc.Name, "error", err)
+		}
+	}
+	return l, nil
+}
+
+func scopeName(service, env string) string {
+	if service == pipeline.AllServices {
+		return "every service's " + env
+	}
+	return service + "/" + env
+}
+
+// lockScope is the services a lock on service/env concerns.
+func (e *Engine) lockScope(service, env string) ([]*config.Service, error) {
+	if service != pipeline.AllServices {
+		svc, _, err := e.environment(service, env)
+		if err != nil {
+			return nil, err
+		}
+		return []*config.Service{svc}, nil
+	}
+	services := e.servicesWith(env)
+	if len(services) == 0 {
+		return nil, fmt.Errorf("%w %q: no service has it", ErrUnknownEnvironment, env)
+	}
+	return services, nil
+}
+
+// Unlock releases the lock on service/env (or on every service's env) and
+// lets promotions that were held go at once.
+func (e *Engine) Unlock(ctx context.Context, actor, service, env, reason string) (pipeline.Lock, error) {
+	services, err := e.lockScope(service, env)
+	if err != nil {
+		return pipeline.Lock{}, err
+	}
+	var released pipeline.Lock
+	nexts := map[string]time.Time{}
+	err = e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		now := e.clock.Now()
+		for _, svc := range services {
+			if err := tx.ServiceLock(ctx, svc.Name, now); err != nil {
+				return err
+			}
+		}
+		held, err := tx.LockList(ctx, &store.LockListParams{Environment: env})
+		if err != nil {
+			return err
+		}
+		found := false
+		for _, h := range held {
+			if h.Service == service {
+				released, found = h, true
+			}
+		}
+		if !found {
+			hint := ""
+			if service != pipeline.AllServices {
+				for _, h := range held {
+					if h.Service == pipeline.AllServices {
+						hint = fmt.Sprintf("; the lock on every service's %s holds it (bakery unlock --all %s)", env, env)
+					}
+				}
+			}
+			return fmt.Errorf("%w: %s is not locked%s", ErrNotFound, scopeName(service, env), hint)
+		}
+		if err := tx.LockRelease(ctx, &store.LockReleaseParams{ID: released.ID, By: actor, Reason: reason, At: now}); err != nil {
+			return err
+		}
+		if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventLockReleased, Service: service, Environment: env,
+			Actor: actor, Reason: reason, Data: map[string]any{"lock_id": released.ID, "held_for": now.Sub(released.CreatedAt).Round(time.Second).String(),
+				"locked_by": released.Actor, "lock_reason": released.Reason}}); err != nil {
+			return err
+		}
+		for _, svc := range services {
+			next, err := e.reconcileTx(ctx, tx, svc)
+			if err != nil {
+				return err
+			}
+			nexts[svc.Name] = next
+		}
+		return nil
+	})
+	if err != nil {
+		return pipeline.Lock{}, err
+	}
+	e.log.Info("unlocked", "service", service, "environment", env, "actor", actor)
+	for name, next := range nexts {
+		e.after(name, next)
+	}
+	return released, nil
+}
+
+// expireLocks releases the locks of service (and of every service) whose
+// expiry has passed, on the record.
+func (e *Engine) expireLocks(ctx context.Context, tx store.Tx, service string, now time.Time) error {
+	p := &store.LockListParams{}
+	if service != pipeline.AllServices {
+		p.Service = service
+	}
+	held, err := tx.LockList(ctx, p)
+	if err != nil {
+		return err
+	}
+	for _, l := range held {
+		if l.ActiveAt(now) {
+			continue
+		}
+		if err := tx.LockRelease(ctx, &store.LockReleaseParams{ID: l.ID, By: pipeline.ActorSystem, Reason: "expired", At: l.ExpiresAt}); err != nil {
+			return err
+		}
+		if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventLockExpired, Service: l.Service, Environment: l.Environment,
+			Actor: pipeline.ActorSystem, Reason: fmt.Sprintf("the lock %s placed at %s expired at %s (%s)", l.Actor,
+				l.CreatedAt.UTC().Format(time.RFC3339), l.ExpiresAt.UTC().Format(time.RFC3339), l.Reason),
+			Data: map[string]any{"lock_id": l.ID}}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SkipBake ends the bake of the newest release waiting to enter env now
+// (rule 5). Locks, the window and checks still apply.
+func (e *Engine) SkipBake(ctx context.Context, actor, service, env, reason string) (pipeline.Release, error) {
+	if err := requireReason("skipping a bake", reason); err != nil {
+		return pipeline.Release{}, err
+	}
+	svc, i, err := e.environment(service, env)
+	if err != nil {
+		return pipeline.Release{}, err
+	}
+	if i == 0 {
+		return pipeline.Release{}, fmt.Errorf("%w: %s is %s's first environment and has no bake; skip the bake of a later one", ErrInvalid, env, svc.Name)
+	}
+	var rel pipeline.Release
+	var next time.Time
+	err = e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		now := e.clock.Now()
+		if err := tx.ServiceLock(ctx, svc.Name, now); err != nil {
+			return err
+		}
+		st, err := tx.ServiceState(ctx, svc.Name, e.envSpecs(svc))
+		if err != nil {
+			return err
+		}
+		queue := pipeline.Decide(st, now).Environments[i].Queue
+		if len(queue) == 0 {
+			return fmt.Errorf("%w: no release is waiting to enter %s/%s, so there is no bake to skip", ErrConflict, svc.Name, env)
+		}
+		rel = queue[len(queue)-1]
+		if err := tx.MarkInsert(ctx, &store.MarkInsertParams{ReleaseID: rel.ID, Environment: env, Kind: pipeline.MarkBakeSkipped,
+			Actor: actor, Reason: reason, CreatedAt: now}); err != nil {
+			return err
+		}
+		if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventBakeSkipped, Service: svc.Name, Environment: env,
+			Version: rel.Version, Actor: actor, Reason: reason}); err != nil {
+			return err
+		}
+		next, err = e.reconcileTx(ctx, tx, svc)
+		return err
+	})
+	if err != nil {
+		return pipeline.Release{}, err
+	}
+	e.log.Info("bake skipped", "service", svc.Name, "environment", env, "version", rel.Version, "actor", actor, "reason", reason)
+	e.after(svc.Name, next)
+	return rel, nil
+}
+
+// cancelActive cancels the deployment in progress in env, if any: its
+// worker notices at its next heartbeat and stops the command.
+func (e *Engine) cancelActive(ctx context.Context, tx store.Tx, service, env, actor, why string, now time.Time) error {
+	active, err := tx.DeploymentList(ctx, &store.DeploymentListParams{Service: service, Environment: env,
+		States: []pipeline.DeploymentState{pipeline.DeploymentPending, pipeline.DeploymentRunning}})
+	if err != nil {
+		return err
+	}
+	for _, d := range active {
+		msg := "cancelled: " + why
+		if _, err := tx.DeploymentUpdate(ctx, &store.DeploymentUpdateParams{ID: d.ID, Attempt: d.Attempt,
+			FromStates: []pipeline.DeploymentState{d.State}, State: pipeline.DeploymentCancelled, FinishedAt: now, Error: &msg}); err != nil {
+			return err
+		}
+		if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventDeploymentCancels, Service: service, Environment: env,
+			Version: d.Version, Actor: actor, Reason: why, DeploymentID: d.ID}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// currentIn is the release env runs and the succeeded deployments that
+// put releases there, newest first.
+func currentIn(ctx context.Context, tx store.Tx, service, env string) ([]pipeline.Deployment, error) {
+	return tx.DeploymentList(ctx, &store.DeploymentListParams{Service: service, Environment: env,
+		States: []pipeline.DeploymentState{pipeline.DeploymentSucceeded}, Limit: 1000})
+}
+
+// manualDeploy writes a deployment a person asked for, its event and its
+// job.
+func (e *Engine) manualDeploy(ctx context.Context, tx store.Tx, kind, eventType string, svc *config.Service, env string,
+	rel pipeline.Release, from, actor, reason string, now time.Time) (pipeline.Deployment, error) {
+	dep, err := tx.DeploymentInsert(ctx, &store.DeploymentInsertParams{Service: svc.Name, Environment: env, ReleaseID: rel.ID,
+		Kind: kind, Actor: actor, Reason: reason, CreatedAt: now})
+	if err != nil {
+		return dep, err
+	}
+	if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: eventType, Service: svc.Name, Environment: env,
+		Version: rel.Version, FromVersion: from, ToVersion: rel.Version, Actor: actor, Reason: reason, DeploymentID: dep.ID}); err != nil {
+		return dep, err
+	}
+	return dep, tx.JobInsert(ctx, river.InsertManyParams{Args: DeployArgs{DeploymentID: dep.ID, Attempt: dep.Attempt}})
+}
+
+// EmergencyParams is a break-glass deploy.
+type EmergencyParams struct {
+	Service  string
+	Version  string
+	Artifact string // creates the release if it does not exist
+	Message  string
+	Author   string
+	Reason   string
+}
+
+// Emergency deploys a release straight to the service's last environment,
+// bypassing lower environments, bake, locks and windows, and then locks
+// automatic promotion into that environment so that the next promotion
+// cannot silently overwrite the fix (rule 6).
+func (e *Engine) Emergency(ctx context.Context, actor string, p EmergencyParams) (pipeline.Deployment, error) {
+	if err := requireReason("an emergency deploy", p.Reason); err != nil {
+		return pipeline.Deployment{}, err
+	}
+	svc, err := e.Service(p.Service)
+	if err != nil {
+		return pipeline.Deployment{}, err
+	}
+	if err := pipeline.ValidateVersion(p.Version); err != nil {
+		return pipeline.Deployment{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	last := svc.Environments[len(svc.Environments)-1].Name
+	var dep pipeline.Deployment
+	var next time.Time
+	err = e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		now := e.clock.Now()
+		if err := tx.ServiceLock(ctx, svc.Name, now); err != nil {
+			return err
+		}
+		rel, err := tx.ReleaseGet(ctx, svc.Name, p.Version)
+		if errors.Is(err, store.ErrNotFound) {
+			if p.Artifact == "" {
+				return fmt.Errorf("%w: %s has no release %s; pass --artifact (\"artifact\" in the API) to create it", ErrNotFound, svc.Name, p.Version)
+			}
+			rel, err = tx.ReleaseInsert(ctx, &store.ReleaseInsertParams{Service: svc.Name, Version: p.Version, Artifact: p.Artifact,
+				Message: p.Message, Author: p.Author, CreatedAt: now})
+			if err != nil {
+				return err
+			}
+			if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventReleaseCreated, Service: svc.Name,
+				Version: rel.Version, Actor: actor, Reason: "for an emergency deploy: " + p.Reason,
+				Data: map[string]any{"artifact": rel.Artifact, "message": rel.Message, "author": rel.Author}}); err != nil {
+				return err
+			}
+		} else if err != nil {
+			return err
+		}
+		why := "emergency deploy of " + rel.Version
+		if err := e.cancelActive(ctx, tx, svc.Name, last, actor, why, now); err != nil {
+			return err
+		}
+		from := ""
+		if cur, err := currentIn(ctx, tx, svc.Name, last); err != nil {
+			return err
+		} else if len(cur) > 0 {
+			from = cur[0].Version
+		}
+		if dep, err = e.manualDeploy(ctx, tx, pipeline.KindEmergency, EventEmergencyDecided, svc, last, rel, from, actor, p.Reason, now); err != nil {
+			return err
+		}
+		held, err := tx.LockList(ctx, &store.LockListParams{Service: svc.Name, Environment: last})
+		if err != nil {
+			return err
+		}
+		locked := false
+		for _, h := range held {
+			locked = locked || (h.Service == svc.Name && h.ActiveAt(now))
+		}
+		if !locked {
+			if err := e.expireLocks(ctx, tx, svc.Name, now); err != nil {
+				return err
+			}
+			l, err := tx.LockInsert(ctx, &store.LockInsertParams{Service: svc.Name, Environment: last, Actor: actor, Reason: why, CreatedAt: now})
+			if err != nil {
+				return err
+			}
+			if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventLockPlaced, Service: svc.Name, Environment: last,
+				Actor: actor, Reason: why, Data: map[string]any{"lock_id": l.ID}}); err != nil {
+				return err
+			}
+		}
+		next, err = e.reconcileTx(ctx, tx, svc)
+		return err
+	})
+	if err != nil {
+		return pipeline.Deployment{}, err
+	}
+	e.log.Warn("emergency deploy", "service", svc.Name, "environment", last, "version", p.Version, "actor", actor, "reason", p.Reason)
+	e.after(svc.Name, next)
+	return dep, nil
+}
+
+// RollbackParams is a rollback.
+type RollbackParams struct {
+	Service     string
+	Environment string
+	To          string // a version; empty: the previous good release
+	Reason      string
+}
+
+// Rollback redeploys the previous good release (or the named one) to an
+// environment now and marks the release it replaces rejected: it is never
+// promoted automatically again (rule 7).
+func (e *Engine) Rollback(ctx context.Context, actor string, p RollbackParams) (pipeline.Deployment, pipeline.Release, error) {
+	if err := requireReason("a rollback", p.Reason); err != nil {
+		return pipeline.Deployment{}, pipeline.Release{}, err
+	}
+	svc, _, err := e.environment(p.Service, p.Environment)
+	if err != nil {
+		return pipeline.Deployment{}, pipeline.Release{}, err
+	}
+	var dep pipeline.Deployment
+	var rejected pipeline.Release
+	var next time.Time
+	err = e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		now := e.clock.Now()
+		if err := tx.ServiceLock(ctx, svc.Name, now); err != nil {
+			return err
+		}
+		history, err := currentIn(ctx, tx, svc.Name, p.Environment)
+		if err != nil {
+			return err
+		}
+		if len(history) == 0 {
+			return fmt.Errorf("%w: %s/%s runs nothing yet; there is nothing to roll back", ErrConflict, svc.Name, p.Environment)
+		}
+		cur := history[0]
+		var target pipeline.Release
+		if p.To != "" {
+			if target, err = tx.ReleaseGet(ctx, svc.Name, p.To); errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("%w: %s has no release %s", ErrNotFound, svc.Name, p.To)
+			} else if err != nil {
+				return err
+			}
+			if target.ID == cur.ReleaseID {
+				return fmt.Errorf("%w: %s/%s runs %s already", ErrConflict, svc.Name, p.Environment, p.To)
+			}
+		} else {
+			for _, d := range history[1:] {
+				if d.ReleaseID == cur.ReleaseID {
+					continue
+				}
+				r, err := tx.ReleaseGetByID(ctx, d.ReleaseID)
+				if err != nil {
+					return err
+				}
+				if !r.Rejected {
+					target = r
+					break
+				}
+			}
+			if target.ID == 0 {
+				return fmt.Errorf("%w: %s/%s ran no good release before %s; name one with --to VERSION", ErrConflict, svc.Name, p.Environment, cur.Version)
+			}
+		}
+		if rejected, err = tx.ReleaseGetByID(ctx, cur.ReleaseID); err != nil {
+			return err
+		}
+		if !rejected.Rejected {
+			if err := tx.ReleaseReject(ctx, rejected.ID); err != nil {
+				return err
+			}
+			rejected.Rejected = true
+			if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventReleaseRejected, Service: svc.Name, Environment: p.Environment,
+				Version: rejected.Version, Actor: actor, Reason: p.Reason}); err != nil {
+				return err
+			}
+		}
+		if err := e.cancelActive(ctx, tx, svc.Name, p.Environment, actor, "rollback to "+target.Version, now); err != nil {
+			return err
+		}
+		if dep, err = e.manualDeploy(ctx, tx, pipeline.KindRollback, EventRollbackDecided, svc, p.Environment, target, cur.Version, actor, p.Reason, now); err != nil {
+			return err
+		}
+		next, err = e.reconcileTx(ctx, tx, svc)
+		return err
+	})
+	if err != nil {
+		return pipeline.Deployment{}, pipeline.Release{}, err
+	}
+	e.log.Warn("rollback", "service", svc.Name, "environment", p.Environment, "to", dep.Version, "rejected", rejected.Version, "actor", actor)
+	e.after(svc.Name, next)
+	return dep, rejected, nil
+}
