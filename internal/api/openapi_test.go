@@ -22,6 +22,9 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 			continue
 		}
 		for method := range ops {
+			if method == "parameters" {
+				continue
+			}
 			documented[strings.ToUpper(method)+" "+path] = true
 		}
 	}
