@@ -37,6 +37,9 @@ type Reader interface {
 	// releases and deployments that can still matter for envs.
 	ServiceState(ctx context.Context, service string, envs []pipeline.EnvSpec) (pipeline.State, error)
 	TokenGetByHash(ctx context.Context, hash string) (Token, error)
+	// TokenGetByID returns a token and its stored hash (sessions are
+	// signed with it).
+	TokenGetByID(ctx context.Context, id int64) (Token, string, error)
 	TokenCount(ctx context.Context) (int, error)
 	// LockList lists unreleased locks (expired ones included: the caller
 	// decides with its clock), oldest first.

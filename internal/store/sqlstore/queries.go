@@ -492,6 +492,20 @@ func (s queries) TokenGetByHash(ctx context.Context, hash string) (store.Token, 
 	return t, nil
 }
 
+func (s queries) TokenGetByID(ctx context.Context, id int64) (store.Token, string, error) {
+	var t store.Token
+	var at, emergency int64
+	var hash string
+	err := s.q.queryRow(ctx, `SELECT id, name, role, emergency, created_at, hash FROM tokens WHERE id = ?`, id).
+		Scan(&t.ID, &t.Name, &t.Role, &emergency, &at, &hash)
+	if err != nil {
+		return t, "", fmt.Errorf("error looking up token %d: %w", id, err)
+	}
+	t.CreatedAt = fromMicros(at)
+	t.Emergency = emergency != 0
+	return t, hash, nil
+}
+
 func (s queries) TokenCount(ctx context.Context) (int, error) {
 	var n int
 	if err := s.q.queryRow(ctx, `SELECT COUNT(*) FROM tokens`).Scan(&n); err != nil {

@@ -311,6 +311,12 @@ func testTokens(t *testing.T, open Factory) {
 	require.Equal(t, "deployer", tok.Role)
 	_, err = s.TokenGetByHash(ctx, "h2")
 	require.ErrorIs(t, err, store.ErrNotFound)
+	byID, hash, err := s.TokenGetByID(ctx, tok.ID)
+	require.NoError(t, err)
+	require.Equal(t, tok, byID)
+	require.Equal(t, "h1", hash)
+	_, _, err = s.TokenGetByID(ctx, tok.ID+100)
+	require.ErrorIs(t, err, store.ErrNotFound)
 	err = s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		_, err := tx.TokenInsert(ctx, &store.TokenInsertParams{Name: "ci", Role: "admin", Hash: "h3", CreatedAt: t0})
 		return err
