@@ -156,7 +156,7 @@ func (s *server) Logs() string {
 // start starts `bakery serve` and waits until /healthz answers.
 func (w *world) start() *server {
 	w.t.Helper()
-	cmd := exec.Command(bakeryBin, "serve", "--config", w.config, "--db", w.db)
+	cmd := exec.Command(bakeryBin, "serve", "--config", w.config, "--db", w.db, "--addr", w.addr)
 	cmd.Env = append(os.Environ(), w.env...)
 	cmd.Dir = w.dir
 	s := &server{cmd: cmd, done: make(chan struct{})}
