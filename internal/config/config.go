@@ -22,10 +22,26 @@
 //	        deploy:
 //	          command: ["./deploy.sh", "production"]
 //
+// An environment may limit when promotions into it may start with a windows
+// block (see package window for the forms of the entries):
+//
+//	environments:
+//	  - name: production
+//	    bake: 1h
+//	    windows:
+//	      timezone: America/New_York      # required; an IANA name
+//	      allow: ["Mon-Fri 09:00-18:00"]  # required, one or more entries
+//	      holidays: ["2026-12-25"]        # optional dates, closed all day
+//	      holidays_ical: holidays.ics     # optional; all-day events are holidays
+//	    deploy:
+//	      command: ["./deploy.sh", "production"]
+//
+// The holidays_ical file is read while the configuration is parsed.
+//
 // Relative paths in the file (a sqlite:// database, a deploy command such as
-// ./deploy.sh, a deploy dir) are resolved against the directory of the file,
-// not against the directory bakery happens to be started from, so the same
-// file works wherever the server runs.
+// ./deploy.sh, a deploy dir, a holidays_ical file) are resolved against the
+// directory of the file, not against the directory bakery happens to be
+// started from, so the same file works wherever the server runs.
 package config
 
 import (
@@ -33,6 +49,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/bakery-deploy/bakery/internal/window"
 )
 
 // Defaults applied to settings the file leaves out. They are exported so that
@@ -97,6 +115,11 @@ type Environment struct {
 	Bake time.Duration
 	// Deploy says how to deploy a release to this environment.
 	Deploy Deploy
+	// Window is when promotions into this environment may start, from the
+	// environment's windows block; nil when there is none, which means at
+	// any time. A nil *window.Schedule reports itself always open, so
+	// callers may use it without checking for nil.
+	Window *window.Schedule
 }
 
 // Deploy is the command that deploys a release to one environment. The
@@ -135,8 +158,9 @@ func Load(path string) (*Config, error) {
 // The path is used in problem messages and to resolve relative paths in the
 // file: Config.Dir is the absolute form of filepath.Dir(path), so a relative
 // path is taken relative to the working directory, and "" means the working
-// directory itself. A file with problems yields a *ValidationError listing
-// all of them and a nil *Config.
+// directory itself. Parse reads the holidays_ical files the data names; a
+// file it cannot read or parse is a problem like any other. A file with
+// problems yields a *ValidationError listing all of them and a nil *Config.
 func Parse(path string, data []byte) (*Config, error) {
 	dir, err := filepath.Abs(filepath.Dir(path))
 	if err != nil {

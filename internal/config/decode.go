@@ -19,8 +19,9 @@ var (
 	rootFields        = []string{"server", "services"}
 	serverFields      = []string{"addr", "database"}
 	serviceFields     = []string{"name", "repository", "environments"}
-	environmentFields = []string{"name", "bake", "deploy"}
+	environmentFields = []string{"name", "bake", "deploy", "windows"}
 	deployFields      = []string{"command", "timeout", "dir", "env"}
+	windowsFields     = []string{"timezone", "allow", "holidays", "holidays_ical"}
 )
 
 // nameRE is the shape of service and environment names, which appear in
@@ -438,6 +439,9 @@ func (p *parser) environment(n, at *yaml.Node, path string, first bool) (Environ
 		}
 	}
 	env.Deploy = p.deploy(f.get("deploy"), f.at("deploy"), f.field("deploy"))
+	if v := f.get("windows"); v != nil {
+		env.Window = p.windows(v, f.field("windows"))
+	}
 	return env, nameNode
 }
 

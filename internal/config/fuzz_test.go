@@ -26,6 +26,10 @@ func FuzzParse(f *testing.F) {
 		"services:\n  - name: web\n    environments:\n      - name: s\n        deploy: {command: [a, '', [b]], env: {BAKERY_X: 1, 1A: 2, A: [3]}}\n",
 		"server: {addr: nowhere, database: mysql://root:pw@x/db}\nservices: [{name: Web, environments: []}]\n",
 		"services:\n  - <<: {name: web}\n    environments: [{name: a, deploy: {command: [x]}}]\n",
+		"services:\n  - name: web\n    environments:\n      - name: staging\n        deploy: {command: [a]}\n      - name: production\n        bake: 1h\n        windows:\n          timezone: America/New_York\n          allow: [\"Mon-Fri 09:00-18:00\", \"Fri 22:00-02:00\"]\n          holidays: [\"2026-12-25\", 2027-01-01]\n        deploy: {command: [b]}\n",
+		"services:\n  - name: web\n    environments:\n      - name: production\n        windows: {timezone: Mars/Base, allow: [Mon-Fry 9-18, []], holidays: [2026-02-30], holidays_ical: nope.ics, tz: x}\n        deploy: {command: [b]}\n",
+		"services:\n  - name: web\n    environments:\n      - name: production\n        windows: {timezone: Local, allow: [], holidays: 2026-12-25, holidays_ical: .}\n        deploy: {command: [b]}\n",
+		"services:\n  - name: web\n    environments:\n      - name: production\n        windows:\n        deploy: {command: [b]}\n",
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
@@ -62,6 +66,9 @@ func FuzzParse(f *testing.F) {
 				if !nameRE.MatchString(env.Name) || env.Bake < 0 || (i == 0 && env.Bake != 0) ||
 					len(d.Command) == 0 || d.Timeout <= 0 || d.Dir == "" {
 					t.Fatalf("accepted environment %#v", env)
+				}
+				if env.Window != nil && env.Window.Location() == nil {
+					t.Fatalf("accepted a window without a zone in %#v", env)
 				}
 				for _, arg := range d.Command {
 					if arg == "" {

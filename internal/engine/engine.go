@@ -225,6 +225,9 @@ func (e *Engine) envSpecs(svc *config.Service) []pipeline.EnvSpec {
 	specs := make([]pipeline.EnvSpec, len(svc.Environments))
 	for i, env := range svc.Environments {
 		specs[i] = pipeline.EnvSpec{Name: env.Name, Bake: env.Bake}
+		if env.Window != nil {
+			specs[i].Window = env.Window
+		}
 	}
 	return specs
 }

@@ -83,7 +83,10 @@ type worldOpts struct {
 	bake time.Duration
 	// extra YAML for the production environment's deploy section.
 	productionTimeout string
-	env               []string
+	// productionWindow is an allow entry for production's promotion
+	// window, in UTC; empty: always open.
+	productionWindow string
+	env              []string
 }
 
 func newWorld(t *testing.T, o worldOpts) *world {
@@ -94,6 +97,10 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	timeout := o.productionTimeout
 	if timeout == "" {
 		timeout = "1m"
+	}
+	window := ""
+	if o.productionWindow != "" {
+		window = fmt.Sprintf("\n        windows:\n          timezone: UTC\n          allow: [%q]", o.productionWindow)
 	}
 	cfg := fmt.Sprintf(`server:
   addr: %s
@@ -106,7 +113,7 @@ services:
           command: ["./deploy.sh"]
           timeout: 1m
       - name: production
-        bake: %s
+        bake: %s%s
         deploy:
           command: ["./deploy.sh"]
           timeout: %s
@@ -119,7 +126,7 @@ services:
         bake: %s
         deploy:
           command: ["./deploy.sh"]
-`, w.addr, o.bake, timeout, o.bake)
+`, w.addr, o.bake, window, timeout, o.bake)
 	w.config = filepath.Join(dir, "bakery.yaml")
 	require.NoError(t, os.WriteFile(w.config, []byte(cfg), 0o644))
 	if o.postgres {
