@@ -191,6 +191,11 @@ func (e *Engine) finishDeployment(ctx context.Context, dep pipeline.Deployment, 
 	if err != nil {
 		return fmt.Errorf("error recording the end of deployment %d: %w", dep.ID, err)
 	}
+	state := pipeline.DeploymentSucceeded
+	if runErr != nil {
+		state = pipeline.DeploymentFailed
+	}
+	e.metrics.deployed(dep.Service, dep.Environment, dep.Kind, string(state), e.clock.Now().Sub(dep.StartedAt))
 	e.after(dep.Service, next)
 	return nil
 }

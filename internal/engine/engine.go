@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 
 	"github.com/bakery-deploy/bakery/internal/config"
@@ -45,6 +46,8 @@ type Options struct {
 	// OnChange, if set, is called after every committed change to a
 	// service (for live updates).
 	OnChange func(service string)
+	// Registerer, if set, receives the engine's Prometheus metrics.
+	Registerer prometheus.Registerer
 }
 
 // Engine runs bakery's pipelines.
@@ -57,7 +60,8 @@ type Engine struct {
 	workers *river.Workers
 	holder  string
 
-	leader atomic.Bool
+	leader  atomic.Bool
+	metrics *metrics
 
 	mu     sync.Mutex
 	timers map[string]*timer
@@ -96,6 +100,7 @@ func New(opts Options) *Engine {
 		holder: host + ":" + strconv.Itoa(os.Getpid()) + ":" + strconv.FormatInt(time.Now().UnixNano(), 36),
 		timers: make(map[string]*timer),
 	}
+	e.metrics = newMetrics(opts.Registerer)
 	e.cfg.Store(opts.Config)
 	e.workers = river.NewWorkers()
 	river.AddWorker(e.workers, &deployWorker{e: e})
@@ -191,6 +196,11 @@ func (e *Engine) leaderLoop(ctx context.Context) {
 			ok = false
 		}
 		was := e.leader.Swap(ok)
+		if ok {
+			e.metrics.leader.Set(1)
+		} else {
+			e.metrics.leader.Set(0)
+		}
 		if ok && !was {
 			e.log.Info("elected leader", "holder", e.holder)
 			lastFull = time.Time{}
@@ -239,6 +249,7 @@ func (e *Engine) Reconcile(ctx context.Context, service string) error {
 		return nil // a service that left the configuration keeps its state, untouched
 	}
 	var next time.Time
+	start := time.Now()
 	err := e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		if err := tx.ServiceLock(ctx, service, e.clock.Now()); err != nil {
 			return err
@@ -247,6 +258,7 @@ func (e *Engine) Reconcile(ctx context.Context, service string) error {
 		next, err = e.reconcileTx(ctx, tx, svc)
 		return err
 	})
+	e.metrics.decisions.Observe(time.Since(start).Seconds())
 	if err != nil {
 		return fmt.Errorf("error reconciling %s: %w", service, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bakery-deploy/bakery/internal/config"
@@ -40,6 +41,7 @@ func (c *fakeClock) Set(t time.Time) {
 }
 
 type testBundle struct {
+	reg   *prometheus.Registry
 	e     *Engine
 	st    store.Store
 	clock *fakeClock
@@ -70,7 +72,8 @@ func setup(t *testing.T, db string, cfg *config.Config) *testBundle {
 	}
 	clock := &fakeClock{t: start}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e := New(Options{Config: cfg, Clock: clock, Deployer: deploy.Exec{}, Logger: log})
+	reg := prometheus.NewRegistry()
+	e := New(Options{Config: cfg, Clock: clock, Deployer: deploy.Exec{}, Logger: log, Registerer: reg})
 	ctx := context.Background()
 	st, err := sqlstore.Open(ctx, url, sqlstore.Options{Workers: e.Workers(), Logger: log})
 	require.NoError(t, err)
@@ -79,7 +82,7 @@ func setup(t *testing.T, db string, cfg *config.Config) *testBundle {
 		e.Stop(ctx)
 		require.NoError(t, st.Close(ctx))
 	})
-	return &testBundle{e: e, st: st, clock: clock, cfg: cfg}
+	return &testBundle{e: e, st: st, clock: clock, cfg: cfg, reg: reg}
 }
 
 // settle waits until no deployment of service is pending or running.
@@ -467,4 +470,37 @@ func TestRollback(t *testing.T) {
 		_, _, err = b.e.Rollback(ctx, "ana", RollbackParams{Service: "web", Environment: "production", To: "zzz", Reason: "x"})
 		require.ErrorIs(t, err, ErrNotFound)
 	})
+}
+
+// TestMetrics: deployments are counted by outcome and kind.
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "sqlite", testConfig())
+	ctx := context.Background()
+	_, err := b.e.CreateRelease(ctx, "ci", ReleaseParams{Service: "web", Version: "a"})
+	require.NoError(t, err)
+	b.settle(t, "web")
+	b.clock.Set(b.clock.Now().Add(testBake))
+	require.NoError(t, b.e.Reconcile(ctx, "web"))
+	b.settle(t, "web")
+	families, err := b.reg.Gather()
+	require.NoError(t, err)
+	counts := map[string]float64{}
+	decisions := uint64(0)
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			switch f.GetName() {
+			case "bakery_deployments_total":
+				labels := map[string]string{}
+				for _, l := range m.GetLabel() {
+					labels[l.GetName()] = l.GetValue()
+				}
+				counts[labels["environment"]+"/"+labels["kind"]+"/"+labels["state"]] += m.GetCounter().GetValue()
+			case "bakery_decision_seconds":
+				decisions += m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	require.Equal(t, map[string]float64{"staging/auto/succeeded": 1, "production/auto/succeeded": 1}, counts)
+	require.Positive(t, decisions)
 }

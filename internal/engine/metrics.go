@@ -1,0 +1,47 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the engine's Prometheus series. They describe the pipeline
+// as this process sees it; the delivery metrics proper are built from the
+// event log.
+type metrics struct {
+	deployments *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	decisions   prometheus.Histogram
+	leader      prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		deployments: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bakery_deployments_total", Help: "Deployments that ended, by service, environment, kind and final state.",
+		}, []string{"service", "environment", "kind", "state"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "bakery_deploy_command_seconds", Help: "How long deploy commands ran, by service and environment.",
+			Buckets: prometheus.ExponentialBuckets(0.05, 2, 14),
+		}, []string{"service", "environment"}),
+		decisions: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "bakery_decision_seconds", Help: "Time to decide and record one service's next steps (one transaction).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bakery_leader", Help: "1 while this process leads (sweeps for interrupted deployments), else 0.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.deployments, m.duration, m.decisions, m.leader)
+	}
+	return m
+}
+
+func (m *metrics) deployed(service, env, kind, state string, ran time.Duration) {
+	m.deployments.WithLabelValues(service, env, kind, state).Inc()
+	if ran > 0 {
+		m.duration.WithLabelValues(service, env).Observe(ran.Seconds())
+	}
+}
