@@ -16,6 +16,9 @@ type ReleaseRequest struct {
 	Artifact string `json:"artifact"`
 	Message  string `json:"message"`
 	Author   string `json:"author"`
+	// Migrations are the IDs of the schema migrations the release needs
+	// applied before its code deploys.
+	Migrations []string `json:"migrations,omitempty"`
 }
 
 func (s *Server) createRelease(w http.ResponseWriter, r *http.Request, tok *store.Token) error {
@@ -28,7 +31,7 @@ func (s *Server) createRelease(w http.ResponseWriter, r *http.Request, tok *stor
 		return err
 	}
 	rel, err := s.e.CreateRelease(r.Context(), tok.Name, engine.ReleaseParams{Service: svc.Name, Version: req.Version,
-		Artifact: req.Artifact, Message: req.Message, Author: req.Author})
+		Artifact: req.Artifact, Message: req.Message, Author: req.Author, Migrations: req.Migrations})
 	if err != nil {
 		return err
 	}

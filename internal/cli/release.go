@@ -41,6 +41,7 @@ onwards by itself.`,
 	create.Flags().StringVar(&req.Artifact, "artifact", "", "what to deploy (image reference, file path, URL); given to the deploy command as BAKERY_ARTIFACT")
 	create.Flags().StringVar(&req.Message, "message", "", "commit message or summary of the change")
 	create.Flags().StringVar(&req.Author, "author", "", "who made the change")
+	create.Flags().StringArrayVar(&req.Migrations, "migration", nil, "a schema migration the release needs applied before its code deploys (repeatable)")
 	cmd.AddCommand(create)
 	return cmd
 }

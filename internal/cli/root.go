@@ -45,6 +45,7 @@ BAKERY_TOKEN.`,
 		newSkipBakeCmd(g),
 		newEmergencyCmd(g),
 		newRollbackCmd(g),
+		newMigrationsCmd(g),
 	)
 	return root
 }

@@ -120,6 +120,9 @@ type Environment struct {
 	// any time. A nil *window.Schedule reports itself always open, so
 	// callers may use it without checking for nil.
 	Window *window.Schedule
+	// Migrations is the schema migration step before each deploy into
+	// this environment; nil: none.
+	Migrations *Migrations
 }
 
 // Deploy is the command that deploys a release to one environment. The

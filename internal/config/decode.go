@@ -19,7 +19,7 @@ var (
 	rootFields        = []string{"server", "services"}
 	serverFields      = []string{"addr", "database"}
 	serviceFields     = []string{"name", "repository", "environments"}
-	environmentFields = []string{"name", "bake", "deploy", "windows"}
+	environmentFields = []string{"name", "bake", "deploy", "windows", "migrations"}
 	deployFields      = []string{"command", "timeout", "dir", "env"}
 	windowsFields     = []string{"timezone", "allow", "holidays", "holidays_ical"}
 )
@@ -441,6 +441,9 @@ func (p *parser) environment(n, at *yaml.Node, path string, first bool) (Environ
 	env.Deploy = p.deploy(f.get("deploy"), f.at("deploy"), f.field("deploy"))
 	if v := f.get("windows"); v != nil {
 		env.Window = p.windows(v, f.field("windows"))
+	}
+	if v := f.get("migrations"); v != nil {
+		env.Migrations = p.migrations(v, f.field("migrations"))
 	}
 	return env, nameNode
 }

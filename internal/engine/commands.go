@@ -19,6 +19,8 @@ type ReleaseParams struct {
 	Artifact string
 	Message  string
 	Author   string
+	// Migrations the release needs applied before its code deploys.
+	Migrations []string
 }
 
 // CreateRelease registers a release and, in the same transaction, decides
@@ -30,6 +32,9 @@ func (e *Engine) CreateRelease(ctx context.Context, actor string, p ReleaseParam
 	}
 	if err := pipeline.ValidateVersion(p.Version); err != nil {
 		return pipeline.Release{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if err := validateMigrationIDs(p.Migrations); err != nil {
+		return pipeline.Release{}, err
 	}
 	if len(p.Artifact) > 2048 || len(p.Message) > 64<<10 || len(p.Author) > 256 {
 		return pipeline.Release{}, fmt.Errorf("%w: artifact (max 2048 bytes), message (max 64 KiB) or author (max 256 bytes) is too long", ErrInvalid)
@@ -43,7 +48,7 @@ func (e *Engine) CreateRelease(ctx context.Context, actor string, p ReleaseParam
 		}
 		var err error
 		rel, err = tx.ReleaseInsert(ctx, &store.ReleaseInsertParams{Service: svc.Name, Version: p.Version, Artifact: p.Artifact,
-			Message: p.Message, Author: p.Author, CreatedAt: now})
+			Message: p.Message, Author: p.Author, Migrations: p.Migrations, CreatedAt: now})
 		if errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("%w: %s has a release %s; versions are immutable, so give the new build a new version", ErrDuplicate, svc.Name, p.Version)
 		}
@@ -51,7 +56,7 @@ func (e *Engine) CreateRelease(ctx context.Context, actor string, p ReleaseParam
 			return err
 		}
 		if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventReleaseCreated, Service: svc.Name,
-			Version: rel.Version, Actor: actor, Data: map[string]any{"artifact": rel.Artifact, "message": rel.Message, "author": rel.Author}}); err != nil {
+			Version: rel.Version, Actor: actor, Data: map[string]any{"artifact": rel.Artifact, "message": rel.Message, "author": rel.Author, "migrations": p.Migrations}}); err != nil {
 			return err
 		}
 		next, err = e.reconcileTx(ctx, tx, svc)

@@ -69,7 +69,12 @@ func (e *Engine) runDeployment(ctx context.Context, id int64, attempt int) error
 		runErr = cfgErr
 		_, _ = tail.Write([]byte(cfgErr.Error() + "\n"))
 	} else {
-		runErr = e.runWithHeartbeat(ctx, dep, req, tail)
+		runErr = e.runWithHeartbeat(ctx, dep, tail, func(ctx context.Context) error {
+			if err := e.migrate(ctx, dep, rel, req, tail); err != nil {
+				return err
+			}
+			return e.opts.Deployer.Deploy(ctx, req, tail)
+		})
 	}
 	if errors.Is(runErr, errTakenOver) {
 		return nil
@@ -95,11 +100,12 @@ func (e *Engine) request(dep pipeline.Deployment, rel pipeline.Release) (deploy.
 	}, nil
 }
 
-// runWithHeartbeat runs the deploy command. While it runs, the deployment's
+// runWithHeartbeat runs the deployment's steps (migrations, then the
+// deploy command). While they run, the deployment's
 // heartbeat and output are written every HeartbeatInterval; if the attempt
 // was taken over meanwhile (this worker was presumed dead), the command is
 // stopped and errTakenOver returned.
-func (e *Engine) runWithHeartbeat(ctx context.Context, dep pipeline.Deployment, req deploy.Request, tail *deploy.Tail) error {
+func (e *Engine) runWithHeartbeat(ctx context.Context, dep pipeline.Deployment, tail *deploy.Tail, run func(context.Context) error) error {
 	// A server shutting down lets a running deploy finish rather than
 	// cutting it off; a deploy cut off by a crash is retried.
 	runCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
@@ -132,7 +138,7 @@ func (e *Engine) runWithHeartbeat(ctx context.Context, dep pipeline.Deployment, 
 			}
 		}
 	}()
-	err := e.opts.Deployer.Deploy(runCtx, req, tail)
+	err := run(runCtx)
 	if errors.Is(context.Cause(runCtx), errTakenOver) {
 		<-done
 		return errTakenOver

@@ -41,6 +41,11 @@ type Reader interface {
 	// signed with it).
 	TokenGetByID(ctx context.Context, id int64) (Token, string, error)
 	TokenCount(ctx context.Context) (int, error)
+	// ReleaseMigrations lists the migrations a release declared it needs.
+	ReleaseMigrations(ctx context.Context, releaseID int64) ([]string, error)
+	// MigrationsSeen maps environment → migration ID → when bakery first
+	// saw it applied there, for one service.
+	MigrationsSeen(ctx context.Context, service string) (map[string]map[string]time.Time, error)
 	// LockList lists unreleased locks (expired ones included: the caller
 	// decides with its clock), oldest first.
 	LockList(ctx context.Context, p *LockListParams) ([]pipeline.Lock, error)
@@ -65,6 +70,9 @@ type Tx interface {
 	LockInsert(ctx context.Context, p *LockInsertParams) (pipeline.Lock, error)
 	// LockRelease releases a held lock; ErrNotFound if it is not held.
 	LockRelease(ctx context.Context, p *LockReleaseParams) error
+	// MigrationsSeenRecord records that ids are applied in env, keeping the
+	// first time each was seen.
+	MigrationsSeenRecord(ctx context.Context, service, env string, ids []string, at time.Time) error
 	// ReleaseReject marks a release rejected: never promoted automatically
 	// again (rule 7).
 	ReleaseReject(ctx context.Context, id int64) error
@@ -103,6 +111,8 @@ type ReleaseListParams struct {
 type ReleaseInsertParams struct {
 	Service   string
 	Version   string
+	// Migrations the release needs applied before its code deploys.
+	Migrations []string
 	Artifact  string
 	Message   string
 	Author    string

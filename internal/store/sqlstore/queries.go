@@ -100,7 +100,60 @@ func (s queries) ReleaseInsert(ctx context.Context, p *store.ReleaseInsertParams
 	if err != nil {
 		return rel, fmt.Errorf("error inserting release %s of %s: %w", p.Version, p.Service, err)
 	}
+	for _, id := range p.Migrations {
+		if _, err := s.q.exec(ctx, `INSERT INTO release_migrations (release_id, migration_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, rel.ID, id); err != nil {
+			return rel, fmt.Errorf("error recording migration %s of release %s: %w", id, p.Version, err)
+		}
+	}
 	return rel, nil
+}
+
+func (s queries) ReleaseMigrations(ctx context.Context, releaseID int64) ([]string, error) {
+	rs, err := s.q.query(ctx, `SELECT migration_id FROM release_migrations WHERE release_id = ? ORDER BY migration_id`, releaseID)
+	if err != nil {
+		return nil, fmt.Errorf("error listing migrations of release %d: %w", releaseID, err)
+	}
+	defer rs.Close()
+	var out []string
+	for rs.Next() {
+		var id string
+		if err := rs.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rs.Err()
+}
+
+func (s queries) MigrationsSeen(ctx context.Context, service string) (map[string]map[string]time.Time, error) {
+	rs, err := s.q.query(ctx, `SELECT environment, migration_id, first_seen FROM migrations_seen WHERE service = ?`, service)
+	if err != nil {
+		return nil, fmt.Errorf("error listing migrations seen for %s: %w", service, err)
+	}
+	defer rs.Close()
+	out := map[string]map[string]time.Time{}
+	for rs.Next() {
+		var env, id string
+		var at int64
+		if err := rs.Scan(&env, &id, &at); err != nil {
+			return nil, err
+		}
+		if out[env] == nil {
+			out[env] = map[string]time.Time{}
+		}
+		out[env][id] = fromMicros(at)
+	}
+	return out, rs.Err()
+}
+
+func (s queries) MigrationsSeenRecord(ctx context.Context, service, env string, ids []string, at time.Time) error {
+	for _, id := range ids {
+		if _, err := s.q.exec(ctx, `INSERT INTO migrations_seen (service, environment, migration_id, first_seen) VALUES (?, ?, ?, ?)
+			ON CONFLICT (service, environment, migration_id) DO NOTHING`, service, env, id, micros(at)); err != nil {
+			return fmt.Errorf("error recording migration %s seen in %s/%s: %w", id, service, env, err)
+		}
+	}
+	return nil
 }
 
 const deploymentCols = `d.id, d.service, d.environment, d.release_id, r.version, d.state, d.attempt, d.kind, d.actor, d.reason,

@@ -35,6 +35,7 @@ func Run(t *testing.T, open Factory) {
 	t.Run("LeaderElection", func(t *testing.T) { t.Parallel(); testLeader(t, open) })
 	t.Run("ConcurrentDecisionsSerialise", func(t *testing.T) { t.Parallel(); testConcurrentInsert(t, open) })
 	t.Run("LocksAndRejection", func(t *testing.T) { t.Parallel(); testLocks(t, open) })
+	t.Run("Migrations", func(t *testing.T) { t.Parallel(); testMigrations(t, open) })
 }
 
 func mustRelease(t *testing.T, s store.Store, service, version string) pipeline.Release {
@@ -445,4 +446,36 @@ func testLocks(t *testing.T, open Factory) {
 	require.ErrorIs(t, release(web.ID), store.ErrNotFound)
 	_, err = lock("web", "production", time.Time{})
 	require.NoError(t, err, "a released lock makes room for a new one")
+}
+
+func testMigrations(t *testing.T, open Factory) {
+	ctx := context.Background()
+	s, reopen := open(t)
+	var rel pipeline.Release
+	require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.ServiceLock(ctx, "web", t0); err != nil {
+			return err
+		}
+		var err error
+		rel, err = tx.ReleaseInsert(ctx, &store.ReleaseInsertParams{Service: "web", Version: "a", CreatedAt: t0,
+			Migrations: []string{"20260101_add_users", "20260102_index"}})
+		return err
+	}))
+	record := func(env string, at time.Time, ids ...string) {
+		require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			return tx.MigrationsSeenRecord(ctx, "web", env, ids, at)
+		}))
+	}
+	record("staging", t0, "1", "2")
+	record("staging", t0.Add(time.Hour), "2", "3")
+	record("production", t0.Add(time.Minute), "1")
+	s = reopen(t, s)
+	ids, err := s.ReleaseMigrations(ctx, rel.ID)
+	require.NoError(t, err)
+	require.Equal(t, []string{"20260101_add_users", "20260102_index"}, ids)
+	seen, err := s.MigrationsSeen(ctx, "web")
+	require.NoError(t, err)
+	require.True(t, seen["staging"]["2"].Equal(t0), "the first sighting is kept")
+	require.True(t, seen["staging"]["3"].Equal(t0.Add(time.Hour)))
+	require.Len(t, seen["production"], 1)
 }
