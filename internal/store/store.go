@@ -109,14 +109,14 @@ type ReleaseListParams struct {
 
 // ReleaseInsertParams is a new release.
 type ReleaseInsertParams struct {
-	Service   string
-	Version   string
+	Service string
+	Version string
 	// Migrations the release needs applied before its code deploys.
 	Migrations []string
-	Artifact  string
-	Message   string
-	Author    string
-	CreatedAt time.Time
+	Artifact   string
+	Message    string
+	Author     string
+	CreatedAt  time.Time
 }
 
 // DeploymentListParams filters deployments. Results are newest first.
