@@ -46,6 +46,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/bakery-deploy/bakery/internal/analysis/check"
 	"os"
 	"path/filepath"
 	"time"
@@ -123,6 +124,9 @@ type Environment struct {
 	// Migrations is the schema migration step before each deploy into
 	// this environment; nil: none.
 	Migrations *Migrations
+	// Checks must stay healthy in the environment before this one while a
+	// release bakes there, before it may enter this one.
+	Checks []check.Spec
 }
 
 // Deploy is the command that deploys a release to one environment. The

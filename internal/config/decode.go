@@ -19,7 +19,7 @@ var (
 	rootFields        = []string{"server", "services"}
 	serverFields      = []string{"addr", "database"}
 	serviceFields     = []string{"name", "repository", "environments"}
-	environmentFields = []string{"name", "bake", "deploy", "windows", "migrations"}
+	environmentFields = []string{"name", "bake", "deploy", "windows", "migrations", "checks"}
 	deployFields      = []string{"command", "timeout", "dir", "env"}
 	windowsFields     = []string{"timezone", "allow", "holidays", "holidays_ical"}
 )
@@ -444,6 +444,13 @@ func (p *parser) environment(n, at *yaml.Node, path string, first bool) (Environ
 	}
 	if v := f.get("migrations"); v != nil {
 		env.Migrations = p.migrations(v, f.field("migrations"))
+	}
+	if v := f.get("checks"); v != nil {
+		if first {
+			p.add(v, f.field("checks"), "the first environment cannot have checks: checks watch the environment before this one while a release bakes there; put them on a later environment")
+		} else {
+			env.Checks = p.checks(v, f.field("checks"))
+		}
 	}
 	return env, nameNode
 }
