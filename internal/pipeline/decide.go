@@ -15,6 +15,9 @@ type EnvSpec struct {
 	Bake time.Duration
 	// Window, if set, is when promotions into the environment may start.
 	Window Window
+	// Checks name the checks that must be healthy, in an evaluation made
+	// after the release's bake started, before it may enter.
+	Checks []string
 }
 
 // State is the stored state of one service that the decision reads. Releases
@@ -30,6 +33,8 @@ type State struct {
 	// Locks are the service's unreleased locks, including those on every
 	// service; expired ones are ignored by the decision.
 	Locks []Lock
+	// Checks are the latest result of each check of each environment.
+	Checks []CheckResult
 }
 
 // WaitKind names what the next promotion into an environment waits for.
@@ -49,6 +54,10 @@ const (
 	WaitLock WaitKind = "lock"
 	// WaitWindow: a release is ready but the promotion window is closed.
 	WaitWindow WaitKind = "window"
+	// WaitChecks: a release's bake is over but a check has not been
+	// healthy since it started (inconclusive, not yet run): missing data
+	// is not good news (rule 9).
+	WaitChecks WaitKind = "checks"
 )
 
 // Wait says what the next promotion into an environment waits for and, when
@@ -203,6 +212,11 @@ func Decide(st State, now time.Time) Decision {
 				Message: fmt.Sprintf("%s is baking in %s until %s", nextVersion, lower, nextDeadline.UTC().Format(time.RFC3339))}
 			d.Environments = append(d.Environments, status)
 			d.NextCheck = earliest(d.NextCheck, nextDeadline)
+			continue
+		}
+		if w, ok := checksHold(st.Checks, env, cands[chosen]); !ok {
+			status.Wait = w
+			d.Environments = append(d.Environments, status)
 			continue
 		}
 		if env.Window != nil && !env.Window.Open(now) {
@@ -400,7 +414,7 @@ func (ix *index) candidates(env, lower string, floor int64) []candidate {
 	}
 	var out []candidate
 	for _, r := range ix.releases {
-		if r.ID <= floor || r.Rejected || tried[r.ID] || ix.hasMark(env, r.ID, MarkSuperseded) {
+		if r.ID <= floor || r.Rejected || tried[r.ID] || ix.hasMark(env, r.ID, MarkSuperseded) || ix.hasMark(env, r.ID, MarkFailedBake) {
 			continue
 		}
 		c := candidate{release: r}
@@ -414,4 +428,28 @@ func (ix *index) candidates(env, lower string, floor int64) []candidate {
 		out = append(out, c)
 	}
 	return out
+}
+
+// checksHold reports whether every check of env has been healthy in an
+// evaluation made since c's bake started; if not, what the promotion
+// waits for.
+func checksHold(results []CheckResult, env EnvSpec, c candidate) (Wait, bool) {
+	for _, name := range env.Checks {
+		var latest *CheckResult
+		for i := range results {
+			if results[i].Environment == env.Name && results[i].Name == name {
+				latest = &results[i]
+			}
+		}
+		w := Wait{Kind: WaitChecks, Version: c.release.Version}
+		switch {
+		case latest == nil || latest.At.Before(c.bakeStart):
+			w.Message = fmt.Sprintf("%s is baked; waiting for check %s to run since its bake started", c.release.Version, name)
+			return w, false
+		case latest.Outcome != CheckHealthy:
+			w.Message = fmt.Sprintf("%s is baked; check %s is %s: %s", c.release.Version, name, latest.Outcome, latest.Reason)
+			return w, false
+		}
+	}
+	return Wait{}, true
 }

@@ -243,3 +243,71 @@ func TestGate(t *testing.T) {
 		})
 	}
 }
+
+func (w *world) checks(env string, names ...string) *world {
+	for i := range w.st.Environments {
+		if w.st.Environments[i].Name == env {
+			w.st.Environments[i].Checks = names
+		}
+	}
+	return w
+}
+
+func (w *world) checkResult(env, name, outcome string, at time.Time) *world {
+	w.st.Checks = append(w.st.Checks, CheckResult{Environment: env, Name: name, Outcome: outcome, Reason: "because", At: at})
+	return w
+}
+
+// TestGateChecks is rules 8 and 9 in the decision: a bake completes only
+// on checks healthy since it started; inconclusive or missing results hold
+// it, and a release marked failed-bake is never a candidate.
+func TestGateChecks(t *testing.T) {
+	t.Parallel()
+	const bake = time.Hour
+	baked := func() *world {
+		return newWorld(bake, "staging", "production").release("a").deployed("staging", "a", DeploymentSucceeded, t0).
+			checks("production", "health", "errors")
+	}
+	now := t0.Add(bake)
+	tests := []struct {
+		name  string
+		world *world
+		check func(t *testing.T, d Decision)
+	}{
+		{"every check healthy since the bake started: promoted",
+			baked().checkResult("production", "health", CheckHealthy, t0.Add(time.Minute)).checkResult("production", "errors", CheckHealthy, now),
+			func(t *testing.T, d Decision) { require.Equal(t, map[string]string{"production": "a"}, promoted(d)) }},
+		{"a check never run holds the bake",
+			baked().checkResult("production", "health", CheckHealthy, now),
+			func(t *testing.T, d Decision) {
+				require.Empty(t, d.Promotions)
+				require.Equal(t, WaitChecks, d.Environments[1].Wait.Kind)
+				require.Contains(t, d.Environments[1].Wait.Message, "check errors")
+			}},
+		{"inconclusive is not a pass (rule 9)",
+			baked().checkResult("production", "health", CheckHealthy, now).checkResult("production", "errors", CheckInconclusive, now),
+			func(t *testing.T, d Decision) {
+				require.Empty(t, d.Promotions)
+				require.Contains(t, d.Environments[1].Wait.Message, "inconclusive: because")
+			}},
+		{"a healthy result from before the bake started does not count",
+			baked().checkResult("production", "health", CheckHealthy, t0.Add(-time.Minute)).checkResult("production", "errors", CheckHealthy, now),
+			func(t *testing.T, d Decision) { require.Empty(t, d.Promotions) }},
+		{"a failed-bake release is never promoted",
+			func() *world {
+				w := baked().checkResult("production", "health", CheckHealthy, now).checkResult("production", "errors", CheckHealthy, now)
+				w.st.Marks = append(w.st.Marks, Mark{ReleaseID: w.rid("a"), Environment: "production", Kind: MarkFailedBake})
+				return w
+			}(),
+			func(t *testing.T, d Decision) { require.Empty(t, d.Promotions) }},
+		{"checks on production never hold staging",
+			baked().release("b"),
+			func(t *testing.T, d Decision) { require.Equal(t, map[string]string{"staging": "b"}, promoted(d)) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.check(t, Decide(tt.world.st, now))
+		})
+	}
+}

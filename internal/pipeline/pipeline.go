@@ -123,7 +123,29 @@ const (
 	// MarkBakeSkipped: someone ended the release's bake for the
 	// environment early (rule 5); the rest of the gate still applies.
 	MarkBakeSkipped = "bake_skipped"
+	// MarkFailedBake: a check failed while the release baked below the
+	// environment (rule 8); it will never be promoted there automatically.
+	MarkFailedBake = "failed_bake"
 )
+
+// Check outcomes, as internal/analysis/check reports them.
+const (
+	CheckHealthy      = "healthy"
+	CheckFailing      = "failing"
+	CheckInconclusive = "inconclusive"
+)
+
+// CheckResult is the latest evaluation of one check guarding promotions
+// into an environment.
+type CheckResult struct {
+	Environment string
+	Name        string
+	ReleaseID   int64
+	Outcome     string
+	Value       *float64
+	Reason      string
+	At          time.Time
+}
 
 // AllServices is the Service of a lock that brakes every service: the
 // incident button.

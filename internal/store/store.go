@@ -46,6 +46,9 @@ type Reader interface {
 	// MigrationsSeen maps environment → migration ID → when bakery first
 	// saw it applied there, for one service.
 	MigrationsSeen(ctx context.Context, service string) (map[string]map[string]time.Time, error)
+	// CheckResultsLatest returns the latest result of each check of each
+	// environment of service.
+	CheckResultsLatest(ctx context.Context, service string) ([]pipeline.CheckResult, error)
 	// LockList lists unreleased locks (expired ones included: the caller
 	// decides with its clock), oldest first.
 	LockList(ctx context.Context, p *LockListParams) ([]pipeline.Lock, error)
@@ -73,6 +76,8 @@ type Tx interface {
 	// MigrationsSeenRecord records that ids are applied in env, keeping the
 	// first time each was seen.
 	MigrationsSeenRecord(ctx context.Context, service, env string, ids []string, at time.Time) error
+	// CheckResultInsert records one evaluation of a check.
+	CheckResultInsert(ctx context.Context, service string, r *pipeline.CheckResult) error
 	// ReleaseReject marks a release rejected: never promoted automatically
 	// again (rule 7).
 	ReleaseReject(ctx context.Context, id int64) error

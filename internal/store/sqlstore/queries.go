@@ -420,6 +420,9 @@ func (s queries) ServiceState(ctx context.Context, service string, envs []pipeli
 	if st.Locks, err = s.LockList(ctx, &store.LockListParams{Service: service}); err != nil {
 		return st, err
 	}
+	if st.Checks, err = s.CheckResultsLatest(ctx, service); err != nil {
+		return st, err
+	}
 	rs, err = s.q.query(ctx, `SELECT m.release_id, m.environment, m.kind, m.created_at FROM release_marks m
 		JOIN releases r ON r.id = m.release_id WHERE r.service = ? AND m.release_id >= ?`, service, floor)
 	if err != nil {
@@ -520,6 +523,48 @@ func (s queries) LockRelease(ctx context.Context, p *store.LockReleaseParams) er
 		return fmt.Errorf("error releasing lock %d: %w", p.ID, store.ErrNotFound)
 	}
 	return nil
+}
+
+func (s queries) CheckResultInsert(ctx context.Context, service string, r *pipeline.CheckResult) error {
+	var rel sql.NullInt64
+	if r.ReleaseID != 0 {
+		rel = sql.NullInt64{Int64: r.ReleaseID, Valid: true}
+	}
+	var value sql.NullFloat64
+	if r.Value != nil {
+		value = sql.NullFloat64{Float64: *r.Value, Valid: true}
+	}
+	if _, err := s.q.exec(ctx, `INSERT INTO check_results (service, environment, check_name, release_id, outcome, value, reason, at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, service, r.Environment, r.Name, rel, r.Outcome, value, r.Reason, micros(r.At)); err != nil {
+		return fmt.Errorf("error recording check %s of %s/%s: %w", r.Name, service, r.Environment, err)
+	}
+	return nil
+}
+
+func (s queries) CheckResultsLatest(ctx context.Context, service string) ([]pipeline.CheckResult, error) {
+	rs, err := s.q.query(ctx, `SELECT environment, check_name, release_id, outcome, value, reason, at FROM check_results
+		WHERE id IN (SELECT MAX(id) FROM check_results WHERE service = ? GROUP BY environment, check_name) ORDER BY id`, service)
+	if err != nil {
+		return nil, fmt.Errorf("error reading check results of %s: %w", service, err)
+	}
+	defer rs.Close()
+	var out []pipeline.CheckResult
+	for rs.Next() {
+		var r pipeline.CheckResult
+		var rel sql.NullInt64
+		var value sql.NullFloat64
+		var at int64
+		if err := rs.Scan(&r.Environment, &r.Name, &rel, &r.Outcome, &value, &r.Reason, &at); err != nil {
+			return nil, fmt.Errorf("error reading check result: %w", err)
+		}
+		r.ReleaseID, r.At = rel.Int64, fromMicros(at)
+		if value.Valid {
+			v := value.Float64
+			r.Value = &v
+		}
+		out = append(out, r)
+	}
+	return out, rs.Err()
 }
 
 func (s queries) ReleaseReject(ctx context.Context, id int64) error {

@@ -36,6 +36,7 @@ func Run(t *testing.T, open Factory) {
 	t.Run("ConcurrentDecisionsSerialise", func(t *testing.T) { t.Parallel(); testConcurrentInsert(t, open) })
 	t.Run("LocksAndRejection", func(t *testing.T) { t.Parallel(); testLocks(t, open) })
 	t.Run("Migrations", func(t *testing.T) { t.Parallel(); testMigrations(t, open) })
+	t.Run("CheckResults", func(t *testing.T) { t.Parallel(); testCheckResults(t, open) })
 }
 
 func mustRelease(t *testing.T, s store.Store, service, version string) pipeline.Release {
@@ -478,4 +479,38 @@ func testMigrations(t *testing.T, open Factory) {
 	require.True(t, seen["staging"]["2"].Equal(t0), "the first sighting is kept")
 	require.True(t, seen["staging"]["3"].Equal(t0.Add(time.Hour)))
 	require.Len(t, seen["production"], 1)
+}
+
+func testCheckResults(t *testing.T, open Factory) {
+	ctx := context.Background()
+	s, reopen := open(t)
+	v := 0.83
+	for i, r := range []pipeline.CheckResult{
+		{Environment: "production", Name: "errors", Outcome: pipeline.CheckHealthy, At: t0},
+		{Environment: "production", Name: "errors", Outcome: pipeline.CheckFailing, Value: &v, Reason: "0.83 > max 0.5", ReleaseID: 7, At: t0.Add(time.Minute)},
+		{Environment: "production", Name: "health", Outcome: pipeline.CheckInconclusive, Reason: "no data", At: t0},
+		{Environment: "staging", Name: "errors", Outcome: pipeline.CheckHealthy, At: t0},
+	} {
+		r := r
+		require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			svc := "web"
+			if i == 3 {
+				svc = "api"
+			}
+			return tx.CheckResultInsert(ctx, svc, &r)
+		}))
+	}
+	s = reopen(t, s)
+	latest, err := s.CheckResultsLatest(ctx, "web")
+	require.NoError(t, err)
+	require.Len(t, latest, 2, "one per environment and check, of web only")
+	byName := map[string]pipeline.CheckResult{}
+	for _, r := range latest {
+		byName[r.Name] = r
+	}
+	require.Equal(t, pipeline.CheckFailing, byName["errors"].Outcome)
+	require.Equal(t, 0.83, *byName["errors"].Value)
+	require.Equal(t, int64(7), byName["errors"].ReleaseID)
+	require.True(t, byName["errors"].At.Equal(t0.Add(time.Minute)))
+	require.Nil(t, byName["health"].Value)
 }
