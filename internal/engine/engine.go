@@ -63,8 +63,10 @@ type Engine struct {
 	leader  atomic.Bool
 	metrics *metrics
 
-	mu     sync.Mutex
-	timers map[string]*timer
+	mu           sync.Mutex
+	timers       map[string]*timer
+	checkNext    map[checkKey]time.Time
+	checkRunning map[checkKey]bool
 
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
@@ -94,11 +96,13 @@ func New(opts Options) *Engine {
 	}
 	host, _ := os.Hostname()
 	e := &Engine{
-		opts:   opts,
-		clock:  opts.Clock,
-		log:    opts.Logger,
-		holder: host + ":" + strconv.Itoa(os.Getpid()) + ":" + strconv.FormatInt(time.Now().UnixNano(), 36),
-		timers: make(map[string]*timer),
+		opts:         opts,
+		clock:        opts.Clock,
+		log:          opts.Logger,
+		holder:       host + ":" + strconv.Itoa(os.Getpid()) + ":" + strconv.FormatInt(time.Now().UnixNano(), 36),
+		timers:       make(map[string]*timer),
+		checkNext:    make(map[checkKey]time.Time),
+		checkRunning: make(map[checkKey]bool),
 	}
 	e.metrics = newMetrics(opts.Registerer)
 	e.cfg.Store(opts.Config)
@@ -210,6 +214,7 @@ func (e *Engine) leaderLoop(ctx context.Context) {
 		}
 		if ok {
 			e.recoverInterrupted(ctx, now)
+			e.runDueChecks(ctx)
 			if time.Since(lastFull) > 30*time.Second {
 				e.reconcileAll(ctx)
 				lastFull = time.Now()
@@ -235,6 +240,9 @@ func (e *Engine) envSpecs(svc *config.Service) []pipeline.EnvSpec {
 	specs := make([]pipeline.EnvSpec, len(svc.Environments))
 	for i, env := range svc.Environments {
 		specs[i] = pipeline.EnvSpec{Name: env.Name, Bake: env.Bake}
+		for _, c := range env.Checks {
+			specs[i].Checks = append(specs[i].Checks, c.Name)
+		}
 		if env.Window != nil {
 			specs[i].Window = env.Window
 		}

@@ -1,0 +1,213 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/bakery-deploy/bakery/internal/analysis/check"
+	"github.com/bakery-deploy/bakery/internal/config"
+	"github.com/bakery-deploy/bakery/internal/pipeline"
+	"github.com/bakery-deploy/bakery/internal/store"
+)
+
+// Check events. A result is on the record when a check fails, and when its
+// outcome changes; not at every evaluation.
+const (
+	EventCheckFailed       = "check.failed"
+	EventCheckHealthy      = "check.healthy"
+	EventCheckInconclusive = "check.inconclusive"
+)
+
+// defaultCheckInterval is how often a check without an interval runs.
+const defaultCheckInterval = 30 * time.Second
+
+type checkKey struct{ service, env, name string }
+
+// runDueChecks starts, on the leader, every check that is due: checks of
+// an environment run while releases wait to enter it (they watch the
+// environment below, where those releases bake). A check never overlaps
+// itself.
+func (e *Engine) runDueChecks(ctx context.Context) {
+	now := e.clock.Now()
+	for si := range e.Config().Services {
+		svc := &e.Config().Services[si]
+		var d *pipeline.Decision
+		for i, env := range svc.Environments {
+			if len(env.Checks) == 0 {
+				continue
+			}
+			if d == nil {
+				st, err := e.store.ServiceState(ctx, svc.Name, e.envSpecs(svc))
+				if err != nil {
+					e.log.Error("error loading state for checks", "service", svc.Name, "error", err)
+					break
+				}
+				dd := pipeline.Decide(st, now)
+				d = &dd
+			}
+			if len(d.Environments[i].Queue) == 0 {
+				continue
+			}
+			for _, spec := range env.Checks {
+				key := checkKey{svc.Name, env.Name, spec.Name}
+				e.mu.Lock()
+				due := !e.checkRunning[key] && !now.Before(e.checkNext[key])
+				if due {
+					interval := spec.Interval
+					if interval <= 0 {
+						interval = defaultCheckInterval
+					}
+					e.checkRunning[key] = true
+					e.checkNext[key] = now.Add(interval)
+				}
+				e.mu.Unlock()
+				if !due {
+					continue
+				}
+				e.wg.Add(1)
+				go func(service, env string, spec check.Spec) {
+					defer e.wg.Done()
+					defer func() {
+						e.mu.Lock()
+						delete(e.checkRunning, key)
+						e.mu.Unlock()
+					}()
+					if _, err := e.runCheck(ctx, service, env, spec); err != nil && ctx.Err() == nil {
+						e.log.Error("check failed to run", "service", service, "environment", env, "check", spec.Name, "error", err)
+					}
+				}(svc.Name, env.Name, spec)
+			}
+		}
+	}
+}
+
+// CheckNow runs every check of service/env once, now, and records the
+// results; the leader does the same on each check's interval.
+func (e *Engine) CheckNow(ctx context.Context, service, env string) ([]pipeline.CheckResult, error) {
+	svc, i, err := e.environment(service, env)
+	if err != nil {
+		return nil, err
+	}
+	var out []pipeline.CheckResult
+	for _, spec := range svc.Environments[i].Checks {
+		r, err := e.runCheck(ctx, svc.Name, env, spec)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// runCheck evaluates one check and records the result with what it means:
+// a failing check marks the release running below failed-bake and locks
+// promotion into env with the check's name, value and bound as the reason
+// (rule 8); the decision is taken again in the same transaction.
+func (e *Engine) runCheck(ctx context.Context, service, env string, spec check.Spec) (pipeline.CheckResult, error) {
+	checker, err := check.New(spec)
+	if err != nil {
+		return pipeline.CheckResult{}, err
+	}
+	res := checker.Check(ctx)
+	r := pipeline.CheckResult{Environment: env, Name: spec.Name, Outcome: string(res.Outcome), Value: res.Value, Reason: res.Reason,
+		At: e.clock.Now()}
+	svc, i, err := e.environment(service, env)
+	if err != nil {
+		return r, err
+	}
+	var next time.Time
+	err = e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		now := e.clock.Now()
+		if err := tx.ServiceLock(ctx, service, now); err != nil {
+			return err
+		}
+		st, err := tx.ServiceState(ctx, service, e.envSpecs(svc))
+		if err != nil {
+			return err
+		}
+		d := pipeline.Decide(st, now)
+		var below *pipeline.Release
+		if i > 0 {
+			below = d.Environments[i-1].Current
+		}
+		if below != nil {
+			r.ReleaseID = below.ID
+		}
+		previous := ""
+		for _, p := range st.Checks {
+			if p.Environment == env && p.Name == spec.Name {
+				previous = p.Outcome
+			}
+		}
+		if err := tx.CheckResultInsert(ctx, service, &r); err != nil {
+			return err
+		}
+		if err := e.recordCheck(ctx, tx, svc, env, below, r, previous, now); err != nil {
+			return err
+		}
+		next, err = e.reconcileTx(ctx, tx, svc)
+		return err
+	})
+	if err != nil {
+		return r, fmt.Errorf("error recording check %s of %s/%s: %w", spec.Name, service, env, err)
+	}
+	e.after(service, next)
+	return r, nil
+}
+
+func (e *Engine) recordCheck(ctx context.Context, tx store.Tx, svc *config.Service, env string, below *pipeline.Release,
+	r pipeline.CheckResult, previous string, now time.Time) error {
+	version := ""
+	if below != nil {
+		version = below.Version
+	}
+	data := map[string]any{"check": r.Name}
+	if r.Value != nil {
+		data["value"] = *r.Value
+	}
+	if r.Outcome != pipeline.CheckFailing {
+		if r.Outcome == previous {
+			return nil
+		}
+		typ := EventCheckHealthy
+		if r.Outcome == pipeline.CheckInconclusive {
+			typ = EventCheckInconclusive
+		}
+		_, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: typ, Service: svc.Name, Environment: env, Version: version,
+			Actor: pipeline.ActorSystem, Reason: r.Reason, Data: data})
+		return err
+	}
+	e.log.Warn("check failed", "service", svc.Name, "environment", env, "check", r.Name, "version", version, "reason", r.Reason)
+	if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventCheckFailed, Service: svc.Name, Environment: env, Version: version,
+		Actor: pipeline.ActorSystem, Reason: r.Reason, Data: data}); err != nil {
+		return err
+	}
+	if below != nil {
+		if err := tx.MarkInsert(ctx, &store.MarkInsertParams{ReleaseID: below.ID, Environment: env, Kind: pipeline.MarkFailedBake,
+			Actor: pipeline.ActorSystem, Reason: r.Reason, CreatedAt: now}); err != nil {
+			return err
+		}
+	}
+	held, err := tx.LockList(ctx, &store.LockListParams{Service: svc.Name, Environment: env})
+	if err != nil {
+		return err
+	}
+	for _, h := range held {
+		if h.Service == svc.Name && h.ActiveAt(now) {
+			return nil // already braked; the failure is on the record
+		}
+	}
+	if err := e.expireLocks(ctx, tx, svc.Name, now); err != nil {
+		return err
+	}
+	reason := "check " + r.Reason
+	l, err := tx.LockInsert(ctx, &store.LockInsertParams{Service: svc.Name, Environment: env, Actor: pipeline.ActorSystem,
+		Reason: reason, CreatedAt: now})
+	if err != nil {
+		return err
+	}
+	_, err = tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventLockPlaced, Service: svc.Name, Environment: env,
+		Actor: pipeline.ActorSystem, Reason: reason, Data: map[string]any{"lock_id": l.ID, "check": r.Name}})
+	return err
+}
