@@ -195,7 +195,7 @@ func serviceView(svc *config.Service, d pipeline.Decision, now time.Time) Servic
 			dv := deploymentView(*env.Active, false)
 			ev.Deployment = &dv
 			ev.State = "deploying"
-		} else if env.Wait.Kind == pipeline.WaitBake || env.Wait.Kind == pipeline.WaitWindow {
+		} else if env.Wait.Kind == pipeline.WaitBake || env.Wait.Kind == pipeline.WaitWindow || env.Wait.Kind == pipeline.WaitChecks {
 			ev.State = "waiting"
 		}
 		ev.Waiting = WaitView{Kind: string(env.Wait.Kind), Version: env.Wait.Version, Until: timePtr(env.Wait.Until), Message: env.Wait.Message}
