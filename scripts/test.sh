@@ -4,6 +4,7 @@
 #
 # What it sets up, when missing and running as root on Debian:
 #   - PostgreSQL at 127.0.0.1:5432 (started if installed but stopped; installed otherwise)
+#   - Chromium (Debian's chromium package) for the dashboard's browser tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,6 +43,14 @@ if ! pg_ready; then
   fi
 fi
 pg_ready && log "PostgreSQL is up at 127.0.0.1:5432" || log "PostgreSQL is not reachable: its tests will fail under CI=true and skip otherwise"
+
+# The dashboard's end-to-end tests drive a real headless Chromium
+# (test/e2e/dashboard_test.go looks for /usr/bin/chromium, or $BAKERY_CHROMIUM).
+chromium_path="${BAKERY_CHROMIUM:-/usr/bin/chromium}"
+if [ ! -x "$chromium_path" ]; then
+  apt_install chromium || true
+fi
+[ -x "$chromium_path" ] && log "Chromium is at $chromium_path" || log "Chromium is missing: the dashboard's browser tests will fail under CI=true and skip otherwise"
 
 log "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))

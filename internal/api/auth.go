@@ -3,6 +3,7 @@ package api
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -84,11 +85,47 @@ func (s *Server) authed(min Role, h func(http.ResponseWriter, *http.Request, *st
 	})
 }
 
+// Sessions authenticates requests by the dashboard's session cookie, so the
+// dashboard's controls can call the API (internal/web implements it).
+type Sessions interface {
+	// Session returns the token behind r's session cookie and the CSRF
+	// token r must carry to change anything. It returns a nil token and a
+	// nil error when r has no session cookie.
+	Session(r *http.Request) (tok *store.Token, csrf string, err *Error)
+}
+
+// CSRFHeader carries the CSRF token of a request authenticated by a
+// session cookie.
+const CSRFHeader = "X-CSRF-Token"
+
+// safeMethod reports whether a request changes nothing, so that it needs
+// no CSRF token.
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
 func (s *Server) authenticate(r *http.Request) (*store.Token, *Error) {
 	h := r.Header.Get("Authorization")
+	if h == "" && s.sessions != nil {
+		tok, csrf, apiErr := s.sessions.Session(r)
+		if apiErr != nil {
+			return nil, apiErr
+		}
+		if tok != nil {
+			// A cookie is sent by the browser whoever asks it to, so a
+			// change must prove it comes from a page of this server.
+			if got := r.Header.Get(CSRFHeader); !safeMethod(r.Method) &&
+				(got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(csrf)) != 1) {
+				return nil, &Error{Status: http.StatusForbidden, Message: "missing or invalid CSRF token",
+					Detail: "a request authenticated by the dashboard's session cookie that changes something must send the header " +
+						CSRFHeader + " with the page's <meta name=\"csrf-token\"> value; scripts should send 'Authorization: Bearer TOKEN' instead"}
+			}
+			return tok, nil
+		}
+	}
 	if h == "" {
 		return nil, &Error{Status: http.StatusUnauthorized, Message: "missing token",
-			Detail: "send an API token as 'Authorization: Bearer TOKEN' (the CLI reads it from BAKERY_TOKEN)"}
+			Detail: "send an API token as 'Authorization: Bearer TOKEN' (the CLI reads it from BAKERY_TOKEN), or sign in to the dashboard"}
 	}
 	secret, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok || strings.TrimSpace(secret) == "" {

@@ -29,6 +29,9 @@ type Server struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	metrics *metrics
+	// sessions, once the dashboard is mounted, lets its session cookie
+	// stand in for a bearer token.
+	sessions Sessions
 }
 
 // New builds the API server for an engine whose store is open.
@@ -65,24 +68,42 @@ func (s *Server) apiRoutes() []route {
 		{"POST", "/api/v1/services/{service}/emergency", RoleDeployer, s.emergency},
 		{"POST", "/api/v1/tokens", RoleAdmin, s.createToken},
 		{"GET", "/api/v1/whoami", RoleViewer, s.whoami},
+		{"GET", bannerPattern, RoleViewer, s.banner},
 	}
 }
 
 func (s *Server) routes(reg *prometheus.Registry) {
 	for _, rt := range s.apiRoutes() {
-		s.mux.Handle(rt.method+" "+rt.pattern, s.authed(rt.role, rt.h))
+		s.mux.Handle(rt.method+" "+rt.pattern, withCORS(rt.pattern, s.authed(rt.role, rt.h)))
 	}
+	s.mux.HandleFunc("OPTIONS "+bannerPattern, bannerPreflight)
 	s.mux.HandleFunc("GET /api/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapiJSON)
 	})
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	s.mux.HandleFunc("GET /{$}", s.overview)
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &Error{Status: http.StatusNotFound, Message: "no such endpoint: " + r.Method + " " + r.URL.Path,
 			Detail: "the endpoints are listed in /api/v1/openapi.json"})
 	})
+}
+
+// UI is the web dashboard (internal/web): pages served beside the API,
+// whose session cookie the API accepts in place of a bearer token.
+type UI interface {
+	http.Handler
+	Sessions
+	// Patterns are the routes the UI serves, in http.ServeMux syntax.
+	Patterns() []string
+}
+
+// Mount serves the dashboard from this server.
+func (s *Server) Mount(ui UI) {
+	s.sessions = ui
+	for _, p := range ui.Patterns() {
+		s.mux.Handle(p, ui)
+	}
 }
 
 // ServeHTTP implements http.Handler.
@@ -103,6 +124,10 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.status = code
 	w.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection (the
+// dashboard's event stream sets write deadlines).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *statusWriter) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {

@@ -20,6 +20,7 @@ import (
 	"github.com/bakery-deploy/bakery/internal/config"
 	"github.com/bakery-deploy/bakery/internal/engine"
 	"github.com/bakery-deploy/bakery/internal/store/sqlstore"
+	"github.com/bakery-deploy/bakery/internal/web"
 )
 
 func newServeCmd() *cobra.Command {
@@ -87,7 +88,11 @@ func loadConfig(path string) (*config.Config, error) {
 func serve(ctx context.Context, cfg *config.Config, path string, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	e := engine.New(engine.Options{Config: cfg, Logger: log})
+	// The dashboard's live updates: the engine reports every change to the
+	// hub, which never blocks it.
+	hub := web.NewHub()
+	defer hub.Close()
+	e := engine.New(engine.Options{Config: cfg, Logger: log, OnChange: hub.Notify})
 	st, err := sqlstore.Open(ctx, cfg.Server.Database, sqlstore.Options{Workers: e.Workers(), Logger: log})
 	if err != nil {
 		return err
@@ -116,7 +121,17 @@ func serve(ctx context.Context, cfg *config.Config, path string, log *slog.Logge
 		closeStore()
 		return fmt.Errorf("cannot listen on %s: %w (choose another with --addr)", cfg.Server.Addr, err)
 	}
-	srv := &http.Server{Handler: api.New(e, log, reg), ReadHeaderTimeout: 10 * time.Second}
+	apiSrv := api.New(e, log, reg)
+	// Replicas sharing PostgreSQL each see only their own changes through
+	// OnChange; the dashboard reads the others' from the event log.
+	var poll time.Duration
+	if st.Kind() == "postgres" {
+		poll = time.Second
+	}
+	apiSrv.Mount(web.New(web.Options{Engine: e, Views: apiSrv, Hub: hub, Logger: log, PollInterval: poll}))
+	srv := &http.Server{Handler: apiSrv, ReadHeaderTimeout: 10 * time.Second}
+	// Event streams never go idle: end them when the server shuts down.
+	srv.RegisterOnShutdown(hub.Close)
 	log.Info("bakery is serving", "url", "http://"+ln.Addr().String(), "database", st.Kind(), "services", len(cfg.Services))
 
 	hup := make(chan os.Signal, 1)

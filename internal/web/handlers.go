@@ -1,0 +1,224 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/bakery-deploy/bakery/internal/api"
+	"github.com/bakery-deploy/bakery/internal/config"
+)
+
+type overviewData struct {
+	layoutData
+	Rows      []template.HTML
+	Incidents []incidentEnv
+}
+
+func (h *Handler) overview(w http.ResponseWriter, r *http.Request, s *Session) error {
+	seq := h.seq()
+	b, err := h.cachedBanner(r.Context())
+	if err != nil {
+		return err
+	}
+	d := overviewData{layoutData: h.layout(s, seq, "Overview", "overview", "", b), Rows: h.cachedRows(r.Context(), h.services()),
+		Incidents: h.incidentEnvs(b)}
+	return render(w, h.pages.overview, "layout", d)
+}
+
+func (h *Handler) service(r *http.Request) (*config.Service, error) {
+	svc, ok := h.e.Config().Service(r.PathValue("service"))
+	if !ok {
+		return nil, &api.Error{Status: http.StatusNotFound, Message: "unknown service",
+			Detail: fmt.Sprintf("no service is named %q in the configuration", r.PathValue("service"))}
+	}
+	return svc, nil
+}
+
+func (h *Handler) servicePage(w http.ResponseWriter, r *http.Request, s *Session) error {
+	svc, err := h.service(r)
+	if err != nil {
+		return err
+	}
+	d, err := h.servicePageData(r.Context(), s, svc)
+	if err != nil {
+		return err
+	}
+	return render(w, h.pages.service, "layout", d)
+}
+
+func (h *Handler) rowsFragment(w http.ResponseWriter, r *http.Request, s *Session) error {
+	return render(w, h.pages.overview, "rows", h.cachedRows(r.Context(), h.services()))
+}
+
+func (h *Handler) rowFragment(w http.ResponseWriter, r *http.Request, s *Session) error {
+	svc, err := h.service(r)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, err = io.WriteString(w, string(h.cachedRow(r.Context(), svc)))
+	return err
+}
+
+func (h *Handler) pageFragment(w http.ResponseWriter, r *http.Request, s *Session) error {
+	svc, err := h.service(r)
+	if err != nil {
+		return err
+	}
+	d, err := h.servicePageData(r.Context(), s, svc)
+	if err != nil {
+		return err
+	}
+	return render(w, h.pages.service, "service-body", d)
+}
+
+func (h *Handler) bannerFragment(w http.ResponseWriter, r *http.Request, s *Session) error {
+	b, err := h.cachedBanner(r.Context())
+	if err != nil {
+		return err
+	}
+	return render(w, h.pages.overview, "banner", b)
+}
+
+func (h *Handler) incidentFragment(w http.ResponseWriter, r *http.Request, s *Session) error {
+	b, err := h.cachedBanner(r.Context())
+	if err != nil {
+		return err
+	}
+	return render(w, h.pages.overview, "incident", overviewData{layoutData: h.layout(s, 0, "", "overview", "", b), Incidents: h.incidentEnvs(b)})
+}
+
+// render executes a template into a buffer first, so a failure yields an
+// error page rather than half a page.
+func render(w http.ResponseWriter, t *template.Template, name string, data any) error {
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, name, data); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+func jsonBytes(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// events is the live-update stream: "event: change" with the service's
+// name whenever a service changes, and a comment every ping interval. It
+// re-checks the session at each ping, so a deleted token or an expired
+// session ends the stream.
+func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *Session) error {
+	if h.hub == nil {
+		return &api.Error{Status: http.StatusServiceUnavailable, Message: "live updates are off"}
+	}
+	rc := http.NewResponseController(w)
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/event-stream")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("X-Accel-Buffering", "no")
+	sub := h.hub.Subscribe()
+	defer sub.Close()
+	write := func(msg string) error {
+		// A client that stops reading is dropped; nothing waits for it.
+		if err := rc.SetWriteDeadline(time.Now().Add(10 * time.Second)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		if _, err := fmt.Fprint(w, msg); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	w.WriteHeader(http.StatusOK)
+	// Catch up from where the page (or the stream before a reconnect)
+	// left off; subscribing first means nothing falls in between.
+	hello := "retry: 2000\n: connected\n\n"
+	if since, ok := sinceOf(r); ok {
+		services, known := h.hub.Since(since)
+		if !known {
+			services = []string{AllServices}
+		}
+		hello += changeEvents(services, h.hub.Seq(), h.bannerHash(r.Context()))
+	}
+	if err := write(hello); err != nil {
+		return nil
+	}
+	ping := time.NewTicker(h.ping)
+	defer ping.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-h.hub.Done():
+			return nil
+		case <-sub.Ready():
+			services, seq := sub.Take()
+			if msg := changeEvents(services, seq, h.bannerHash(r.Context())); msg != "" {
+				if err := write(msg); err != nil {
+					return nil
+				}
+			}
+		case <-ping.C:
+			if _, err := VerifySession(r.Context(), h.e.Store(), s.Cookie, time.Now()); err != nil && !errors.Is(err, errStoreUnhealthy) {
+				_ = write("event: signout\ndata: {}\n\n")
+				return nil
+			}
+			if err := write(": ping\n\n"); err != nil {
+				return nil
+			}
+		}
+	}
+}
+
+// changeEvents formats change events: the service, and the banner's hash
+// (the page refetches the banner only when it differs). The last event
+// carries the sequence number as its id, which EventSource sends back as
+// Last-Event-ID when it reconnects.
+func changeEvents(services []string, seq uint64, banner string) string {
+	var buf bytes.Buffer
+	for i, service := range services {
+		if i == len(services)-1 {
+			fmt.Fprintf(&buf, "id: %d\n", seq)
+		}
+		fmt.Fprintf(&buf, "event: change\ndata: %s\n\n", jsonBytes(changeData{Service: service, Banner: banner}))
+	}
+	return buf.String()
+}
+
+type changeData struct {
+	Service string `json:"service"`
+	Banner  string `json:"banner,omitempty"`
+}
+
+// bannerHash is the banner's hash now ("" if it cannot be read: pages
+// refetch then).
+func (h *Handler) bannerHash(ctx context.Context) string {
+	b, err := h.cachedBanner(ctx)
+	if err != nil {
+		return ""
+	}
+	return b.Hash
+}
+
+// sinceOf is the announcement a stream resumes after: Last-Event-ID on a
+// reconnect, else the page's ?since.
+func sinceOf(r *http.Request) (uint64, bool) {
+	v := r.Header.Get("Last-Event-ID")
+	if v == "" {
+		v = r.URL.Query().Get("since")
+	}
+	if v == "" {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	return n, err == nil
+}

@@ -1,0 +1,426 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/bakery-deploy/bakery/internal/config"
+	"github.com/bakery-deploy/bakery/internal/pipeline"
+	"github.com/bakery-deploy/bakery/internal/store"
+)
+
+// envControls are the buttons of one environment on the service page, with
+// the sentence each confirms.
+type envControls struct {
+	Base string // the API path of the environment
+
+	CanLock       bool
+	LockConfirm   string
+	CanUnlock     bool
+	UnlockNote    string
+	UnlockConfirm string
+	GlobalOnly    bool // only the lock on every service holds it
+
+	CanSkip     bool
+	SkipVersion string
+	SkipConfirm string
+
+	CanRollback     bool
+	RollbackFrom    string
+	RollbackTo      string
+	RollbackConfirm string
+}
+
+// queueView is the releases between one environment and the one before
+// it.
+type queueView struct {
+	Env, Lower string
+	Rows       []queueRow
+	Waiting    int
+	Oldest     time.Time
+	More       int
+}
+
+type queueRow struct {
+	Version   string
+	Short     string
+	CommitURL string
+	Message   string
+	Author    string
+	CreatedAt time.Time
+	// State: live, deploying, baking, baked, superseded, rejected, lower
+	// (not in the environment before it yet), earlier (ran here before).
+	State     string
+	Label     string
+	Note      string
+	BakeStart time.Time
+	BakeEnd   time.Time
+	Permille  int
+}
+
+type deploymentRow struct {
+	pipeline.Deployment
+	Short    string
+	Duration time.Duration
+}
+
+type eventRow struct {
+	pipeline.Event
+	Short     string
+	Tone      string // ok, bad, warn, info
+	Scope     string // "every service" for events about all of them
+	FromShort string
+	ToShort   string
+}
+
+type servicePageData struct {
+	layoutData
+	Row         serviceRow
+	Repository  string
+	Queues      []queueView
+	Deployments []deploymentRow
+	Events      []eventRow
+	Emergency   string // the confirmation of an emergency deploy
+	LastEnv     string
+	APIBase     string
+}
+
+// eventsShown is how many events the timeline shows.
+const eventsShown = 50
+
+func (h *Handler) servicePageData(ctx context.Context, s *Session, svc *config.Service) (servicePageData, error) {
+	seq := h.seq()
+	b, err := h.cachedBanner(ctx)
+	if err != nil {
+		return servicePageData{}, err
+	}
+	d := servicePageData{layoutData: h.layout(s, seq, svc.Name, "service", svc.Name, b), Repository: svc.Repository,
+		APIBase: "/api/v1/services/" + url.PathEscape(svc.Name)}
+	d.Row = h.row(ctx, svc)
+	if d.Row.Err != "" {
+		return d, fmt.Errorf("%s", d.Row.Err)
+	}
+	d.LastEnv = svc.Environments[len(svc.Environments)-1].Name
+	d.Emergency = fmt.Sprintf("Emergency deploy to %s of %s: the version you name goes straight to %s now, skipping ", d.LastEnv, svc.Name, d.LastEnv)
+	if len(svc.Environments) > 1 {
+		var lower []string
+		for _, e := range svc.Environments[:len(svc.Environments)-1] {
+			lower = append(lower, e.Name)
+		}
+		d.Emergency += joinNames(lower) + ", "
+	}
+	d.Emergency += fmt.Sprintf("the bake, locks and windows. Automatic promotion into %s is then locked until someone unlocks it.", d.LastEnv)
+
+	st, err := h.e.Store().ServiceState(ctx, svc.Name, specs(svc))
+	if err != nil {
+		return d, err
+	}
+	recent, err := h.e.Store().ReleaseList(ctx, &store.ReleaseListParams{Service: svc.Name, Limit: 50})
+	if err != nil {
+		return d, err
+	}
+	rejected := map[int64]bool{}
+	for _, r := range recent {
+		rejected[r.ID] = r.Rejected
+	}
+	now := h.e.Now()
+	for i := range d.Row.Envs {
+		c := &d.Row.Envs[i]
+		succ, err := h.e.Store().DeploymentList(ctx, &store.DeploymentListParams{Service: svc.Name, Environment: c.Env.Name,
+			States: []pipeline.DeploymentState{pipeline.DeploymentSucceeded}, Limit: 50})
+		if err != nil {
+			return d, err
+		}
+		ctl, err := h.controls(ctx, svc, c, succ, rejected)
+		if err != nil {
+			return d, err
+		}
+		if d.CanDeploy {
+			c.Controls = ctl
+		}
+		if i > 0 {
+			q := queue(svc, i, st, recent, succ, now)
+			if q.Waiting > 0 {
+				// Skip bake acts on the newest release waiting.
+				for _, r := range q.Rows {
+					if r.State == "baking" {
+						ctl.CanSkip, ctl.SkipVersion = true, r.Version
+						ctl.SkipConfirm = fmt.Sprintf("Skip the bake of %s into %s of %s: it counts as baked now and is promoted at once, unless a lock, the window or a check holds it.",
+							r.Short, c.Env.Name, svc.Name)
+						break
+					}
+				}
+			}
+			d.Queues = append(d.Queues, q)
+		}
+	}
+	deps, err := h.e.Store().DeploymentList(ctx, &store.DeploymentListParams{Service: svc.Name, Limit: 25})
+	if err != nil {
+		return d, err
+	}
+	for _, dep := range deps {
+		row := deploymentRow{Deployment: dep, Short: shortVersion(dep.Version)}
+		if !dep.StartedAt.IsZero() {
+			end := dep.FinishedAt
+			if end.IsZero() {
+				end = now
+			}
+			row.Duration = end.Sub(dep.StartedAt)
+		}
+		d.Deployments = append(d.Deployments, row)
+	}
+	events, err := h.lastEvents(ctx, svc.Name, eventsShown)
+	if err != nil {
+		return d, err
+	}
+	for i := len(events) - 1; i >= 0; i-- {
+		d.Events = append(d.Events, eventRowOf(events[i]))
+	}
+	return d, nil
+}
+
+func specs(svc *config.Service) []pipeline.EnvSpec {
+	out := make([]pipeline.EnvSpec, len(svc.Environments))
+	for i, e := range svc.Environments {
+		out[i] = pipeline.EnvSpec{Name: e.Name, Bake: e.Bake}
+	}
+	return out
+}
+
+// controls works out the buttons of one environment and what each will do.
+func (h *Handler) controls(ctx context.Context, svc *config.Service, c *envCell, succ []pipeline.Deployment, rejected map[int64]bool) (*envControls, error) {
+	env := c.Env.Name
+	ctl := &envControls{Base: "/api/v1/services/" + url.PathEscape(svc.Name) + "/environments/" + url.PathEscape(env)}
+	own, global := false, false
+	for _, l := range c.Env.Locks {
+		if l.Service == svc.Name {
+			own = true
+		} else {
+			global = true
+		}
+	}
+	ctl.CanLock = !own
+	ctl.LockConfirm = fmt.Sprintf("Lock %s of %s: no automatic promotion will start until unlocked.", env, svc.Name)
+	if c.Index > 0 {
+		var lower []string
+		for _, e := range svc.Environments[:c.Index] {
+			lower = append(lower, capitalize(e.Name))
+		}
+		verb := " keeps deploying."
+		if len(lower) > 1 {
+			verb = " keep deploying."
+		}
+		ctl.LockConfirm += " " + joinNames(lower) + verb
+	} else {
+		ctl.LockConfirm += " New releases wait until then."
+	}
+	if c.Deploying != nil {
+		ctl.LockConfirm += fmt.Sprintf(" The deployment of %s already running finishes.", shortVersion(c.Deploying.Version))
+	}
+	ctl.CanUnlock = own
+	ctl.GlobalOnly = global && !own
+	ctl.UnlockConfirm = fmt.Sprintf("Unlock %s of %s: automatic promotion resumes", env, svc.Name)
+	if v := c.Env.Waiting.Version; v != "" && c.Env.Waiting.Kind == string(pipeline.WaitLock) {
+		ctl.UnlockConfirm += fmt.Sprintf(", and %s, which is ready, is promoted at once", shortVersion(v))
+	}
+	ctl.UnlockConfirm += "."
+	if global {
+		ctl.UnlockConfirm += fmt.Sprintf(" The lock on every service's %s still holds until it is released on the overview.", env)
+		ctl.UnlockNote = fmt.Sprintf("held by the lock on every service's %s", env)
+	}
+	if len(succ) > 0 && c.Env.Version != nil {
+		cur := succ[0]
+		ctl.CanRollback = true
+		ctl.RollbackFrom = shortVersion(cur.Version)
+		for _, dep := range succ[1:] {
+			if dep.ReleaseID == cur.ReleaseID {
+				continue
+			}
+			rej, known := rejected[dep.ReleaseID]
+			if !known {
+				r, err := h.e.Store().ReleaseGetByID(ctx, dep.ReleaseID)
+				if err != nil {
+					return nil, err
+				}
+				rej = r.Rejected
+				rejected[dep.ReleaseID] = rej
+			}
+			if !rej {
+				ctl.RollbackTo = dep.Version
+				break
+			}
+		}
+		if ctl.RollbackTo != "" {
+			ctl.RollbackConfirm = fmt.Sprintf("Roll %s of %s back from %s to %s now (or to the version you name): %s is marked rejected and never promoted again automatically.",
+				env, svc.Name, ctl.RollbackFrom, shortVersion(ctl.RollbackTo), ctl.RollbackFrom)
+		} else {
+			ctl.RollbackConfirm = fmt.Sprintf("Roll %s of %s back from %s to the version you name (it ran no earlier good release): %s is marked rejected and never promoted again automatically.",
+				env, svc.Name, ctl.RollbackFrom, ctl.RollbackFrom)
+		}
+	}
+	return ctl, nil
+}
+
+// queue lists the releases between environment i and the one before it,
+// newest first: those waiting (baking or baked), the one running there,
+// and the ones its last promotion passed over (superseded).
+func queue(svc *config.Service, i int, st pipeline.State, recent []pipeline.Release, succ []pipeline.Deployment, now time.Time) queueView {
+	env, lower := svc.Environments[i], svc.Environments[i-1]
+	q := queueView{Env: env.Name, Lower: lower.Name}
+	var curID, prevID int64
+	deployedHere := map[int64]bool{}
+	for _, d := range succ {
+		deployedHere[d.ReleaseID] = true
+		if curID == 0 {
+			curID = d.ReleaseID
+		} else if prevID == 0 && d.ReleaseID < curID {
+			prevID = d.ReleaseID // what ran before the current release, among older ones
+		}
+	}
+	bakeStart := map[int64]time.Time{}
+	var active map[string]pipeline.Deployment = map[string]pipeline.Deployment{}
+	failedBelow := map[int64]bool{}
+	for _, d := range st.Deployments { // oldest first
+		if d.Environment == lower.Name && d.State == pipeline.DeploymentSucceeded {
+			if _, ok := bakeStart[d.ReleaseID]; !ok {
+				bakeStart[d.ReleaseID] = d.FinishedAt
+			}
+		}
+		if d.State.IsActive() {
+			active[d.Environment] = d
+		}
+		if d.Environment == lower.Name && d.State == pipeline.DeploymentFailed {
+			failedBelow[d.ReleaseID] = true
+		}
+	}
+	marks := map[int64]map[string]bool{}
+	for _, m := range st.Marks {
+		if m.Environment != env.Name && !(m.Environment == lower.Name && m.Kind == pipeline.MarkSuperseded) {
+			continue
+		}
+		if marks[m.ReleaseID] == nil {
+			marks[m.ReleaseID] = map[string]bool{}
+		}
+		marks[m.ReleaseID][m.Kind] = true
+	}
+	const maxRows = 30
+	for _, r := range recent { // newest first
+		if r.ID <= prevID {
+			break
+		}
+		row := queueRow{Version: r.Version, Short: shortVersion(r.Version), Message: firstLine(r.Message), Author: r.Author, CreatedAt: r.CreatedAt}
+		if svc.Repository != "" {
+			row.CommitURL = commitURL(svc.Repository, r.Version)
+		}
+		switch {
+		case r.ID == curID:
+			row.State, row.Label = "live", "in "+env.Name
+		case r.Rejected:
+			row.State, row.Label = "rejected", "rejected"
+		case active[env.Name].ReleaseID == r.ID && active[env.Name].ID != 0:
+			row.State, row.Label = "deploying", "deploying to "+env.Name
+		case r.ID < curID && deployedHere[r.ID]:
+			row.State, row.Label = "earlier", "ran in "+env.Name+" before"
+		case r.ID < curID || marks[r.ID][pipeline.MarkSuperseded]:
+			row.State, row.Label = "superseded", "superseded"
+		case !bakeStart[r.ID].IsZero():
+			start := bakeStart[r.ID]
+			end := start.Add(env.Bake)
+			row.BakeStart, row.BakeEnd = start, end
+			switch {
+			case marks[r.ID][pipeline.MarkBakeSkipped]:
+				row.State, row.Label, row.Note = "baked", "baked", "bake skipped"
+			case !now.Before(end):
+				row.State, row.Label = "baked", "baked"
+			default:
+				row.State, row.Label = "baking", "baking"
+				if env.Bake > 0 {
+					row.Permille = int(min(max(now.Sub(start)*1000/env.Bake, 0), 1000))
+				}
+			}
+			q.Waiting++
+			if q.Oldest.IsZero() || r.CreatedAt.Before(q.Oldest) {
+				q.Oldest = r.CreatedAt
+			}
+		case active[lower.Name].ReleaseID == r.ID && active[lower.Name].ID != 0:
+			row.State, row.Label = "lower", "deploying to "+lower.Name
+		case failedBelow[r.ID]:
+			row.State, row.Label = "failed", "failed in "+lower.Name
+		default:
+			row.State, row.Label = "lower", "waiting for "+lower.Name
+		}
+		if len(q.Rows) < maxRows {
+			q.Rows = append(q.Rows, row)
+		} else {
+			q.More++
+		}
+	}
+	return q
+}
+
+func firstLine(s string) string {
+	for i, c := range s {
+		if c == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+func commitURL(repo, version string) string {
+	if len(repo) > 0 && repo[len(repo)-1] == '/' {
+		repo = repo[:len(repo)-1]
+	}
+	return repo + "/commit/" + version
+}
+
+func eventRowOf(e pipeline.Event) eventRow {
+	r := eventRow{Event: e, Short: shortVersion(e.Version), FromShort: shortVersion(e.FromVersion), ToShort: shortVersion(e.ToVersion), Tone: "info"}
+	if e.Service == pipeline.AllServices {
+		r.Scope = "every service"
+	}
+	switch e.Type {
+	case pipeline.EventDeploymentSucceeded:
+		r.Tone = "ok"
+	case pipeline.EventDeploymentFailed, pipeline.EventDeploymentInterrupted, "release.rejected", "lock.placed", "emergency.decided", "rollback.decided":
+		r.Tone = "bad"
+	case "bake.skipped", "lock.released", "lock.expired", pipeline.EventReleaseSuperseded, "deployment.cancelled", pipeline.EventDeploymentRetryPlanned:
+		r.Tone = "warn"
+	}
+	return r
+}
+
+// lastEvents returns the newest n events of service, oldest first. The
+// store lists events oldest first from a cursor; the log is append-only, so
+// once n events are known the next call can start at the oldest of them.
+func (h *Handler) lastEvents(ctx context.Context, service string, n int) ([]pipeline.Event, error) {
+	h.tailMu.Lock()
+	after := h.tails[service]
+	h.tailMu.Unlock()
+	const page = 1000
+	var ring []pipeline.Event
+	for {
+		evs, err := h.e.Store().EventList(ctx, &store.EventListParams{Service: service, AfterID: after, Limit: page})
+		if err != nil {
+			return nil, err
+		}
+		ring = append(ring, evs...)
+		if len(ring) > n {
+			ring = append([]pipeline.Event(nil), ring[len(ring)-n:]...)
+		}
+		if len(evs) < page {
+			break
+		}
+		after = evs[len(evs)-1].ID
+	}
+	if len(ring) == n {
+		h.tailMu.Lock()
+		if start := ring[0].ID - 1; start > h.tails[service] {
+			h.tails[service] = start
+		}
+		h.tailMu.Unlock()
+	}
+	return ring, nil
+}
