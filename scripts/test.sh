@@ -5,6 +5,8 @@
 # What it sets up, when missing and running as root on Debian:
 #   - PostgreSQL at 127.0.0.1:5432 (started if installed but stopped; installed otherwise)
 #   - Chromium (Debian's chromium package) for the dashboard's browser tests
+#   - Prometheus and sqlite3 (Debian packages) for the bake-check and migration tests
+#   - MariaDB at 127.0.0.1:3306 (started if installed but stopped)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,6 +53,17 @@ if [ ! -x "$chromium_path" ]; then
   apt_install chromium || true
 fi
 [ -x "$chromium_path" ] && log "Chromium is at $chromium_path" || log "Chromium is missing: the dashboard's browser tests will fail under CI=true and skip otherwise"
+
+# Bake checks are tested against a real Prometheus server; the migration
+# step's tests drive the sqlite3 command; the migration readers' tests use
+# MariaDB (started if installed but stopped).
+command -v prometheus >/dev/null 2>&1 || apt_install prometheus || true
+command -v sqlite3 >/dev/null 2>&1 || apt_install sqlite3 || true
+if ! (exec 3<>/dev/tcp/127.0.0.1/3306) 2>/dev/null && [ -x /usr/sbin/mariadbd ]; then
+  log "starting MariaDB"
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd || true
+  for _ in $(seq 1 40); do (exec 3<>/dev/tcp/127.0.0.1/3306) 2>/dev/null && break; sleep 0.5; done
+fi
 
 log "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))

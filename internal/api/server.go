@@ -63,6 +63,7 @@ func (s *Server) apiRoutes() []route {
 		{"POST", "/api/v1/environments/{env}/lock", RoleDeployer, s.lock},
 		{"DELETE", "/api/v1/environments/{env}/lock", RoleDeployer, s.unlock},
 		{"GET", "/api/v1/locks", RoleViewer, s.listLocks},
+		{"GET", "/api/v1/services/{service}/migrations", RoleViewer, s.getMigrations},
 		{"POST", "/api/v1/services/{service}/environments/{env}/skip-bake", RoleDeployer, s.skipBake},
 		{"POST", "/api/v1/services/{service}/environments/{env}/rollback", RoleDeployer, s.rollback},
 		{"POST", "/api/v1/services/{service}/emergency", RoleDeployer, s.emergency},

@@ -92,7 +92,7 @@ func serve(ctx context.Context, cfg *config.Config, path string, log *slog.Logge
 	// hub, which never blocks it.
 	hub := web.NewHub()
 	defer hub.Close()
-	e := engine.New(engine.Options{Config: cfg, Logger: log, OnChange: hub.Notify})
+	e := engine.New(engine.Options{Config: cfg, Logger: log, OnChange: hub.Notify, Registerer: reg})
 	st, err := sqlstore.Open(ctx, cfg.Server.Database, sqlstore.Options{Workers: e.Workers(), Logger: log})
 	if err != nil {
 		return err
