@@ -4,7 +4,7 @@
 # examples/quickstart/bakery.yaml, and registers three releases, so you can
 # watch one travel staging -> bake -> production.
 #
-#   bakery overview   http://127.0.0.1:8080/
+#   bakery dashboard  http://127.0.0.1:8080/ (sign in with the printed token)
 #   staging           http://127.0.0.1:8081/
 #   production        http://127.0.0.1:8082/
 #
@@ -40,7 +40,7 @@ done
 cat <<MSG
 
 bakery is running (log: $DEMO/server.log).
-  overview    http://127.0.0.1:8080/
+  dashboard   http://127.0.0.1:8080/   (sign in with the token $BAKERY_TOKEN)
   staging     http://127.0.0.1:8081/
   production  http://127.0.0.1:8082/
 In another terminal:  export BAKERY_TOKEN=$BAKERY_TOKEN
