@@ -421,26 +421,8 @@ func (e *Engine) Emergency(ctx context.Context, actor string, p EmergencyParams)
 		if dep, err = e.manualDeploy(ctx, tx, pipeline.KindEmergency, EventEmergencyDecided, svc, last, rel, from, actor, p.Reason, now); err != nil {
 			return err
 		}
-		held, err := tx.LockList(ctx, &store.LockListParams{Service: svc.Name, Environment: last})
-		if err != nil {
+		if err := e.lockUnlessHeld(ctx, tx, svc.Name, last, actor, why, nil, now); err != nil {
 			return err
-		}
-		locked := false
-		for _, h := range held {
-			locked = locked || (h.Service == svc.Name && h.ActiveAt(now))
-		}
-		if !locked {
-			if err := e.expireLocks(ctx, tx, svc.Name, now); err != nil {
-				return err
-			}
-			l, err := tx.LockInsert(ctx, &store.LockInsertParams{Service: svc.Name, Environment: last, Actor: actor, Reason: why, CreatedAt: now})
-			if err != nil {
-				return err
-			}
-			if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventLockPlaced, Service: svc.Name, Environment: last,
-				Actor: actor, Reason: why, Data: map[string]any{"lock_id": l.ID}}); err != nil {
-				return err
-			}
 		}
 		next, err = e.reconcileTx(ctx, tx, svc)
 		return err
@@ -544,4 +526,33 @@ func (e *Engine) Rollback(ctx context.Context, actor string, p RollbackParams) (
 	e.log.Warn("rollback", "service", svc.Name, "environment", p.Environment, "to", dep.Version, "rejected", rejected.Version, "actor", actor)
 	e.after(svc.Name, next)
 	return dep, rejected, nil
+}
+
+// lockUnlessHeld places a lock on service/env for an automatic brake
+// (emergency deploy, failing check) unless the service's own lock already
+// holds it; the lock and its event are written in tx.
+func (e *Engine) lockUnlessHeld(ctx context.Context, tx store.Tx, service, env, actor, reason string, data map[string]any, now time.Time) error {
+	held, err := tx.LockList(ctx, &store.LockListParams{Service: service, Environment: env})
+	if err != nil {
+		return err
+	}
+	for _, h := range held {
+		if h.Service == service && h.ActiveAt(now) {
+			return nil
+		}
+	}
+	if err := e.expireLocks(ctx, tx, service, now); err != nil {
+		return err
+	}
+	l, err := tx.LockInsert(ctx, &store.LockInsertParams{Service: service, Environment: env, Actor: actor, Reason: reason, CreatedAt: now})
+	if err != nil {
+		return err
+	}
+	if data == nil {
+		data = map[string]any{}
+	}
+	data["lock_id"] = l.ID
+	_, err = tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventLockPlaced, Service: service, Environment: env,
+		Actor: actor, Reason: reason, Data: data})
+	return err
 }

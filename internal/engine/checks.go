@@ -189,25 +189,5 @@ func (e *Engine) recordCheck(ctx context.Context, tx store.Tx, svc *config.Servi
 			return err
 		}
 	}
-	held, err := tx.LockList(ctx, &store.LockListParams{Service: svc.Name, Environment: env})
-	if err != nil {
-		return err
-	}
-	for _, h := range held {
-		if h.Service == svc.Name && h.ActiveAt(now) {
-			return nil // already braked; the failure is on the record
-		}
-	}
-	if err := e.expireLocks(ctx, tx, svc.Name, now); err != nil {
-		return err
-	}
-	reason := "check " + r.Reason
-	l, err := tx.LockInsert(ctx, &store.LockInsertParams{Service: svc.Name, Environment: env, Actor: pipeline.ActorSystem,
-		Reason: reason, CreatedAt: now})
-	if err != nil {
-		return err
-	}
-	_, err = tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventLockPlaced, Service: svc.Name, Environment: env,
-		Actor: pipeline.ActorSystem, Reason: reason, Data: map[string]any{"lock_id": l.ID, "check": r.Name}})
-	return err
+	return e.lockUnlessHeld(ctx, tx, svc.Name, env, pipeline.ActorSystem, "check "+r.Reason, map[string]any{"check": r.Name}, now)
 }
