@@ -284,7 +284,7 @@ func (e *Engine) SkipBake(ctx context.Context, actor, service, env, reason strin
 		if err := tx.ServiceLock(ctx, svc.Name, now); err != nil {
 			return err
 		}
-		st, err := tx.ServiceState(ctx, svc.Name, e.envSpecs(svc))
+		st, err := tx.ServiceState(ctx, svc.Name, e.EnvSpecs(svc))
 		if err != nil {
 			return err
 		}

@@ -38,7 +38,7 @@ func (e *Engine) runDueChecks(ctx context.Context) {
 				continue
 			}
 			if d == nil {
-				st, err := e.store.ServiceState(ctx, svc.Name, e.envSpecs(svc))
+				st, err := e.store.ServiceState(ctx, svc.Name, e.EnvSpecs(svc))
 				if err != nil {
 					e.log.Error("error loading state for checks", "service", svc.Name, "error", err)
 					break
@@ -122,7 +122,7 @@ func (e *Engine) runCheck(ctx context.Context, service, env string, spec check.S
 		if err := tx.ServiceLock(ctx, service, now); err != nil {
 			return err
 		}
-		st, err := tx.ServiceState(ctx, service, e.envSpecs(svc))
+		st, err := tx.ServiceState(ctx, service, e.EnvSpecs(svc))
 		if err != nil {
 			return err
 		}

@@ -101,7 +101,7 @@ func (e *Engine) Status(ctx context.Context, service string) (*config.Service, p
 	if err != nil {
 		return nil, pipeline.Decision{}, err
 	}
-	st, err := e.store.ServiceState(ctx, svc.Name, e.envSpecs(svc))
+	st, err := e.store.ServiceState(ctx, svc.Name, e.EnvSpecs(svc))
 	if err != nil {
 		return nil, pipeline.Decision{}, err
 	}

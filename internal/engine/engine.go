@@ -236,7 +236,9 @@ func (e *Engine) reconcileAll(ctx context.Context) {
 	}
 }
 
-func (e *Engine) envSpecs(svc *config.Service) []pipeline.EnvSpec {
+// EnvSpecs is what the decision needs to know of svc's environments:
+// names, bakes, windows and checks.
+func (e *Engine) EnvSpecs(svc *config.Service) []pipeline.EnvSpec {
 	specs := make([]pipeline.EnvSpec, len(svc.Environments))
 	for i, env := range svc.Environments {
 		specs[i] = pipeline.EnvSpec{Name: env.Name, Bake: env.Bake}
@@ -290,7 +292,7 @@ func (e *Engine) reconcileTx(ctx context.Context, tx store.Tx, svc *config.Servi
 	if err := e.expireLocks(ctx, tx, svc.Name, now); err != nil {
 		return time.Time{}, err
 	}
-	st, err := tx.ServiceState(ctx, svc.Name, e.envSpecs(svc))
+	st, err := tx.ServiceState(ctx, svc.Name, e.EnvSpecs(svc))
 	if err != nil {
 		return time.Time{}, err
 	}

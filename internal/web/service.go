@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bakery-deploy/bakery/internal/config"
+	"github.com/bakery-deploy/bakery/internal/migrations"
 	"github.com/bakery-deploy/bakery/internal/pipeline"
 	"github.com/bakery-deploy/bakery/internal/store"
 )
@@ -75,8 +76,23 @@ type eventRow struct {
 	ToShort   string
 }
 
+// migrationPanel is the service page's view of schema migrations: what
+// each environment's database has applied and the drift between them.
+type migrationPanel struct {
+	Envs  []migrationEnvRow
+	Drift []migrations.Drift
+}
+
+type migrationEnvRow struct {
+	Name, Tool string
+	Applied    []string
+	Latest     bool
+	Error      string
+}
+
 type servicePageData struct {
 	layoutData
+	Migrations  *migrationPanel
 	Row         serviceRow
 	Repository  string
 	Queues      []queueView
@@ -113,7 +129,7 @@ func (h *Handler) servicePageData(ctx context.Context, s *Session, svc *config.S
 	}
 	d.Emergency += fmt.Sprintf("the bake, locks and windows. Automatic promotion into %s is then locked until someone unlocks it.", d.LastEnv)
 
-	st, err := h.e.Store().ServiceState(ctx, svc.Name, specs(svc))
+	st, err := h.e.Store().ServiceState(ctx, svc.Name, h.e.EnvSpecs(svc))
 	if err != nil {
 		return d, err
 	}
@@ -171,6 +187,27 @@ func (h *Handler) servicePageData(ctx context.Context, s *Session, svc *config.S
 		}
 		d.Deployments = append(d.Deployments, row)
 	}
+	for _, env := range svc.Environments {
+		if env.Migrations != nil && env.Migrations.Database != nil {
+			rep, err := h.e.Migrations(ctx, svc.Name)
+			if err != nil {
+				return d, err
+			}
+			p := &migrationPanel{Drift: rep.Drift}
+			for i, me := range rep.Environments {
+				row := migrationEnvRow{Name: me.Name, Tool: rep.Tools[i], Latest: me.State.Latest}
+				for _, a := range me.State.Applied {
+					row.Applied = append(row.Applied, a.ID)
+				}
+				if me.Err != nil {
+					row.Error = me.Err.Error()
+				}
+				p.Envs = append(p.Envs, row)
+			}
+			d.Migrations = p
+			break
+		}
+	}
 	events, err := h.lastEvents(ctx, svc.Name, eventsShown)
 	if err != nil {
 		return d, err
@@ -179,14 +216,6 @@ func (h *Handler) servicePageData(ctx context.Context, s *Session, svc *config.S
 		d.Events = append(d.Events, eventRowOf(events[i]))
 	}
 	return d, nil
-}
-
-func specs(svc *config.Service) []pipeline.EnvSpec {
-	out := make([]pipeline.EnvSpec, len(svc.Environments))
-	for i, e := range svc.Environments {
-		out[i] = pipeline.EnvSpec{Name: e.Name, Bake: e.Bake}
-	}
-	return out
 }
 
 // controls works out the buttons of one environment and what each will do.
