@@ -86,6 +86,9 @@ type worldOpts struct {
 	// productionWindow is an allow entry for production's promotion
 	// window, in UTC; empty: always open.
 	productionWindow string
+	// productionChecks is YAML for production's checks list (indented for
+	// its place), or "".
+	productionChecks string
 	env              []string
 }
 
@@ -101,6 +104,9 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	window := ""
 	if o.productionWindow != "" {
 		window = fmt.Sprintf("\n        windows:\n          timezone: UTC\n          allow: [%q]", o.productionWindow)
+	}
+	if o.productionChecks != "" {
+		window += "\n        checks:\n" + strings.TrimRight(o.productionChecks, "\n")
 	}
 	cfg := fmt.Sprintf(`server:
   addr: %s

@@ -2,16 +2,10 @@ package check
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -209,82 +203,10 @@ func newTestApp(t *testing.T) *testApp {
 }
 
 // promServer is a real Prometheus process started for one test.
-type promServer struct {
-	URL  string
-	cmd  *exec.Cmd
-	log  string
-	once sync.Once
-}
+type promServer = testutil.Prometheus
 
-// startPrometheus starts Debian's prometheus scraping target every second,
-// and waits until it is ready (not until it has data).
 func startPrometheus(t *testing.T, target string) *promServer {
-	t.Helper()
-	bin, err := exec.LookPath("prometheus")
-	if err != nil {
-		testutil.SkipOrFail(t, "prometheus is not installed: apt-get install -y prometheus")
-		return nil
-	}
-	dir := t.TempDir()
-	config := filepath.Join(dir, "prometheus.yml")
-	require.NoError(t, os.WriteFile(config, []byte(fmt.Sprintf(`global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
-scrape_configs:
-  - job_name: app
-    static_configs:
-      - targets: [%q]
-`, target)), 0o644))
-	addr := freeAddr(t)
-	logPath := filepath.Join(dir, "prometheus.log")
-	logFile, err := os.Create(logPath)
-	require.NoError(t, err)
-	defer logFile.Close()
-
-	cmd := exec.Command(bin,
-		"--config.file="+config,
-		"--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr,
-	)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// If the test binary dies, the kernel kills Prometheus.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	require.NoError(t, cmd.Start())
-	p := &promServer{URL: "http://" + addr, cmd: cmd, log: logPath}
-	t.Cleanup(func() {
-		p.Stop()
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("prometheus log:\n%s", b)
-		}
-	})
-
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(p.URL + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(logPath)
-			t.Fatalf("prometheus at %s not ready after 10s (last error %v); log:\n%s", p.URL, err, b)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	http.DefaultClient.CloseIdleConnections()
-	return p
-}
-
-// Stop kills Prometheus and waits for it to exit; it may be called twice.
-func (p *promServer) Stop() {
-	p.once.Do(func() {
-		_ = p.cmd.Process.Kill()
-		_ = p.cmd.Wait()
-	})
+	return testutil.StartPrometheus(t, target)
 }
 
 func freeAddr(t *testing.T) string {
