@@ -144,10 +144,6 @@ func (e *Engine) Migrations(ctx context.Context, service string) (MigrationRepor
 	if err != nil {
 		return MigrationReport{}, err
 	}
-	seen, err := e.store.MigrationsSeen(ctx, svc.Name)
-	if err != nil {
-		return MigrationReport{}, err
-	}
 	rep := MigrationReport{Environments: make([]migrations.Environment, len(svc.Environments)), Tools: make([]string, len(svc.Environments))}
 	bakes := make([]time.Duration, len(svc.Environments))
 	var wg sync.WaitGroup
@@ -170,6 +166,17 @@ func (e *Engine) Migrations(ctx context.Context, service string) (MigrationRepor
 		}(i, env.Migrations.Database)
 	}
 	wg.Wait()
+	for i, me := range rep.Environments {
+		if me.Err == nil && rep.Tools[i] != "" {
+			if err := e.recordSeen(ctx, svc.Name, me.Name, me.State); err != nil {
+				return rep, err
+			}
+		}
+	}
+	seen, err := e.store.MigrationsSeen(ctx, svc.Name)
+	if err != nil {
+		return rep, err
+	}
 	var kept []migrations.Environment
 	var keptBakes []time.Duration
 	var keptTools []string
@@ -177,15 +184,7 @@ func (e *Engine) Migrations(ctx context.Context, service string) (MigrationRepor
 		if rep.Tools[i] == "" {
 			continue
 		}
-		if me.Err == nil {
-			if err := e.recordSeen(ctx, svc.Name, me.Name, me.State); err != nil {
-				return rep, err
-			}
-			seenNow, _ := e.store.MigrationsSeen(ctx, svc.Name)
-			me.FirstSeen = seenNow[me.Name]
-		} else {
-			me.FirstSeen = seen[me.Name]
-		}
+		me.FirstSeen = seen[me.Name]
 		kept, keptBakes, keptTools = append(kept, me), append(keptBakes, bakes[i]), append(keptTools, rep.Tools[i])
 	}
 	rep.Environments, rep.Tools = kept, keptTools
