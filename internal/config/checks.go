@@ -118,6 +118,17 @@ func (p *parser) float(n *yaml.Node, field string) *float64 {
 	return &v
 }
 
+// bounds reads a metric check's optional max and min.
+func (p *parser) bounds(f fields) (max, min *float64) {
+	if v := f.get("max"); v != nil {
+		max = p.float(v, f.field("max"))
+	}
+	if v := f.get("min"); v != nil {
+		min = p.float(v, f.field("min"))
+	}
+	return max, min
+}
+
 func (p *parser) str(f fields, key, example string) string {
 	v := f.get(key)
 	if v == nil {
@@ -154,12 +165,7 @@ func (p *parser) promCheck(n *yaml.Node, path string) *check.PrometheusSpec {
 	if spec.Query == "" {
 		p.add(f.at("query"), f.field("query"), "a prometheus check needs query: a PromQL expression")
 	}
-	if v := f.get("max"); v != nil {
-		spec.Max = p.float(v, f.field("max"))
-	}
-	if v := f.get("min"); v != nil {
-		spec.Min = p.float(v, f.field("min"))
-	}
+	spec.Max, spec.Min = p.bounds(f)
 	return spec
 }
 
@@ -173,12 +179,7 @@ func (p *parser) ddCheck(n *yaml.Node, path string) *check.DatadogSpec {
 	if spec.Query == "" {
 		p.add(f.at("query"), f.field("query"), "a datadog check needs query: a Datadog metrics query")
 	}
-	if v := f.get("max"); v != nil {
-		spec.Max = p.float(v, f.field("max"))
-	}
-	if v := f.get("min"); v != nil {
-		spec.Min = p.float(v, f.field("min"))
-	}
+	spec.Max, spec.Min = p.bounds(f)
 	if v := f.get("window"); v != nil {
 		if d, ok := p.duration(v, f.field("window")); ok {
 			spec.Window = d
