@@ -47,6 +47,7 @@ package config
 import (
 	"fmt"
 	"github.com/bakery-deploy/bakery/internal/analysis/check"
+	"github.com/bakery-deploy/bakery/internal/analysis/judge"
 	"os"
 	"path/filepath"
 	"time"
@@ -127,6 +128,103 @@ type Environment struct {
 	// Checks must stay healthy in the environment before this one while a
 	// release bakes there, before it may enter this one.
 	Checks []check.Spec
+	// Canary, if set, makes every automatic promotion into this
+	// environment a canary rollout: the release is first put beside the
+	// stable version and given a growing share of traffic, step by step,
+	// while an analysis judges it against the stable version.
+	Canary *Canary
+}
+
+// Canary is a canary rollout into one environment.
+type Canary struct {
+	// Deploy puts the release beside the stable version (the canary
+	// instances); it gets the same BAKERY_* variables as a deploy. When the
+	// canary is promoted, the environment's own Deploy command replaces the
+	// stable version.
+	Deploy Deploy
+	// Router, if set, is bakery's built-in HTTP router: a reverse proxy
+	// listening on Router.Listen that splits requests between the stable
+	// and canary URLs by the canary's weight.
+	Router *Router
+	// SetWeight, if set, is a command run with BAKERY_CANARY_WEIGHT=0..100
+	// whenever the canary's weight changes, for real routers (load
+	// balancer weights, a service mesh). At least one of Router and
+	// SetWeight is set.
+	SetWeight *Deploy
+	// Steps are the canary's traffic weights in order; there is at least
+	// one. After the last step's time is up (and its judgement passed) the
+	// canary is promoted.
+	Steps []CanaryStep
+	// Analysis judges the canary against the stable version while it runs.
+	Analysis Analysis
+}
+
+// Router is the built-in router of a canary environment.
+type Router struct {
+	// Listen is the host:port the router listens on.
+	Listen string
+	// Stable and Canary are the http(s) base URLs of the stable version
+	// and of the canary instances.
+	Stable, Canary string
+}
+
+// CanaryStep is one step of a canary rollout.
+type CanaryStep struct {
+	// Weight is the canary's share of traffic, 1-100 percent.
+	Weight int
+	// For is how long the step lasts at least (> 0).
+	For time.Duration
+}
+
+// Analysis is how a canary is judged.
+type Analysis struct {
+	// Interval is how often the canary is judged (default 30s, at least 1s).
+	Interval time.Duration
+	// Pass and Marginal are the judge's score thresholds, 0-100
+	// (defaults 95 and 75; Marginal <= Pass).
+	Pass, Marginal float64
+	// Metrics are compared between canary and baseline by the judge.
+	Metrics []AnalysisMetric
+	// Checks are threshold checks evaluated at every judgement: a failing
+	// one aborts the canary, an inconclusive one holds it at its step.
+	Checks []check.Spec
+}
+
+// DefaultAnalysisInterval is how often a canary is judged when its
+// analysis sets no interval.
+const DefaultAnalysisInterval = 30 * time.Second
+
+// AnalysisMetric is one metric the judge compares, and where its samples
+// come from: exactly one of Router and Prometheus is set.
+type AnalysisMetric struct {
+	// Metric is the judge's configuration of the metric (name, direction,
+	// confidence, tolerance, critical, weight, min_samples, max, min).
+	judge.Metric
+	// Router names a measurement of the built-in router: RouterErrorRate
+	// or RouterLatency. Requires the canary's Router.
+	Router string
+	// Prometheus reads the samples with PromQL range queries.
+	Prometheus *PrometheusMetric
+}
+
+// Router measurements available to canary analysis.
+const (
+	// RouterErrorRate: the share of requests answered 5xx (or not
+	// answered) per second, one sample per second with traffic.
+	RouterErrorRate = "error_rate"
+	// RouterLatency: each request's latency in seconds.
+	RouterLatency = "latency"
+)
+
+// PrometheusMetric reads a metric's canary and baseline samples from
+// Prometheus: the values of a range query over the judged period.
+type PrometheusMetric struct {
+	URL string
+	// Canary and Baseline are PromQL queries returning one series each,
+	// e.g. rate(...{track="canary"}[30s]) and the same for "stable".
+	Canary, Baseline string
+	// Step is the range query's resolution (default 5s).
+	Step time.Duration
 }
 
 // Deploy is the command that deploys a release to one environment. The
