@@ -52,6 +52,15 @@ type Reader interface {
 	// LockList lists unreleased locks (expired ones included: the caller
 	// decides with its clock), oldest first.
 	LockList(ctx context.Context, p *LockListParams) ([]pipeline.Lock, error)
+	// CanaryGet returns a canary by ID.
+	CanaryGet(ctx context.Context, id int64) (pipeline.Canary, error)
+	// CanaryGetByDeployment returns the canary of a deployment;
+	// ErrNotFound if the deployment has none.
+	CanaryGetByDeployment(ctx context.Context, deploymentID int64) (pipeline.Canary, error)
+	// CanaryList lists canaries, newest first.
+	CanaryList(ctx context.Context, p *CanaryListParams) ([]pipeline.Canary, error)
+	// JudgementList lists judgements, newest first.
+	JudgementList(ctx context.Context, p *JudgementListParams) ([]pipeline.Judgement, error)
 }
 
 // Tx is a database transaction with bakery's writes.
@@ -81,6 +90,17 @@ type Tx interface {
 	// ReleaseReject marks a release rejected: never promoted automatically
 	// again (rule 7).
 	ReleaseReject(ctx context.Context, id int64) error
+	// CanaryInsert records a new canary of a deployment; ErrConflict if
+	// the deployment has one already.
+	CanaryInsert(ctx context.Context, c *pipeline.Canary) (pipeline.Canary, error)
+	// CanaryUpdate changes a canary only if it is in one of p.FromStates;
+	// ErrNotFound otherwise.
+	CanaryUpdate(ctx context.Context, p *CanaryUpdateParams) (pipeline.Canary, error)
+	// CanaryWeightApplied records that the set_weight command applied
+	// weight to the canary's traffic.
+	CanaryWeightApplied(ctx context.Context, id int64, weight int) error
+	// JudgementInsert records one judgement of a canary.
+	JudgementInsert(ctx context.Context, j *pipeline.Judgement) (pipeline.Judgement, error)
 	// JobInsert enqueues River jobs in this transaction: they run only if it
 	// commits.
 	JobInsert(ctx context.Context, jobs ...river.InsertManyParams) error
@@ -223,4 +243,37 @@ type LockReleaseParams struct {
 	By     string
 	Reason string
 	At     time.Time
+}
+
+// CanaryListParams filters canaries. Zero fields do not filter.
+type CanaryListParams struct {
+	Service     string
+	Environment string
+	States      []pipeline.CanaryState
+	Limit       int // default 100
+}
+
+// CanaryUpdateParams changes a canary. State is always set; other zero
+// fields are left alone.
+type CanaryUpdateParams struct {
+	ID         int64
+	FromStates []pipeline.CanaryState
+	State      pipeline.CanaryState
+	// Step and Weight are set when SetStep/SetWeight is true (0 is a valid
+	// value for both).
+	Step          int
+	SetStep       bool
+	Weight        int
+	SetWeight     bool
+	StepStartedAt time.Time
+	FinishedAt    time.Time
+	Reason        *string
+}
+
+// JudgementListParams filters judgements. Zero fields do not filter.
+type JudgementListParams struct {
+	CanaryID    int64
+	Service     string
+	Environment string
+	Limit       int // default 100
 }

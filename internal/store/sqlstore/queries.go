@@ -642,3 +642,188 @@ func (s queries) leaderResign(ctx context.Context, name, holder string) error {
 }
 
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+const canaryCols = `id, deployment_id, service, environment, release_id, version, state, step, weight, applied_weight,
+	started_at, step_started_at, finished_at, reason`
+
+func scanCanary(r row) (pipeline.Canary, error) {
+	var c pipeline.Canary
+	var state string
+	var started, stepStarted int64
+	var finished sql.NullInt64
+	if err := r.Scan(&c.ID, &c.DeploymentID, &c.Service, &c.Environment, &c.ReleaseID, &c.Version, &state, &c.Step,
+		&c.Weight, &c.AppliedWeight, &started, &stepStarted, &finished, &c.Reason); err != nil {
+		return c, err
+	}
+	c.State = pipeline.CanaryState(state)
+	c.StartedAt, c.StepStartedAt, c.FinishedAt = fromMicros(started), fromMicros(stepStarted), fromNullMicros(finished)
+	return c, nil
+}
+
+func (s queries) CanaryInsert(ctx context.Context, c *pipeline.Canary) (pipeline.Canary, error) {
+	out, err := scanCanary(s.q.queryRow(ctx, `
+		INSERT INTO canaries (deployment_id, service, environment, release_id, version, state, step, weight, applied_weight,
+			started_at, step_started_at, reason)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, -1, ?, ?, ?) RETURNING `+canaryCols,
+		c.DeploymentID, c.Service, c.Environment, c.ReleaseID, c.Version, string(c.State), c.Step, c.Weight,
+		micros(c.StartedAt), micros(c.StepStartedAt), c.Reason))
+	if err != nil {
+		return out, fmt.Errorf("error recording the canary of deployment %d: %w", c.DeploymentID, err)
+	}
+	return out, nil
+}
+
+func (s queries) CanaryGet(ctx context.Context, id int64) (pipeline.Canary, error) {
+	c, err := scanCanary(s.q.queryRow(ctx, `SELECT `+canaryCols+` FROM canaries WHERE id = ?`, id))
+	if err != nil {
+		return c, fmt.Errorf("error reading canary %d: %w", id, err)
+	}
+	return c, nil
+}
+
+func (s queries) CanaryGetByDeployment(ctx context.Context, deploymentID int64) (pipeline.Canary, error) {
+	c, err := scanCanary(s.q.queryRow(ctx, `SELECT `+canaryCols+` FROM canaries WHERE deployment_id = ?`, deploymentID))
+	if err != nil {
+		return c, fmt.Errorf("error reading the canary of deployment %d: %w", deploymentID, err)
+	}
+	return c, nil
+}
+
+func (s queries) CanaryList(ctx context.Context, p *store.CanaryListParams) ([]pipeline.Canary, error) {
+	q := `SELECT ` + canaryCols + ` FROM canaries WHERE 1 = 1`
+	var args []any
+	if p.Service != "" {
+		q, args = q+" AND service = ?", append(args, p.Service)
+	}
+	if p.Environment != "" {
+		q, args = q+" AND environment = ?", append(args, p.Environment)
+	}
+	if len(p.States) > 0 {
+		ph := make([]string, len(p.States))
+		for i, st := range p.States {
+			ph[i] = "?"
+			args = append(args, string(st))
+		}
+		q += " AND state IN (" + strings.Join(ph, ", ") + ")"
+	}
+	q, args = q+" ORDER BY id DESC LIMIT ?", append(args, limitOr(p.Limit, 100))
+	rs, err := s.q.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("error listing canaries: %w", err)
+	}
+	defer rs.Close()
+	var out []pipeline.Canary
+	for rs.Next() {
+		c, err := scanCanary(rs)
+		if err != nil {
+			return nil, fmt.Errorf("error reading canary: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rs.Err()
+}
+
+func (s queries) CanaryUpdate(ctx context.Context, p *store.CanaryUpdateParams) (pipeline.Canary, error) {
+	set := []string{"state = ?"}
+	args := []any{string(p.State)}
+	if p.SetStep {
+		set, args = append(set, "step = ?"), append(args, p.Step)
+	}
+	if p.SetWeight {
+		set, args = append(set, "weight = ?"), append(args, p.Weight)
+	}
+	if !p.StepStartedAt.IsZero() {
+		set, args = append(set, "step_started_at = ?"), append(args, micros(p.StepStartedAt))
+	}
+	if !p.FinishedAt.IsZero() {
+		set, args = append(set, "finished_at = ?"), append(args, micros(p.FinishedAt))
+	}
+	if p.Reason != nil {
+		set, args = append(set, "reason = ?"), append(args, *p.Reason)
+	}
+	q := "UPDATE canaries SET " + strings.Join(set, ", ") + " WHERE id = ?"
+	args = append(args, p.ID)
+	if len(p.FromStates) > 0 {
+		ph := make([]string, len(p.FromStates))
+		for i, st := range p.FromStates {
+			ph[i] = "?"
+			args = append(args, string(st))
+		}
+		q += " AND state IN (" + strings.Join(ph, ", ") + ")"
+	}
+	n, err := s.q.exec(ctx, q, args...)
+	if err != nil {
+		return pipeline.Canary{}, fmt.Errorf("error updating canary %d: %w", p.ID, err)
+	}
+	if n == 0 {
+		return pipeline.Canary{}, fmt.Errorf("error updating canary %d: not in states %v: %w", p.ID, p.FromStates, store.ErrNotFound)
+	}
+	return s.CanaryGet(ctx, p.ID)
+}
+
+func (s queries) CanaryWeightApplied(ctx context.Context, id int64, weight int) error {
+	n, err := s.q.exec(ctx, `UPDATE canaries SET applied_weight = ? WHERE id = ?`, weight, id)
+	if err != nil {
+		return fmt.Errorf("error recording the weight of canary %d: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("error recording the weight of canary %d: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+const judgementCols = `id, canary_id, service, environment, version, step, weight, at, from_at, to_at, verdict, score, reason, detail`
+
+func scanJudgement(r row) (pipeline.Judgement, error) {
+	var j pipeline.Judgement
+	var verdict string
+	var at, from, to int64
+	if err := r.Scan(&j.ID, &j.CanaryID, &j.Service, &j.Environment, &j.Version, &j.Step, &j.Weight, &at, &from, &to,
+		&verdict, &j.Score, &j.Reason, &j.Detail); err != nil {
+		return j, err
+	}
+	j.Verdict = pipeline.Verdict(verdict)
+	j.At, j.From, j.To = fromMicros(at), fromMicros(from), fromMicros(to)
+	return j, nil
+}
+
+func (s queries) JudgementInsert(ctx context.Context, j *pipeline.Judgement) (pipeline.Judgement, error) {
+	out, err := scanJudgement(s.q.queryRow(ctx, `
+		INSERT INTO judgements (canary_id, service, environment, version, step, weight, at, from_at, to_at, verdict, score, reason, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+judgementCols,
+		j.CanaryID, j.Service, j.Environment, j.Version, j.Step, j.Weight, micros(j.At), micros(j.From), micros(j.To),
+		string(j.Verdict), j.Score, j.Reason, j.Detail))
+	if err != nil {
+		return out, fmt.Errorf("error recording a judgement of canary %d: %w", j.CanaryID, err)
+	}
+	return out, nil
+}
+
+func (s queries) JudgementList(ctx context.Context, p *store.JudgementListParams) ([]pipeline.Judgement, error) {
+	q := `SELECT ` + judgementCols + ` FROM judgements WHERE 1 = 1`
+	var args []any
+	if p.CanaryID != 0 {
+		q, args = q+" AND canary_id = ?", append(args, p.CanaryID)
+	}
+	if p.Service != "" {
+		q, args = q+" AND service = ?", append(args, p.Service)
+	}
+	if p.Environment != "" {
+		q, args = q+" AND environment = ?", append(args, p.Environment)
+	}
+	q, args = q+" ORDER BY id DESC LIMIT ?", append(args, limitOr(p.Limit, 100))
+	rs, err := s.q.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("error listing judgements: %w", err)
+	}
+	defer rs.Close()
+	var out []pipeline.Judgement
+	for rs.Next() {
+		j, err := scanJudgement(rs)
+		if err != nil {
+			return nil, fmt.Errorf("error reading judgement: %w", err)
+		}
+		out = append(out, j)
+	}
+	return out, rs.Err()
+}

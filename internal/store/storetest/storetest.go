@@ -37,6 +37,7 @@ func Run(t *testing.T, open Factory) {
 	t.Run("LocksAndRejection", func(t *testing.T) { t.Parallel(); testLocks(t, open) })
 	t.Run("Migrations", func(t *testing.T) { t.Parallel(); testMigrations(t, open) })
 	t.Run("CheckResults", func(t *testing.T) { t.Parallel(); testCheckResults(t, open) })
+	t.Run("CanariesAndJudgements", func(t *testing.T) { t.Parallel(); testCanaries(t, open) })
 }
 
 func mustRelease(t *testing.T, s store.Store, service, version string) pipeline.Release {
@@ -513,4 +514,82 @@ func testCheckResults(t *testing.T, open Factory) {
 	require.Equal(t, int64(7), byName["errors"].ReleaseID)
 	require.True(t, byName["errors"].At.Equal(t0.Add(time.Minute)))
 	require.Nil(t, byName["health"].Value)
+}
+
+func testCanaries(t *testing.T, open Factory) {
+	ctx := context.Background()
+	s, reopen := open(t)
+	rel := mustRelease(t, s, "web", "v1")
+	dep := mustDeployment(t, s, rel, "production")
+	var c pipeline.Canary
+	require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		c, err = tx.CanaryInsert(ctx, &pipeline.Canary{DeploymentID: dep.ID, Service: "web", Environment: "production",
+			ReleaseID: rel.ID, Version: "v1", State: pipeline.CanaryRunning, Step: 0, Weight: 10, StartedAt: t0, StepStartedAt: t0})
+		return err
+	}))
+	require.Equal(t, -1, c.AppliedWeight, "no weight applied yet")
+	err := s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.CanaryInsert(ctx, &pipeline.Canary{DeploymentID: dep.ID, Service: "web", Environment: "production",
+			ReleaseID: rel.ID, Version: "v1", State: pipeline.CanaryRunning, StartedAt: t0, StepStartedAt: t0})
+		return err
+	})
+	require.ErrorIs(t, err, store.ErrConflict, "one canary per deployment")
+
+	// A guarded update: only from the states given.
+	reason := "step 1 passed"
+	require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		c, err = tx.CanaryUpdate(ctx, &store.CanaryUpdateParams{ID: c.ID, FromStates: []pipeline.CanaryState{pipeline.CanaryRunning},
+			State: pipeline.CanaryRunning, Step: 1, SetStep: true, Weight: 50, SetWeight: true, StepStartedAt: t0.Add(time.Minute), Reason: &reason})
+		if err != nil {
+			return err
+		}
+		return tx.CanaryWeightApplied(ctx, c.ID, 50)
+	}))
+	err = s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.CanaryUpdate(ctx, &store.CanaryUpdateParams{ID: c.ID, FromStates: []pipeline.CanaryState{pipeline.CanaryPromoting},
+			State: pipeline.CanaryPromoted, FinishedAt: t0.Add(time.Hour)})
+		return err
+	})
+	require.ErrorIs(t, err, store.ErrNotFound, "a canary not in FromStates is left alone")
+
+	detail := []byte(`{"metrics":[{"name":"errors","p_value":0.001}]}`)
+	for i, v := range []pipeline.Verdict{pipeline.VerdictInconclusive, pipeline.VerdictPass, pipeline.VerdictFail} {
+		require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			_, err := tx.JudgementInsert(ctx, &pipeline.Judgement{CanaryID: c.ID, Service: "web", Environment: "production", Version: "v1",
+				Step: 1, Weight: 50, At: t0.Add(time.Duration(i) * time.Minute), From: t0, To: t0.Add(time.Duration(i) * time.Minute),
+				Verdict: v, Score: float64(i * 40), Reason: string(v), Detail: detail})
+			return err
+		}))
+	}
+	s = reopen(t, s)
+	got, err := s.CanaryGetByDeployment(ctx, dep.ID)
+	require.NoError(t, err)
+	require.Equal(t, 1, got.Step)
+	require.Equal(t, 50, got.Weight)
+	require.Equal(t, 50, got.AppliedWeight)
+	require.Equal(t, "step 1 passed", got.Reason)
+	require.True(t, got.StepStartedAt.Equal(t0.Add(time.Minute)))
+	require.True(t, got.FinishedAt.IsZero())
+	_, err = s.CanaryGetByDeployment(ctx, dep.ID+1000)
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	list, err := s.CanaryList(ctx, &store.CanaryListParams{Service: "web", States: []pipeline.CanaryState{pipeline.CanaryRunning}})
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	list, err = s.CanaryList(ctx, &store.CanaryListParams{Service: "web", States: []pipeline.CanaryState{pipeline.CanaryAborted}})
+	require.NoError(t, err)
+	require.Empty(t, list)
+
+	js, err := s.JudgementList(ctx, &store.JudgementListParams{CanaryID: c.ID})
+	require.NoError(t, err)
+	require.Len(t, js, 3)
+	require.Equal(t, pipeline.VerdictFail, js[0].Verdict, "newest first")
+	require.Equal(t, 80.0, js[0].Score)
+	require.JSONEq(t, string(detail), string(js[0].Detail))
+	require.True(t, js[0].To.Equal(t0.Add(2*time.Minute)))
+	js, err = s.JudgementList(ctx, &store.JudgementListParams{Service: "web", Environment: "production", Limit: 1})
+	require.NoError(t, err)
+	require.Len(t, js, 1)
 }
