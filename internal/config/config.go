@@ -38,6 +38,41 @@
 //
 // The holidays_ical file is read while the configuration is parsed.
 //
+// An environment may make every promotion into it a canary rollout: the
+// release first runs beside the stable version and gets a growing share of
+// traffic, step by step, while an analysis compares it with the stable
+// version (see the Canary type for what each field means):
+//
+//	canary:
+//	  deploy:                               # required; like an environment's deploy
+//	    command: ["./deploy.sh", "production-canary"]
+//	  router:                               # router and/or set_weight
+//	    listen: 127.0.0.1:8082
+//	    stable: http://127.0.0.1:8092
+//	    canary: http://127.0.0.1:8093
+//	  set_weight:                           # run with BAKERY_CANARY_WEIGHT
+//	    command: ["./weights.sh"]
+//	  steps:                                # required, one or more
+//	    - {weight: 10, for: 5m}
+//	    - {weight: 50, for: 10m}
+//	  analysis:                             # required; metrics and/or checks
+//	    interval: 30s                       # default 30s
+//	    pass: 95                            # default 95
+//	    marginal: 75                        # default 75
+//	    metrics:
+//	      - name: errors
+//	        router: error_rate              # error_rate | latency (needs router)
+//	        direction: increase             # increase | decrease | either
+//	        critical: true
+//	      - name: p99
+//	        prometheus:
+//	          url: http://127.0.0.1:9090
+//	          canary: 'histogram_quantile(0.99, ...{track="canary"}...)'
+//	          baseline: 'histogram_quantile(0.99, ...{track="stable"}...)'
+//	    checks:                             # the same entries as an environment's checks
+//	      - name: canary-health
+//	        http: {url: "http://127.0.0.1:8093/healthz"}
+//
 // Relative paths in the file (a sqlite:// database, a deploy command such as
 // ./deploy.sh, a deploy dir, a holidays_ical file) are resolved against the
 // directory of the file, not against the directory bakery happens to be
@@ -46,12 +81,12 @@ package config
 
 import (
 	"fmt"
-	"github.com/bakery-deploy/bakery/internal/analysis/check"
-	"github.com/bakery-deploy/bakery/internal/analysis/judge"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/bakery-deploy/bakery/internal/analysis/check"
+	"github.com/bakery-deploy/bakery/internal/analysis/judge"
 	"github.com/bakery-deploy/bakery/internal/window"
 )
 

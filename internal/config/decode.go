@@ -19,7 +19,7 @@ var (
 	rootFields        = []string{"server", "services"}
 	serverFields      = []string{"addr", "database"}
 	serviceFields     = []string{"name", "repository", "environments"}
-	environmentFields = []string{"name", "bake", "deploy", "windows", "migrations", "checks"}
+	environmentFields = []string{"name", "bake", "deploy", "windows", "migrations", "checks", "canary"}
 	deployFields      = []string{"command", "timeout", "dir", "env"}
 	windowsFields     = []string{"timezone", "allow", "holidays", "holidays_ical"}
 )
@@ -52,6 +52,7 @@ type parser struct {
 	dir      string // absolute directory of the file
 	problems []Problem
 	visits   int
+	listens  listens // for the clash checks of canary routers
 }
 
 // add records a problem positioned at n (or at an unknown position if n is nil).
@@ -225,8 +226,10 @@ func (p *parser) server(n, at *yaml.Node) Server {
 		if addr, ok := p.scalar(v, f.field("addr"), `"127.0.0.1:8080"`); ok {
 			s.Addr = addr
 			p.checkAddr(v, f.field("addr"), addr)
+			p.listens.server.line = v.Line
 		}
 	}
+	p.listens.server.addr = s.Addr
 	if v := f.get("database"); v != nil {
 		if db, ok := p.scalar(v, f.field("database"), `"sqlite://bakery.db"`); ok {
 			s.Database = p.database(v, f.field("database"), db)
@@ -451,6 +454,9 @@ func (p *parser) environment(n, at *yaml.Node, path string, first bool) (Environ
 		} else {
 			env.Checks = p.checks(v, f.field("checks"))
 		}
+	}
+	if v := f.get("canary"); v != nil {
+		env.Canary = p.canary(v, f.field("canary"))
 	}
 	return env, nameNode
 }

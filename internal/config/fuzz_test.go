@@ -2,7 +2,9 @@ package config
 
 import (
 	"errors"
+	"slices"
 	"testing"
+	"time"
 )
 
 // FuzzParse checks that Parse never panics, that every error it returns for
@@ -30,6 +32,9 @@ func FuzzParse(f *testing.F) {
 		"services:\n  - name: web\n    environments:\n      - name: production\n        windows: {timezone: Mars/Base, allow: [Mon-Fry 9-18, []], holidays: [2026-02-30], holidays_ical: nope.ics, tz: x}\n        deploy: {command: [b]}\n",
 		"services:\n  - name: web\n    environments:\n      - name: production\n        windows: {timezone: Local, allow: [], holidays: 2026-12-25, holidays_ical: .}\n        deploy: {command: [b]}\n",
 		"services:\n  - name: web\n    environments:\n      - name: production\n        windows:\n        deploy: {command: [b]}\n",
+		"server: {addr: 127.0.0.1:8080}\nservices:\n  - name: web\n    environments:\n      - name: staging\n        deploy: {command: [a]}\n      - name: production\n        deploy: {command: [b]}\n        canary:\n          deploy: {command: [./canary.sh], timeout: 1m}\n          router: {listen: 127.0.0.1:8082, stable: http://127.0.0.1:8092, canary: http://127.0.0.1:8093}\n          set_weight: {command: [./weights.sh]}\n          steps: [{weight: 10, for: 30s}, {weight: 50, for: 30s}]\n          analysis:\n            interval: 10s\n            pass: 95\n            marginal: 75\n            metrics:\n              - {name: errors, router: error_rate, direction: increase, confidence: 0.95, tolerance: 0.1, critical: true, weight: 2, min_samples: 5, max: 0.05, min: 0}\n              - {name: p, prometheus: {url: http://127.0.0.1:9090, canary: a, baseline: b, step: 5s}}\n            checks: [{name: h, http: {url: http://127.0.0.1:8093/healthz}}]\n",
+		"services:\n  - name: web\n    environments:\n      - name: production\n        deploy: {command: [b]}\n        canary:\n          router: {listen: ':0', stable: x, canary: x}\n          steps: [{weight: 0, for: -1s}, ~, 7]\n          analysis: {interval: 1ms, pass: 50, marginal: NaN, metrics: [{name: e, router: p99, prometheus: {}}, {name: e}], checks: [{name: e}]}\n",
+		"services:\n  - name: web\n    environments:\n      - name: production\n        deploy: {command: [b]}\n        canary: {deploy: {command: [c]}, set_weight: {command: [w]}, steps: [{weight: 100, for: 1s}], analysis: {metrics: [{name: e, router: latency}]}}\n",
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
@@ -75,7 +80,43 @@ func FuzzParse(f *testing.F) {
 						t.Fatalf("accepted an empty argument in %q", d.Command)
 					}
 				}
+				if c := env.Canary; c != nil {
+					checkCanary(t, c)
+				}
 			}
 		}
 	})
+}
+
+// checkCanary fails t unless c keeps the promises of the Canary type.
+func checkCanary(t *testing.T, c *Canary) {
+	t.Helper()
+	if len(c.Deploy.Command) == 0 || c.Deploy.Timeout <= 0 || (c.Router == nil && c.SetWeight == nil) || len(c.Steps) == 0 {
+		t.Fatalf("accepted canary %#v", c)
+	}
+	if c.SetWeight != nil && (len(c.SetWeight.Command) == 0 || c.SetWeight.Timeout <= 0) {
+		t.Fatalf("accepted set_weight %#v", c.SetWeight)
+	}
+	if r := c.Router; r != nil && (r.Listen == "" || r.Stable == "" || r.Canary == "" || r.Stable == r.Canary) {
+		t.Fatalf("accepted router %#v", r)
+	}
+	for _, s := range c.Steps {
+		if s.Weight < 1 || s.Weight > 100 || s.For <= 0 {
+			t.Fatalf("accepted step %#v", s)
+		}
+	}
+	a := c.Analysis
+	if a.Interval < time.Second || !(a.Marginal >= 0 && a.Marginal <= a.Pass && a.Pass <= 100) || len(a.Metrics)+len(a.Checks) == 0 {
+		t.Fatalf("accepted analysis %#v", a)
+	}
+	for _, m := range a.Metrics {
+		if m.Name == "" || (m.Router == "") == (m.Prometheus == nil) || (m.Router != "" && c.Router == nil) ||
+			!slices.Contains(directions, string(m.Direction)) || m.Confidence < 0 || m.Confidence >= 1 ||
+			m.Tolerance < 0 || m.Weight < 0 || m.MinSamples < 0 || (m.Max != nil && m.Min != nil && *m.Max < *m.Min) {
+			t.Fatalf("accepted metric %#v", m)
+		}
+		if m.Prometheus != nil && (m.Prometheus.URL == "" || m.Prometheus.Canary == "" || m.Prometheus.Baseline == "" || m.Prometheus.Step <= 0) {
+			t.Fatalf("accepted prometheus metric %#v", m.Prometheus)
+		}
+	}
 }
