@@ -330,6 +330,20 @@ func (e *Engine) cancelActive(ctx context.Context, tx store.Tx, service, env, ac
 			Version: d.Version, Actor: actor, Reason: why, DeploymentID: d.ID}); err != nil {
 			return err
 		}
+		// A canary of the deployment ends with it: weight 0.
+		c, err := tx.CanaryGetByDeployment(ctx, d.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if !c.State.IsTerminal() {
+			if _, err := endCanary(ctx, tx, c, pipeline.CanaryCancelled, "cancelled: "+why, now); err != nil {
+				return err
+			}
+			e.syncRoutersSoon()
+		}
 	}
 	return nil
 }

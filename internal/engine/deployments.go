@@ -64,11 +64,38 @@ func (e *Engine) runDeployment(ctx context.Context, id int64, attempt int) error
 
 	req, cfgErr := e.request(dep, rel)
 	tail := deploy.NewTail(outputTail)
+	phase, canary, phaseErr := e.canaryPhase(ctx, dep)
+	if cfgErr == nil {
+		cfgErr = phaseErr
+	}
 	var runErr error
-	if cfgErr != nil {
+	switch {
+	case cfgErr != nil:
 		runErr = cfgErr
 		_, _ = tail.Write([]byte(cfgErr.Error() + "\n"))
-	} else {
+	case phase == "none":
+		return nil // the canary ended meanwhile
+	case phase == "canary":
+		// The release goes beside stable first; the rollout follows.
+		_, cc := e.canaryConfig(dep.Service, dep.Environment)
+		runErr = e.runWithHeartbeat(ctx, dep, tail, func(ctx context.Context) error {
+			if err := e.migrate(ctx, dep, rel, req, tail); err != nil {
+				return err
+			}
+			return e.opts.Deployer.Deploy(ctx, canaryRequest(req, cc), tail)
+		})
+		if runErr == nil {
+			return e.startCanary(ctx, dep, tail.String())
+		}
+	case phase == "promote":
+		runErr = e.runWithHeartbeat(ctx, dep, tail, func(ctx context.Context) error {
+			return e.promoteCanary(ctx, dep, canary, req, tail)
+		})
+		if errors.Is(runErr, errTakenOver) {
+			return nil
+		}
+		return e.finishCanaryPromotion(ctx, dep, canary, runErr, tail.String())
+	default:
 		runErr = e.runWithHeartbeat(ctx, dep, tail, func(ctx context.Context) error {
 			if err := e.migrate(ctx, dep, rel, req, tail); err != nil {
 				return err
@@ -80,6 +107,39 @@ func (e *Engine) runDeployment(ctx context.Context, id int64, attempt int) error
 		return nil
 	}
 	return e.finishDeployment(ctx, dep, runErr, tail.String())
+}
+
+// finishCanaryPromotion ends a canary's promotion: the deployment's outcome
+// and, in the same transaction, the canary's end with weight 0 (all
+// traffic to stable, which now runs the release, or still the old version
+// if the deploy command failed).
+func (e *Engine) finishCanaryPromotion(ctx context.Context, dep pipeline.Deployment, c pipeline.Canary, runErr error, output string) error {
+	err := e.finishDeploymentWith(ctx, dep, runErr, output, func(ctx context.Context, tx store.Tx, now time.Time) error {
+		state, reason := pipeline.CanaryPromoted, "promoted: "+dep.Version+" is the stable version"
+		if runErr != nil {
+			state, reason = pipeline.CanaryAborted, "the deploy command replacing stable failed: "+runErr.Error()
+		}
+		var err error
+		c, err = endCanary(ctx, tx, c, state, reason, now)
+		if err != nil {
+			return err
+		}
+		typ := EventCanaryPromoted
+		if runErr != nil {
+			typ = EventCanaryAborted
+		}
+		_, err = tx.EventInsert(ctx, &pipeline.Event{At: now, Type: typ, Service: dep.Service, Environment: dep.Environment,
+			Version: dep.Version, ToVersion: dep.Version, Actor: pipeline.ActorSystem, DeploymentID: dep.ID, Reason: reason,
+			Data: map[string]any{"canary_id": c.ID, "weight": 0}})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if c.State.IsTerminal() {
+		_ = e.applyWeight(ctx, c)
+	}
+	return nil
 }
 
 var errTakenOver = errors.New("deployment attempt was taken over by another worker")
@@ -151,6 +211,13 @@ func (e *Engine) runWithHeartbeat(ctx context.Context, dep pipeline.Deployment, 
 // finishDeployment writes the outcome and, in the same transaction, the next
 // decision for the service (a success starts a bake or a promotion).
 func (e *Engine) finishDeployment(ctx context.Context, dep pipeline.Deployment, runErr error, output string) error {
+	return e.finishDeploymentWith(ctx, dep, runErr, output, nil)
+}
+
+// finishDeploymentWith is finishDeployment with more writes (also) in its
+// transaction.
+func (e *Engine) finishDeploymentWith(ctx context.Context, dep pipeline.Deployment, runErr error, output string,
+	also func(ctx context.Context, tx store.Tx, now time.Time) error) error {
 	ctx = context.WithoutCancel(ctx)
 	var next time.Time
 	err := e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
@@ -180,6 +247,11 @@ func (e *Engine) finishDeployment(ctx context.Context, dep pipeline.Deployment, 
 		}
 		if _, err := tx.EventInsert(ctx, ev); err != nil {
 			return err
+		}
+		if also != nil {
+			if err := also(ctx, tx, now); err != nil {
+				return err
+			}
 		}
 		e.log.Info("deployment finished", "service", dep.Service, "environment", dep.Environment, "version", dep.Version,
 			"deployment", dep.ID, "state", p.State, "reason", ev.Reason)
@@ -231,6 +303,10 @@ func (e *Engine) recoverOne(ctx context.Context, dep pipeline.Deployment) error 
 			return err
 		}
 		now := e.clock.Now()
+		if c, err := tx.CanaryGetByDeployment(ctx, dep.ID); err == nil && c.State == pipeline.CanaryRunning {
+			// A canary being observed has no worker: the leader judges it.
+			return nil
+		}
 		if dep.State == pipeline.DeploymentPending {
 			// Its job may have been taken by a process that died before
 			// starting it: queue it again under a new attempt number, which

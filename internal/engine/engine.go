@@ -22,6 +22,7 @@ import (
 	"github.com/bakery-deploy/bakery/internal/config"
 	"github.com/bakery-deploy/bakery/internal/deploy"
 	"github.com/bakery-deploy/bakery/internal/pipeline"
+	"github.com/bakery-deploy/bakery/internal/router"
 	"github.com/bakery-deploy/bakery/internal/store"
 )
 
@@ -68,6 +69,17 @@ type Engine struct {
 	checkNext    map[checkKey]time.Time
 	checkRunning map[checkKey]bool
 
+	// Canaries: when each was last judged, which are being judged (or,
+	// keyed by -ID, having their weight applied), when a failed
+	// set_weight is tried again; the built-in routers of this process.
+	canaryJudged  map[int64]time.Time
+	canaryBusy    map[int64]bool
+	weightRetry   map[int64]time.Time
+	routers       map[routerKey]*routerEntry
+	routerSync    chan struct{}
+	routerMetrics *router.Metrics
+	ctx           context.Context
+
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
 }
@@ -103,6 +115,14 @@ func New(opts Options) *Engine {
 		timers:       make(map[string]*timer),
 		checkNext:    make(map[checkKey]time.Time),
 		checkRunning: make(map[checkKey]bool),
+		canaryJudged: make(map[int64]time.Time),
+		canaryBusy:   make(map[int64]bool),
+		weightRetry:  make(map[int64]time.Time),
+		routers:      make(map[routerKey]*routerEntry),
+		routerSync:   make(chan struct{}, 1),
+	}
+	if opts.Registerer != nil {
+		e.routerMetrics = router.NewMetrics(opts.Registerer)
 	}
 	e.metrics = newMetrics(opts.Registerer)
 	e.cfg.Store(opts.Config)
@@ -129,6 +149,9 @@ func (e *Engine) IsLeader() bool { return e.leader.Load() }
 func (e *Engine) SetConfig(ctx context.Context, cfg *config.Config) {
 	e.cfg.Store(cfg)
 	e.log.Info("configuration reloaded", "path", cfg.Path, "services", len(cfg.Services))
+	if e.ctx != nil {
+		e.startRouters(e.ctx)
+	}
 	if e.leader.Load() {
 		e.reconcileAll(ctx)
 	}
@@ -149,6 +172,15 @@ func (e *Engine) Start(ctx context.Context, st store.Store) error {
 		return err
 	}
 	ctx, e.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	e.ctx = ctx
+	// Every replica runs the built-in routers (each on its own host) and
+	// keeps them at the stored canary weights.
+	e.startRouters(ctx)
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.routerLoop(ctx)
+	}()
 	// Decide for every service now, on every replica: it arms the timers
 	// for bake deadlines that passed or come due while this process was
 	// away, without waiting for leadership.
@@ -168,6 +200,7 @@ func (e *Engine) Stop(ctx context.Context) {
 		e.cancel()
 	}
 	e.wg.Wait()
+	e.stopRouters()
 	e.mu.Lock()
 	for _, t := range e.timers {
 		t.t.Stop()
@@ -215,6 +248,7 @@ func (e *Engine) leaderLoop(ctx context.Context) {
 		if ok {
 			e.recoverInterrupted(ctx, now)
 			e.runDueChecks(ctx)
+			e.runCanaries(ctx)
 			if time.Since(lastFull) > 30*time.Second {
 				e.reconcileAll(ctx)
 				lastFull = time.Now()

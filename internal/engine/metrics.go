@@ -13,6 +13,7 @@ type metrics struct {
 	deployments *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
 	decisions   prometheus.Histogram
+	judgements  *prometheus.CounterVec
 	leader      prometheus.Gauge
 }
 
@@ -29,14 +30,21 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "bakery_decision_seconds", Help: "Time to decide and record one service's next steps (one transaction).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
+		judgements: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bakery_canary_judgements_total", Help: "Canary judgements made, by service, environment and verdict.",
+		}, []string{"service", "environment", "verdict"}),
 		leader: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "bakery_leader", Help: "1 while this process leads (sweeps for interrupted deployments), else 0.",
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.deployments, m.duration, m.decisions, m.leader)
+		reg.MustRegister(m.deployments, m.duration, m.decisions, m.judgements, m.leader)
 	}
 	return m
+}
+
+func (m *metrics) judged(service, env, verdict string) {
+	m.judgements.WithLabelValues(service, env, verdict).Inc()
 }
 
 func (m *metrics) deployed(service, env, kind, state string, ran time.Duration) {

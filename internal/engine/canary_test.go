@@ -1,0 +1,314 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/bakery-deploy/bakery/internal/analysis/judge"
+	"github.com/bakery-deploy/bakery/internal/config"
+	"github.com/bakery-deploy/bakery/internal/pipeline"
+	"github.com/bakery-deploy/bakery/internal/store"
+)
+
+// backend is one version's real HTTP server; failPct of its requests (by
+// count) answer 500.
+type backend struct {
+	srv     *httptest.Server
+	failPct atomic.Int64
+	n       atomic.Int64
+	hits    atomic.Int64
+}
+
+func newBackend(t *testing.T, name string) *backend {
+	b := &backend{}
+	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.hits.Add(1)
+		if n := b.n.Add(1); (n % 100) < b.failPct.Load() {
+			http.Error(w, name+" broke", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, name)
+	}))
+	t.Cleanup(b.srv.Close)
+	return b
+}
+
+func freeTCPAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	return addr
+}
+
+type canaryWorld struct {
+	*testBundle
+	listen         string
+	stable, canary *backend
+}
+
+// canarySetup: web with staging and a canary production behind the
+// built-in router; steps 10% then 50%, 20 s each, judged every 10 s on the
+// router's error rate (critical).
+func canarySetup(t *testing.T, db string) *canaryWorld {
+	w := &canaryWorld{listen: freeTCPAddr(t), stable: newBackend(t, "stable"), canary: newBackend(t, "canary")}
+	env := func(name string) config.Environment {
+		return config.Environment{Name: name, Deploy: config.Deploy{Command: []string{"/bin/true"}, Timeout: time.Minute}}
+	}
+	prod := env("production")
+	prod.Canary = &config.Canary{
+		Deploy: config.Deploy{Command: []string{"/bin/true"}, Timeout: time.Minute},
+		Router: &config.Router{Listen: w.listen, Stable: w.stable.srv.URL, Canary: w.canary.srv.URL},
+		Steps:  []config.CanaryStep{{Weight: 10, For: 20 * time.Second}, {Weight: 50, For: 20 * time.Second}},
+		Analysis: config.Analysis{Interval: 10 * time.Second, Pass: 95, Marginal: 75, Metrics: []config.AnalysisMetric{
+			{Metric: judge.Metric{Name: "errors", Direction: judge.Increase, Critical: true}, Router: config.RouterErrorRate},
+			{Metric: judge.Metric{Name: "latency", Direction: judge.Increase, Tolerance: 5}, Router: config.RouterLatency},
+		}},
+	}
+	cfg := &config.Config{Services: []config.Service{{Name: "web", Environments: []config.Environment{env("staging"), prod}}}}
+	w.testBundle = setup(t, db, cfg)
+	require.Eventually(t, func() bool {
+		c, err := net.Dial("tcp", w.listen)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, 5*time.Second, 10*time.Millisecond, "the built-in router listens")
+	return w
+}
+
+// traffic sends perSecond requests through the router for each of secs
+// seconds of the fake clock, advancing it one second at a time.
+func (w *canaryWorld) traffic(t *testing.T, secs, perSecond int) {
+	t.Helper()
+	for s := 0; s < secs; s++ {
+		for i := 0; i < perSecond; i++ {
+			resp, err := http.Get("http://" + w.listen + "/")
+			require.NoError(t, err)
+			_, _ = resp.Body.Read(make([]byte, 64))
+			resp.Body.Close()
+		}
+		w.clock.Set(w.clock.Now().Add(time.Second))
+	}
+}
+
+func (w *canaryWorld) canaryNow(t *testing.T) pipeline.Canary {
+	t.Helper()
+	cs, err := w.st.CanaryList(context.Background(), &store.CanaryListParams{Service: "web", Environment: "production", Limit: 1})
+	require.NoError(t, err)
+	require.NotEmpty(t, cs, "a canary exists")
+	return cs[0]
+}
+
+// waitCanary waits until the canary satisfies ok (the leader judges it
+// within about a second of real time once due).
+func (w *canaryWorld) waitCanary(t *testing.T, what string, ok func(c pipeline.Canary) bool) pipeline.Canary {
+	t.Helper()
+	var c pipeline.Canary
+	require.Eventually(t, func() bool {
+		cs, err := w.st.CanaryList(context.Background(), &store.CanaryListParams{Service: "web", Environment: "production", Limit: 1})
+		if err != nil || len(cs) == 0 {
+			return false
+		}
+		c = cs[0]
+		return ok(c)
+	}, 15*time.Second, 20*time.Millisecond, what)
+	return c
+}
+
+func (w *canaryWorld) release(t *testing.T, v string) {
+	t.Helper()
+	_, err := w.e.CreateRelease(context.Background(), "ci", ReleaseParams{Service: "web", Version: v})
+	require.NoError(t, err)
+}
+
+func (w *canaryWorld) judgements(t *testing.T, c pipeline.Canary) []pipeline.Judgement {
+	js, err := w.st.JudgementList(context.Background(), &store.JudgementListParams{CanaryID: c.ID})
+	require.NoError(t, err)
+	return js
+}
+
+// startCanary brings v1 to production (no canary: nothing to compare
+// with) and then v2 into its canary at 10%.
+func (w *canaryWorld) startCanary(t *testing.T) pipeline.Canary {
+	t.Helper()
+	w.release(t, "v1")
+	w.settle(t, "web")
+	require.Equal(t, "v1", w.version(t, "web", "production"), "the first release deploys plainly: there is no stable version to judge against")
+	w.release(t, "v2")
+	defer func() {
+		if t.Failed() {
+			deps, _ := w.st.DeploymentList(context.Background(), &store.DeploymentListParams{Service: "web", Limit: 100})
+			for _, d := range deps {
+				t.Logf("deployment %d %s %s %s attempt %d: %s", d.ID, d.Environment, d.Version, d.State, d.Attempt, d.Error)
+			}
+		}
+	}()
+	return w.waitCanary(t, "v2 becomes a canary", func(c pipeline.Canary) bool { return c.Version == "v2" && c.State == pipeline.CanaryRunning })
+}
+
+func TestCanaryStepsThenPromotes(t *testing.T) {
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			w := canarySetup(t, db)
+			c := w.startCanary(t)
+			require.Equal(t, 10, c.Weight)
+			require.Equal(t, 0, c.Step)
+			require.Equal(t, 10, w.e.routerFor("web", "production").Weight(), "the router applies the stored weight")
+
+			// Healthy traffic: two judgements in step 1, then 50%.
+			w.traffic(t, 10, 20)
+			w.waitCanary(t, "first judgement", func(c pipeline.Canary) bool { return len(w.judgements(t, c)) >= 1 })
+			w.traffic(t, 10, 20)
+			c = w.waitCanary(t, "step 2 after 20s with passing judgements", func(c pipeline.Canary) bool { return c.Step == 1 })
+			require.Equal(t, 50, c.Weight)
+			require.Equal(t, 50, w.e.routerFor("web", "production").Weight())
+			js := w.judgements(t, c)
+			require.Equal(t, pipeline.VerdictPass, js[0].Verdict, js[0].Reason)
+			var detail JudgementDetail
+			require.NoError(t, json.Unmarshal(js[0].Detail, &detail))
+			require.Len(t, detail.Metrics, 2)
+			require.Equal(t, "errors", detail.Metrics[0].Name)
+			require.GreaterOrEqual(t, detail.Metrics[0].CanaryCount, 3, "per-second error rates of the canary")
+			require.Greater(t, detail.Metrics[1].BaselineCount, detail.Metrics[1].CanaryCount, "at 10%% the baseline gets more requests")
+
+			// The split follows the weight: at 50% about half the requests.
+			before := w.canary.hits.Load()
+			w.traffic(t, 10, 20)
+			require.InDelta(t, 100, w.canary.hits.Load()-before, 2, "half of 200 requests at 50%")
+			w.traffic(t, 10, 20)
+			w.waitCanary(t, "promoted after the last step", func(c pipeline.Canary) bool { return c.State == pipeline.CanaryPromoted })
+			w.settle(t, "web")
+			require.Equal(t, "v2", w.version(t, "web", "production"))
+			require.Eventually(t, func() bool { return w.e.routerFor("web", "production").Weight() == 0 }, 5*time.Second, 10*time.Millisecond,
+				"after the promotion all traffic goes to (the new) stable")
+			evs, err := w.st.EventList(context.Background(), &store.EventListParams{Service: "web", Limit: 100})
+			require.NoError(t, err)
+			seen := map[string]bool{}
+			for _, ev := range evs {
+				seen[ev.Type] = true
+			}
+			for _, typ := range []string{EventCanaryStarted, EventCanaryAdvanced, EventCanaryPromoting, EventCanaryPromoted} {
+				require.True(t, seen[typ], "event %s on the record", typ)
+			}
+		})
+	}
+}
+
+func TestFailingCanaryIsAbortedAndLocksProduction(t *testing.T) {
+	w := canarySetup(t, "sqlite")
+	w.startCanary(t)
+	w.canary.failPct.Store(40)
+	w.traffic(t, 10, 20)
+	c := w.waitCanary(t, "the erroring canary is aborted", func(c pipeline.Canary) bool { return c.State == pipeline.CanaryAborted })
+	require.Equal(t, 0, c.Weight)
+	require.Equal(t, 0, w.e.routerFor("web", "production").Weight(), "traffic is back on stable")
+	before := w.canary.hits.Load()
+	w.traffic(t, 1, 50)
+	require.Equal(t, before, w.canary.hits.Load(), "no request reaches the aborted canary")
+
+	rel, err := w.st.ReleaseGet(context.Background(), "web", "v2")
+	require.NoError(t, err)
+	require.True(t, rel.Rejected, "the canary's release is rejected")
+	dep, err := w.st.DeploymentGet(context.Background(), c.DeploymentID)
+	require.NoError(t, err)
+	require.Equal(t, pipeline.DeploymentFailed, dep.State)
+	require.Equal(t, "v1", w.version(t, "web", "production"))
+	locks, err := w.st.LockList(context.Background(), &store.LockListParams{Service: "web", Environment: "production"})
+	require.NoError(t, err)
+	require.Len(t, locks, 1, "production is locked by bakery")
+	require.Contains(t, locks[0].Reason, "canary v2 failed")
+	require.Contains(t, locks[0].Reason, "errors")
+
+	js := w.judgements(t, c)
+	require.Equal(t, pipeline.VerdictFail, js[0].Verdict)
+	var detail JudgementDetail
+	require.NoError(t, json.Unmarshal(js[0].Detail, &detail))
+	require.Equal(t, "fail", detail.Metrics[0].Outcome)
+	require.Less(t, float64(detail.Metrics[0].PValue), 0.05)
+	evs, err := w.st.EventList(context.Background(), &store.EventListParams{Service: "web", Limit: 100})
+	require.NoError(t, err)
+	var aborted *pipeline.Event
+	for i := range evs {
+		if evs[i].Type == EventCanaryAborted {
+			aborted = &evs[i]
+		}
+	}
+	require.NotNil(t, aborted, "the abort is on the record")
+	require.Equal(t, pipeline.ActorSystem, aborted.Actor)
+	require.Contains(t, aborted.Data, "score")
+	require.Contains(t, aborted.Data, "metrics", "the event carries the scores per metric")
+
+	// A later release does not get in while the lock holds.
+	w.release(t, "v3")
+	w.settle(t, "web")
+	require.Equal(t, "v1", w.version(t, "web", "production"))
+	require.Len(t, w.deploymentsOf(t, "web", "production", "v3"), 0)
+}
+
+func TestLockHoldsTheCanaryAtItsStep(t *testing.T) {
+	w := canarySetup(t, "sqlite")
+	w.startCanary(t)
+	ctx := context.Background()
+	_, err := w.e.Lock(ctx, "ann", LockParams{Service: "web", Environment: "production", Reason: "incident"})
+	require.NoError(t, err)
+	var c pipeline.Canary
+	for n := 1; n <= 3; n++ {
+		w.traffic(t, 10, 20)
+		c = w.waitCanary(t, "judged", func(c pipeline.Canary) bool { return len(w.judgements(t, c)) >= n })
+	}
+	require.Equal(t, pipeline.VerdictPass, w.judgements(t, c)[0].Verdict, "healthy, and past the step's 20s")
+	require.Equal(t, 0, c.Step, "the lock holds the canary at step 1")
+	require.Equal(t, 10, c.Weight)
+	views, err := w.e.Canaries(ctx, "web", 5)
+	require.NoError(t, err)
+	require.Contains(t, views["production"].Hold, "locked by ann: incident")
+
+	_, err = w.e.CanaryPromote(ctx, "ann", "web", "production", "looks fine")
+	require.ErrorIs(t, err, ErrLocked, "promoting a canary is refused while locked")
+
+	_, err = w.e.Unlock(ctx, "ann", "web", "production", "over")
+	require.NoError(t, err)
+	w.traffic(t, 10, 20)
+	w.waitCanary(t, "moves on once unlocked", func(c pipeline.Canary) bool { return c.Step == 1 && c.Weight == 50 })
+}
+
+func TestCanaryPromoteAndAbortCommands(t *testing.T) {
+	w := canarySetup(t, "sqlite")
+	ctx := context.Background()
+	w.startCanary(t)
+	_, err := w.e.CanaryPromote(ctx, "ann", "web", "production", "")
+	require.ErrorIs(t, err, ErrInvalid, "a reason is required")
+	_, err = w.e.CanaryPromote(ctx, "ann", "web", "production", "urgent fix, verified by hand")
+	require.NoError(t, err)
+	w.waitCanary(t, "promoted at once", func(c pipeline.Canary) bool { return c.State == pipeline.CanaryPromoted })
+	w.settle(t, "web")
+	require.Equal(t, "v2", w.version(t, "web", "production"))
+
+	w.release(t, "v3")
+	w.waitCanary(t, "v3 is a canary", func(c pipeline.Canary) bool { return c.Version == "v3" && c.State == pipeline.CanaryRunning })
+	c, err := w.e.CanaryAbort(ctx, "bob", "web", "production", "wrong config")
+	require.NoError(t, err)
+	require.Equal(t, pipeline.CanaryAborted, c.State)
+	require.Equal(t, 0, w.e.routerFor("web", "production").Weight())
+	require.True(t, strings.Contains(c.Reason, "bob"), c.Reason)
+	rel, err := w.st.ReleaseGet(ctx, "web", "v3")
+	require.NoError(t, err)
+	require.True(t, rel.Rejected)
+	_, err = w.e.CanaryAbort(ctx, "bob", "web", "production", "again")
+	require.ErrorIs(t, err, ErrNoCanary)
+	locks, err := w.st.LockList(ctx, &store.LockListParams{Service: "web", Environment: "production"})
+	require.NoError(t, err)
+	require.Empty(t, locks, "a person's abort does not lock")
+}

@@ -1,0 +1,186 @@
+package engine
+
+import (
+	"context"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/bakery-deploy/bakery/internal/router"
+	"github.com/bakery-deploy/bakery/internal/store"
+)
+
+// routerSyncInterval is how often every replica reads the canaries'
+// weights for its built-in routers (changes made in this process apply at
+// once).
+const routerSyncInterval = 500 * time.Millisecond
+
+type routerKey struct{ service, env string }
+
+// routerEntry is one built-in router this process runs.
+type routerEntry struct {
+	r      *router.Router
+	sig    string // listen|stable|canary: a change restarts the router
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu  sync.Mutex
+	err error // why it is not listening, if it is not
+}
+
+func (re *routerEntry) listenErr() error {
+	re.mu.Lock()
+	defer re.mu.Unlock()
+	return re.err
+}
+
+// routerFor returns the built-in router of service/env in this process.
+func (e *Engine) routerFor(service, env string) *router.Router {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if re := e.routers[routerKey{service, env}]; re != nil {
+		return re.r
+	}
+	return nil
+}
+
+// RouterError says why the built-in router of service/env is not serving
+// in this process (nil if it is, or if there is none).
+func (e *Engine) RouterError(service, env string) error {
+	e.mu.Lock()
+	re := e.routers[routerKey{service, env}]
+	e.mu.Unlock()
+	if re == nil {
+		return nil
+	}
+	return re.listenErr()
+}
+
+// startRouters starts the built-in routers the configuration asks for and
+// stops those it no longer does.
+func (e *Engine) startRouters(ctx context.Context) {
+	want := map[routerKey]string{}
+	for _, svc := range e.Config().Services {
+		for _, env := range svc.Environments {
+			if env.Canary == nil || env.Canary.Router == nil {
+				continue
+			}
+			rc := env.Canary.Router
+			want[routerKey{svc.Name, env.Name}] = rc.Listen + "|" + rc.Stable + "|" + rc.Canary
+		}
+	}
+	e.mu.Lock()
+	var stop []*routerEntry
+	for k, re := range e.routers {
+		if want[k] != re.sig {
+			stop = append(stop, re)
+			delete(e.routers, k)
+		}
+	}
+	e.mu.Unlock()
+	for _, re := range stop {
+		re.cancel()
+		<-re.done
+	}
+	for k, sig := range want {
+		e.mu.Lock()
+		_, running := e.routers[k]
+		e.mu.Unlock()
+		if running {
+			continue
+		}
+		svc, _ := e.Config().Service(k.service)
+		env, _, _ := svc.Environment(k.env)
+		rc := env.Canary.Router
+		stable, err1 := url.Parse(rc.Stable)
+		canary, err2 := url.Parse(rc.Canary)
+		if err1 != nil || err2 != nil {
+			continue // the configuration was validated; nothing to do
+		}
+		r, err := router.New(stable, canary, router.Options{Logger: e.log, Metrics: e.routerMetrics, Now: e.clock.Now,
+			Service: k.service, Environment: k.env})
+		if err != nil {
+			e.log.Error("built-in router not started", "service", k.service, "environment", k.env, "error", err)
+			continue
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		re := &routerEntry{r: r, sig: sig, cancel: cancel, done: make(chan struct{})}
+		e.mu.Lock()
+		e.routers[k] = re
+		e.mu.Unlock()
+		go func(listen string) {
+			defer close(re.done)
+			e.log.Info("built-in router listening", "service", k.service, "environment", k.env, "listen", listen,
+				"stable", rc.Stable, "canary", rc.Canary)
+			if err := r.Serve(rctx, listen); err != nil && rctx.Err() == nil {
+				re.mu.Lock()
+				re.err = err
+				re.mu.Unlock()
+				e.log.Error("built-in router stopped", "service", k.service, "environment", k.env, "error", err)
+			}
+		}(rc.Listen)
+	}
+	e.syncRouters(ctx)
+}
+
+// stopRouters stops every built-in router.
+func (e *Engine) stopRouters() {
+	e.mu.Lock()
+	all := e.routers
+	e.routers = map[routerKey]*routerEntry{}
+	e.mu.Unlock()
+	for _, re := range all {
+		re.cancel()
+		<-re.done
+	}
+}
+
+// syncRoutersSoon asks the router loop to read the weights now.
+func (e *Engine) syncRoutersSoon() {
+	select {
+	case e.routerSync <- struct{}{}:
+	default:
+	}
+}
+
+// routerLoop keeps every built-in router of this process at its canary's
+// stored weight: 0 when no canary runs.
+func (e *Engine) routerLoop(ctx context.Context) {
+	tick := time.NewTicker(routerSyncInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-e.routerSync:
+		}
+		e.syncRouters(ctx)
+	}
+}
+
+func (e *Engine) syncRouters(ctx context.Context) {
+	e.mu.Lock()
+	keys := make([]routerKey, 0, len(e.routers))
+	for k := range e.routers {
+		keys = append(keys, k)
+	}
+	e.mu.Unlock()
+	for _, k := range keys {
+		cs, err := e.store.CanaryList(ctx, &store.CanaryListParams{Service: k.service, Environment: k.env, Limit: 1})
+		if err != nil {
+			if ctx.Err() == nil {
+				e.log.Warn("error reading canary weights", "service", k.service, "environment", k.env, "error", err)
+			}
+			continue
+		}
+		w := 0
+		if len(cs) > 0 && !cs[0].State.IsTerminal() {
+			w = cs[0].Weight
+		}
+		if r := e.routerFor(k.service, k.env); r != nil && r.Weight() != w {
+			r.SetWeight(w)
+			e.log.Info("router weight", "service", k.service, "environment", k.env, "canary_weight", w)
+		}
+	}
+}
