@@ -57,20 +57,20 @@ type JudgementDetail struct {
 
 // MetricDetail is one metric's comparison in a judgement.
 type MetricDetail struct {
-	Name           string    `json:"name"`
-	Outcome        string    `json:"outcome"`
-	Critical       bool      `json:"critical,omitempty"`
-	Baseline       []Float   `json:"baseline"`
-	Canary         []Float   `json:"canary"`
-	BaselineCount  int       `json:"baseline_count"`
-	CanaryCount    int       `json:"canary_count"`
-	BaselineMedian Float     `json:"baseline_median"`
-	CanaryMedian   Float     `json:"canary_median"`
-	PValue         Float     `json:"p_value"`
-	EffectSize     Float     `json:"effect_size"`
-	Reason         string    `json:"reason"`
-	Source         string    `json:"source"`
-	Error          string    `json:"error,omitempty"`
+	Name           string  `json:"name"`
+	Outcome        string  `json:"outcome"`
+	Critical       bool    `json:"critical,omitempty"`
+	Baseline       []Float `json:"baseline"`
+	Canary         []Float `json:"canary"`
+	BaselineCount  int     `json:"baseline_count"`
+	CanaryCount    int     `json:"canary_count"`
+	BaselineMedian Float   `json:"baseline_median"`
+	CanaryMedian   Float   `json:"canary_median"`
+	PValue         Float   `json:"p_value"`
+	EffectSize     Float   `json:"effect_size"`
+	Reason         string  `json:"reason"`
+	Source         string  `json:"source"`
+	Error          string  `json:"error,omitempty"`
 }
 
 // CheckDetail is one threshold check's result in a judgement.
@@ -210,7 +210,7 @@ func (e *Engine) startCanary(ctx context.Context, dep pipeline.Deployment, outpu
 		_, err = tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventCanaryStarted, Service: dep.Service, Environment: dep.Environment,
 			Version: dep.Version, ToVersion: dep.Version, Actor: pipeline.ActorSystem, DeploymentID: dep.ID,
 			Reason: fmt.Sprintf("%s is a canary at %d%% (step 1 of %d, for %s)", dep.Version, first.Weight, len(cc.Steps), first.For),
-			Data: map[string]any{"canary_id": c.ID, "weight": first.Weight, "step": 1}})
+			Data:   map[string]any{"canary_id": c.ID, "weight": first.Weight, "step": 1}})
 		return err
 	})
 	if errors.Is(err, errTakenOver) {
@@ -503,7 +503,7 @@ func (e *Engine) judgeCanary(ctx context.Context, c pipeline.Canary, cc *config.
 			if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventCanaryJudged, Service: c.Service,
 				Environment: c.Environment, Version: c.Version, Actor: pipeline.ActorSystem, DeploymentID: c.DeploymentID,
 				Reason: fmt.Sprintf("%s (score %.0f): %s", verdict, score, reason),
-				Data: map[string]any{"judgement_id": jm.ID, "verdict": verdict, "score": score}}); err != nil {
+				Data:   map[string]any{"judgement_id": jm.ID, "verdict": verdict, "score": score}}); err != nil {
 				return err
 			}
 		}
