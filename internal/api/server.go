@@ -66,6 +66,9 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/api/v1/services/{service}/migrations", RoleViewer, s.getMigrations},
 		{"POST", "/api/v1/services/{service}/environments/{env}/skip-bake", RoleDeployer, s.skipBake},
 		{"POST", "/api/v1/services/{service}/environments/{env}/rollback", RoleDeployer, s.rollback},
+		{"GET", "/api/v1/services/{service}/environments/{env}/canary", RoleViewer, s.getCanary},
+		{"POST", "/api/v1/services/{service}/environments/{env}/canary/promote", RoleDeployer, s.canaryPromote},
+		{"POST", "/api/v1/services/{service}/environments/{env}/canary/abort", RoleDeployer, s.canaryAbort},
 		{"POST", "/api/v1/services/{service}/emergency", RoleDeployer, s.emergency},
 		{"POST", "/api/v1/tokens", RoleAdmin, s.createToken},
 		{"GET", "/api/v1/whoami", RoleViewer, s.whoami},
@@ -181,6 +184,10 @@ func toAPIError(err error) *Error {
 		return &Error{Status: http.StatusBadRequest, Message: "invalid input", Detail: err.Error()}
 	case errors.Is(err, engine.ErrUnknownEnvironment):
 		return &Error{Status: http.StatusNotFound, Message: "unknown environment", Detail: err.Error()}
+	case errors.Is(err, engine.ErrNoCanary):
+		return &Error{Status: http.StatusConflict, Message: "no canary running", Detail: err.Error()}
+	case errors.Is(err, engine.ErrLocked):
+		return &Error{Status: http.StatusConflict, Message: "locked", Detail: err.Error()}
 	case errors.Is(err, engine.ErrConflict):
 		return &Error{Status: http.StatusConflict, Message: "conflict", Detail: err.Error()}
 	case errors.Is(err, engine.ErrNotFound):

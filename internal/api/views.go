@@ -38,6 +38,8 @@ type EnvironmentView struct {
 	State      string          `json:"state"`
 	Bake       string          `json:"bake,omitempty"`
 	Deployment *DeploymentView `json:"deployment,omitempty"`
+	// Canary is the rollout in progress, when the deployment is a canary.
+	Canary *CanaryView `json:"canary,omitempty"`
 	// Waiting says what the next promotion into this environment waits for
 	// and until when.
 	Waiting WaitView `json:"waiting"`
@@ -195,6 +197,11 @@ func serviceView(svc *config.Service, d pipeline.Decision, now time.Time) Servic
 			dv := deploymentView(*env.Active, false)
 			ev.Deployment = &dv
 			ev.State = "deploying"
+			if env.Canary != nil {
+				cv := canaryView(*env.Canary, configSteps(&svc.Environments[i]))
+				ev.Canary = &cv
+				ev.State = "canary"
+			}
 		} else if env.Wait.Kind == pipeline.WaitBake || env.Wait.Kind == pipeline.WaitWindow || env.Wait.Kind == pipeline.WaitChecks {
 			ev.State = "waiting"
 		}

@@ -282,6 +282,9 @@ func (e *Engine) EnvSpecs(svc *config.Service) []pipeline.EnvSpec {
 		if env.Window != nil {
 			specs[i].Window = env.Window
 		}
+		if env.Canary != nil {
+			specs[i].CanarySteps = canarySteps(env.Canary)
+		}
 	}
 	return specs
 }

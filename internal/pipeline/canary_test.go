@@ -79,3 +79,29 @@ func TestJudgementDue(t *testing.T) {
 		t.Error("an aborted canary is never judged")
 	}
 }
+
+func TestDecideShowsTheCanary(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	st := State{Service: "web",
+		Environments: []EnvSpec{{Name: "staging"}, {Name: "production", CanarySteps: []CanaryStep{{Weight: 5, For: time.Minute}, {Weight: 50, For: time.Minute}}}},
+		Releases:     []Release{{ID: 1, Version: "v1"}, {ID: 2, Version: "v2"}},
+		Deployments: []Deployment{
+			{ID: 1, Environment: "staging", ReleaseID: 1, State: DeploymentSucceeded, FinishedAt: t0},
+			{ID: 2, Environment: "production", ReleaseID: 1, State: DeploymentSucceeded, FinishedAt: t0},
+			{ID: 3, Environment: "staging", ReleaseID: 2, State: DeploymentSucceeded, FinishedAt: t0},
+			{ID: 4, Environment: "production", ReleaseID: 2, Version: "v2", State: DeploymentRunning},
+		},
+		Canaries: []Canary{{ID: 9, DeploymentID: 4, Version: "v2", State: CanaryRunning, Step: 1, Weight: 50}},
+	}
+	d := Decide(st, t0.Add(time.Hour))
+	prod := d.Environments[1]
+	if prod.Canary == nil || prod.Canary.ID != 9 {
+		t.Fatalf("production's canary = %+v; want canary 9", prod.Canary)
+	}
+	if want := "v2 is a canary at 50% (step 2 of 2)"; prod.Wait.Message != want {
+		t.Errorf("wait message %q; want %q", prod.Wait.Message, want)
+	}
+	if len(d.Promotions) != 0 {
+		t.Errorf("nothing is promoted while the canary runs: %+v", d.Promotions)
+	}
+}

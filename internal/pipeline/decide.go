@@ -18,6 +18,9 @@ type EnvSpec struct {
 	// Checks name the checks that must be healthy, in an evaluation made
 	// after the release's bake started, before it may enter.
 	Checks []string
+	// CanarySteps, if set, make promotions into the environment canary
+	// rollouts with these steps.
+	CanarySteps []CanaryStep
 }
 
 // State is the stored state of one service that the decision reads. Releases
@@ -35,6 +38,8 @@ type State struct {
 	Locks []Lock
 	// Checks are the latest result of each check of each environment.
 	Checks []CheckResult
+	// Canaries are the service's canaries that have not ended.
+	Canaries []Canary
 }
 
 // WaitKind names what the next promotion into an environment waits for.
@@ -75,6 +80,8 @@ type EnvStatus struct {
 	Current *Release    // the release running there; nil before the first deploy
 	Since   time.Time   // when Current's deployment finished
 	Active  *Deployment // the deployment in progress, if any
+	// Canary is the active deployment's canary rollout, if it has one.
+	Canary *Canary
 	Wait    Wait
 	// Locks are the locks holding the environment now.
 	Locks []Lock
@@ -140,6 +147,12 @@ func Decide(st State, now time.Time) Decision {
 			status.Active = active
 			status.Wait = Wait{Kind: WaitDeployment, Version: active.Version,
 				Message: fmt.Sprintf("deployment of %s is %s", active.Version, active.State)}
+			for k := range st.Canaries {
+				if c := st.Canaries[k]; c.DeploymentID == active.ID && !c.State.IsTerminal() {
+					status.Canary = &c
+					status.Wait.Message = canaryMessage(c, env.CanarySteps)
+				}
+			}
 			d.Environments = append(d.Environments, status)
 			continue
 		}
@@ -452,4 +465,11 @@ func checksHold(results []CheckResult, env EnvSpec, c candidate) (Wait, bool) {
 		}
 	}
 	return Wait{}, true
+}
+
+func canaryMessage(c Canary, steps []CanaryStep) string {
+	if c.State == CanaryPromoting {
+		return fmt.Sprintf("%s passed its canary; replacing the stable version", c.Version)
+	}
+	return fmt.Sprintf("%s is a canary at %d%% (step %d of %d)", c.Version, c.Weight, c.Step+1, max(len(steps), c.Step+1))
 }

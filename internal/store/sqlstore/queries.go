@@ -423,6 +423,10 @@ func (s queries) ServiceState(ctx context.Context, service string, envs []pipeli
 	if st.Checks, err = s.CheckResultsLatest(ctx, service); err != nil {
 		return st, err
 	}
+	if st.Canaries, err = s.CanaryList(ctx, &store.CanaryListParams{Service: service,
+		States: []pipeline.CanaryState{pipeline.CanaryRunning, pipeline.CanaryPromoting}}); err != nil {
+		return st, err
+	}
 	rs, err = s.q.query(ctx, `SELECT m.release_id, m.environment, m.kind, m.created_at FROM release_marks m
 		JOIN releases r ON r.id = m.release_id WHERE r.service = ? AND m.release_id >= ?`, service, floor)
 	if err != nil {
