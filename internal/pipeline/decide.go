@@ -82,7 +82,7 @@ type EnvStatus struct {
 	Active  *Deployment // the deployment in progress, if any
 	// Canary is the active deployment's canary rollout, if it has one.
 	Canary *Canary
-	Wait    Wait
+	Wait   Wait
 	// Locks are the locks holding the environment now.
 	Locks []Lock
 	// Queue is the releases waiting to enter the environment, oldest
