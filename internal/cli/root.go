@@ -46,6 +46,7 @@ BAKERY_TOKEN.`,
 		newEmergencyCmd(g),
 		newRollbackCmd(g),
 		newMigrationsCmd(g),
+		newCanaryCmd(g),
 	)
 	return root
 }
