@@ -9,12 +9,20 @@
 //	HOST         address to listen on (default 127.0.0.1)
 //	APP_ENV      environment name, e.g. staging or production
 //	APP_VERSION  version being served
+//	APP_ERROR_RATE  share of page requests (0-1) answered 500, to show a bad
+//	             release; a build can bake one in with
+//	             -ldflags "-X main.builtInErrorRate=0.3"
 //
 // Endpoints: GET / (the page), GET /healthz ("ok"), GET /version (JSON).
 //
 // "app -check URL" is a health probe for deploy scripts (no curl needed):
 // it exits 0 if URL answers 200, and 1 otherwise. With -want-version V it
 // also requires URL's JSON "version" to be V.
+//
+// "app -load URL -rps N" is the demo's traffic: it requests URL N times a
+// second and prints, every 5 seconds, how many answers came from each
+// version behind bakery's router (its X-Bakery-Track header) and how many
+// were errors.
 package main
 
 import (
@@ -30,14 +38,31 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
 
+// builtInErrorRate is set at build time (-ldflags "-X
+// main.builtInErrorRate=0.3") to make a build that fails some requests:
+// the demo's bad release. APP_ERROR_RATE overrides it.
+var builtInErrorRate string
+
 func main() {
 	check := flag.String("check", "", "probe `URL` instead of serving: exit 0 if it answers 200, 1 otherwise")
 	wantVersion := flag.String("want-version", "", "with -check: also require the JSON \"version\" at URL to be `V`")
+	load := flag.String("load", "", "send traffic to `URL` instead of serving (the demo's users)")
+	rps := flag.Int("rps", 20, "with -load: requests per second")
+	loadFor := flag.Duration("for", 0, "with -load: stop after this long (0: until interrupted)")
 	flag.Parse()
+	if *load != "" {
+		if err := generateLoad(*load, *rps, *loadFor, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *check != "" {
 		if err := probe(*check, *wantVersion, 2*time.Second); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -59,11 +84,20 @@ func run(log *slog.Logger) error {
 	if port == "" {
 		return errors.New("PORT is not set: run e.g. PORT=8081 APP_ENV=staging APP_VERSION=v1 app")
 	}
+	rate := 0.0
+	if text := getenv("APP_ERROR_RATE", builtInErrorRate); text != "" {
+		r, err := strconv.ParseFloat(text, 64)
+		if err != nil || r < 0 || r > 1 {
+			return fmt.Errorf("APP_ERROR_RATE=%q must be a number from 0 to 1, e.g. 0.3", text)
+		}
+		rate = r
+	}
 	a := &app{
-		env:     getenv("APP_ENV", "development"),
-		version: getenv("APP_VERSION", "dev"),
-		started: time.Now().UTC(),
-		log:     log,
+		env:       getenv("APP_ENV", "development"),
+		version:   getenv("APP_VERSION", "dev"),
+		started:   time.Now().UTC(),
+		log:       log,
+		errorRate: rate,
 	}
 	addr := net.JoinHostPort(getenv("HOST", "127.0.0.1"), port)
 	ln, err := net.Listen("tcp", addr)
@@ -104,6 +138,14 @@ type app struct {
 	env, version string
 	started      time.Time
 	log          *slog.Logger
+	errorRate    float64
+	served       atomic.Int64
+}
+
+// fails reports whether the n-th page request (0-based) is one of the
+// injected errors: exactly errorRate of every run of requests.
+func (a *app) fails(n int64) bool {
+	return a.errorRate > 0 && int64(float64(n+1)*a.errorRate) > int64(float64(n)*a.errorRate)
 }
 
 // versionInfo is the body of GET /version.
@@ -111,11 +153,18 @@ type versionInfo struct {
 	Environment string    `json:"environment"`
 	Version     string    `json:"version"`
 	StartedAt   time.Time `json:"started_at"`
+	ErrorRate   float64   `json:"error_rate,omitempty"`
 }
 
 func (a *app) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", a.page)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		if a.fails(a.served.Add(1) - 1) {
+			http.Error(w, fmt.Sprintf("%s %s: injected error (error rate %g)", a.env, a.version, a.errorRate), http.StatusInternalServerError)
+			return
+		}
+		a.page(w, r)
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok")
@@ -123,7 +172,7 @@ func (a *app) handler() http.Handler {
 	mux.HandleFunc("GET /version", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
-		_ = json.NewEncoder(w).Encode(versionInfo{Environment: a.env, Version: a.version, StartedAt: a.started})
+		_ = json.NewEncoder(w).Encode(versionInfo{Environment: a.env, Version: a.version, StartedAt: a.started, ErrorRate: a.errorRate})
 	})
 	return a.logRequests(mux)
 }
@@ -134,7 +183,7 @@ func (a *app) logRequests(next http.Handler) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
-		if r.URL.Path == "/healthz" {
+		if r.URL.Path == "/healthz" || (r.UserAgent() == loadAgent && sw.status < 500) {
 			return
 		}
 		a.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
@@ -249,4 +298,76 @@ func probe(url, want string, timeout time.Duration) error {
 		return fmt.Errorf("%s serves version %q, not %q", url, v.Version, want)
 	}
 	return nil
+}
+
+// loadAgent is the User-Agent of -load's requests; the app does not log
+// them one by one.
+const loadAgent = "bakery-demo-load"
+
+// generateLoad requests url rps times a second for d (0: forever) and
+// prints a summary per version behind the router every 5 seconds.
+func generateLoad(url string, rps int, d time.Duration, out io.Writer) error {
+	if rps <= 0 || rps > 10000 {
+		return fmt.Errorf("-rps %d: give a number of requests per second from 1 to 10000", rps)
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	type tally struct{ ok, failed int }
+	counts := map[string]*tally{}
+	tick := time.NewTicker(time.Second / time.Duration(rps))
+	defer tick.Stop()
+	report := time.NewTicker(5 * time.Second)
+	defer report.Stop()
+	var stop <-chan time.Time
+	if d > 0 {
+		stop = time.After(d)
+	}
+	results := make(chan [2]string, 1024)
+	fmt.Fprintf(out, "sending %d requests a second to %s\n", rps, url)
+	for {
+		select {
+		case <-stop:
+			return nil
+		case r := <-results:
+			t := counts[r[0]]
+			if t == nil {
+				t = &tally{}
+				counts[r[0]] = t
+			}
+			if r[1] == "ok" {
+				t.ok++
+			} else {
+				t.failed++
+			}
+		case <-report.C:
+			line := time.Now().Format("15:04:05")
+			for _, track := range []string{"stable", "canary", "direct", "unreachable"} {
+				if t := counts[track]; t != nil {
+					line += fmt.Sprintf("  %s %d ok %d errors", track, t.ok, t.failed)
+				}
+			}
+			fmt.Fprintln(out, line)
+			counts = map[string]*tally{}
+		case <-tick.C:
+			go func() {
+				req, _ := http.NewRequest(http.MethodGet, url, nil)
+				req.Header.Set("User-Agent", loadAgent)
+				resp, err := client.Do(req)
+				if err != nil {
+					results <- [2]string{"unreachable", "failed"}
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				track := resp.Header.Get("X-Bakery-Track")
+				if track == "" {
+					track = "direct"
+				}
+				outcome := "ok"
+				if resp.StatusCode >= 500 {
+					outcome = "failed"
+				}
+				results <- [2]string{track, outcome}
+			}()
+		}
+	}
 }

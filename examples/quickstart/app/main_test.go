@@ -94,3 +94,32 @@ func TestRunNeedsPort(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, strings.HasPrefix(err.Error(), "PORT is not set"), err.Error())
 }
+
+func TestErrorRateFailsThatShareOfPages(t *testing.T) {
+	a := &app{env: "production", version: "bad", errorRate: 0.3, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	srv := httptest.NewServer(a.handler())
+	t.Cleanup(srv.Close)
+	failed := 0
+	for i := 0; i < 100; i++ {
+		resp, _ := get(t, srv.URL+"/")
+		if resp.StatusCode == http.StatusInternalServerError {
+			failed++
+		}
+	}
+	assert.Equal(t, 30, failed, "exactly 30% of 100 page requests fail")
+	resp, _ := get(t, srv.URL+"/healthz")
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "the health check still passes: a deploy succeeds, users see errors")
+}
+
+func TestLoadCountsAnswersPerTrack(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		assert.Equal(t, loadAgent, r.UserAgent())
+		w.Header().Set("X-Bakery-Track", "canary")
+	}))
+	t.Cleanup(srv.Close)
+	var out strings.Builder
+	require.NoError(t, generateLoad(srv.URL, 50, 5500*time.Millisecond, &out))
+	assert.Contains(t, out.String(), "canary ")
+	assert.Contains(t, out.String(), " ok 0 errors")
+	assert.Error(t, generateLoad(srv.URL, 0, time.Second, &out), "rps must be positive")
+}
