@@ -1,0 +1,228 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/bakery-deploy/bakery/internal/api"
+)
+
+// answer is one response seen by the test's users through the router.
+type answer struct {
+	at     time.Time
+	track  string
+	status int
+}
+
+// users sends rps requests a second to url until stop is closed.
+type users struct {
+	mu      sync.Mutex
+	answers []answer
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func startUsers(url string, rps int) *users {
+	u := &users{stop: make(chan struct{}), done: make(chan struct{})}
+	client := &http.Client{Timeout: 5 * time.Second}
+	go func() {
+		defer close(u.done)
+		tick := time.NewTicker(time.Second / time.Duration(rps))
+		defer tick.Stop()
+		for {
+			select {
+			case <-u.stop:
+				return
+			case <-tick.C:
+			}
+			resp, err := client.Get(url)
+			a := answer{at: time.Now(), track: "unreachable", status: 0}
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				a.track, a.status = resp.Header.Get("X-Bakery-Track"), resp.StatusCode
+			}
+			u.mu.Lock()
+			u.answers = append(u.answers, a)
+			u.mu.Unlock()
+		}
+	}()
+	return u
+}
+
+func (u *users) Stop() {
+	close(u.stop)
+	<-u.done
+}
+
+func (u *users) since(t time.Time) []answer {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	var out []answer
+	for _, a := range u.answers {
+		if !a.at.Before(t) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestCanaryCaughtAndRolledBack runs the quickstart's real app behind
+// bakery's built-in router: a release built with an error rate enters
+// production as a canary, the judge (10 s interval) finds its error rate
+// above the stable version's and bakery aborts it by itself: all traffic
+// back on stable, the release rejected, production locked. It logs the
+// time from the first failing canary answer to traffic back on stable.
+func TestCanaryCaughtAndRolledBack(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOpts{})
+	demo := filepath.Join(w.dir, "demo")
+	good, bad := filepath.Join(w.dir, "app"), filepath.Join(w.dir, "app-bad")
+	for _, b := range []struct{ out, ldflags string }{{good, ""}, {bad, "-X main.builtInErrorRate=0.5"}} {
+		out, err := exec.Command("go", "build", "-ldflags", b.ldflags, "-o", b.out, "../../examples/quickstart/app").CombinedOutput()
+		require.NoError(t, err, "building the quickstart app: %s", out)
+	}
+	script, err := os.ReadFile("../../examples/quickstart/deploy.sh")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(w.dir, "qs-deploy.sh"), script, 0o755))
+	t.Cleanup(func() {
+		// The app processes are detached from their deploys: stop them.
+		pids, _ := filepath.Glob(filepath.Join(demo, "*.pid"))
+		for _, p := range pids {
+			b, _ := os.ReadFile(p)
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	staging, stable, canary, routerPort := freePort(t), freePort(t), freePort(t), freePort(t)
+	cfg := fmt.Sprintf(`server:
+  addr: %s
+services:
+  - name: web
+    environments:
+      - name: staging
+        deploy:
+          command: ["./qs-deploy.sh", "staging", "%d"]
+      - name: production
+        deploy:
+          command: ["./qs-deploy.sh", "production", "%d"]
+        canary:
+          deploy:
+            command: ["./qs-deploy.sh", "production-canary", "%d"]
+          router:
+            listen: 127.0.0.1:%d
+            stable: http://127.0.0.1:%d
+            canary: http://127.0.0.1:%d
+          steps:
+            - {weight: 50, for: 1m}
+          analysis:
+            interval: 10s
+            metrics:
+              - name: errors
+                router: error_rate
+                critical: true
+              - name: latency
+                router: latency
+                tolerance: 2
+`, w.addr, staging, stable, canary, routerPort, stable, canary)
+	require.NoError(t, os.WriteFile(w.config, []byte(cfg), 0o644))
+	w.env = append(w.env, "BAKERY_DEMO_DIR="+demo)
+	w.start()
+
+	createRelease := func(version, artifact string) {
+		var out map[string]any
+		code := w.call(adminToken, "POST", "/api/v1/services/web/releases",
+			api.ReleaseRequest{Version: version, Artifact: artifact, Message: "change " + version, Author: "ana"}, &out)
+		require.Equal(t, http.StatusCreated, code, "%v", out)
+	}
+	createRelease("v1", good)
+	w.eventually(60*time.Second, "v1 in production (the first release deploys plainly)", func() bool { return w.version("web", "production") == "v1" })
+
+	u := startUsers(fmt.Sprintf("http://127.0.0.1:%d/", routerPort), 50)
+	defer u.Stop()
+	createRelease("v2", bad)
+	var c struct {
+		Canary     *api.CanaryView     `json:"canary"`
+		Judgements []api.JudgementView `json:"judgements"`
+	}
+	w.eventually(90*time.Second, "the failing canary is aborted by bakery", func() bool {
+		require.Equal(t, 200, w.call(adminToken, "GET", "/api/v1/services/web/environments/production/canary", nil, &c))
+		return c.Canary != nil && c.Canary.State == "aborted"
+	})
+	abortSeen := time.Now()
+	time.Sleep(2 * time.Second)
+	after := u.since(abortSeen.Add(time.Second))
+	require.NotEmpty(t, after)
+	for _, a := range after {
+		require.Equal(t, "stable", a.track, "after the abort every request goes to stable")
+		require.Equal(t, 200, a.status)
+	}
+
+	// The figure: first failing canary answer → last canary answer.
+	all := u.since(time.Time{})
+	var firstFail, lastCanary time.Time
+	canaryAnswers, canaryErrors := 0, 0
+	for _, a := range all {
+		if a.track != "canary" {
+			continue
+		}
+		canaryAnswers++
+		if a.status >= 500 {
+			canaryErrors++
+			if firstFail.IsZero() {
+				firstFail = a.at
+			}
+		}
+		lastCanary = a.at
+	}
+	require.False(t, firstFail.IsZero(), "the canary answered with errors")
+	t.Logf("FIGURE canary failing → traffic on stable: %s (analysis interval 10s; canary answered %d requests, %d errors)",
+		lastCanary.Sub(firstFail).Round(10*time.Millisecond), canaryAnswers, canaryErrors)
+
+	require.Equal(t, "v1", w.version("web", "production"), "production still runs v1")
+	require.NotEmpty(t, c.Judgements)
+	require.Equal(t, "fail", c.Judgements[0].Verdict)
+	require.Contains(t, string(c.Judgements[0].Detail), `"p_value"`)
+	s := w.status("web")
+	require.True(t, s.Environments[1].Locked, "production is locked")
+	require.Contains(t, s.Environments[1].Locks[0].Reason, "canary v2 failed")
+	var rel api.ReleaseProgress
+	require.Equal(t, 200, w.call(adminToken, "GET", "/api/v1/services/web/releases/v2", nil, &rel))
+	require.True(t, rel.Release.Rejected, "the canary's release is rejected")
+	types := map[string]bool{}
+	for _, ev := range w.events("web") {
+		types[ev.Type] = true
+	}
+	for _, typ := range []string{"canary.started", "canary.judged", "canary.aborted", "lock.placed"} {
+		require.True(t, types[typ], "event %s on the record: %v", typ, types)
+	}
+
+	// The CLI shows the judgement.
+	out, errOut, err := w.bakery(nil, "canary", "show", "web", "production")
+	require.NoError(t, err, errOut)
+	require.Contains(t, out, "canary v2: aborted")
+	require.Contains(t, out, "FAIL")
+	require.Contains(t, out, "errors*")
+}
