@@ -21,6 +21,8 @@ mkdir -p "$DEMO"
 echo "==> building bakery and the sample app (the first build takes about a minute)"
 go build -o "$DEMO/bakery" ./cmd/bakery
 go build -o "$DEMO/app" ./examples/quickstart/app
+# The demo's bad release: the same app built to fail 30% of page requests.
+go build -ldflags "-X main.builtInErrorRate=0.3" -o "$DEMO/app-bad" ./examples/quickstart/app
 
 export BAKERY_DEMO_DIR="$DEMO"
 export BAKERY_TOKEN="${BAKERY_TOKEN:-demo-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')}"
@@ -30,7 +32,8 @@ bakery() { "$DEMO/bakery" "$@"; }
 
 bakery serve --config examples/quickstart/bakery.yaml >"$DEMO/server.log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT INT TERM
+users=
+trap 'kill $server $users 2>/dev/null; wait $server 2>/dev/null' EXIT INT TERM
 for _ in $(seq 1 100); do
   if (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null; then break; fi
   if ! kill -0 $server 2>/dev/null; then cat "$DEMO/server.log" >&2; exit 1; fi
@@ -42,22 +45,33 @@ cat <<MSG
 bakery is running (log: $DEMO/server.log).
   dashboard   http://127.0.0.1:8080/   (sign in with the token $BAKERY_TOKEN)
   staging     http://127.0.0.1:8081/
-  production  http://127.0.0.1:8082/
+  production  http://127.0.0.1:8082/   (bakery's canary router: stable :8092, canary :8093)
 In another terminal:  export BAKERY_TOKEN=$BAKERY_TOKEN
                       $DEMO/bakery status web
+                      $DEMO/bakery canary show web production
+
+Simulated users send 20 requests a second to production (log: $DEMO/users.log).
+Three releases follow: the first goes to production, the second through a
+canary (25% then 50% of traffic), and the third, built to fail 30% of its
+requests, is caught in its canary and rolled back with no one acting.
 
 MSG
+"$DEMO/app" -load http://127.0.0.1:8082/ -rps 20 >"$DEMO/users.log" 2>&1 &
+users=$!
 n=$(date +%H%M%S)
 bakery release create web "demo-$n-1" --artifact "$DEMO/app" --message "Add the welcome page" --author "ana"
-sleep 10
-bakery release create web "demo-$n-2" --artifact "$DEMO/app" --message "Fix the footer" --author "ben"
 bakery watch web "demo-$n-1" || true
-bakery release create web "demo-$n-3" --artifact "$DEMO/app" --message "Faster search" --author "chen"
+bakery release create web "demo-$n-2" --artifact "$DEMO/app" --message "Faster search" --author "ben"
+bakery watch web "demo-$n-2" || true
+bakery release create web "demo-$n-3" --artifact "$DEMO/app-bad" --message "New cache (has a bug)" --author "chen"
 bakery watch web "demo-$n-3" || true
+echo
+bakery canary show web production -n 1 || true
 echo
 bakery status web
 echo
-bakery history web | tail -n 12
+bakery history web | tail -n 14
 echo
-echo "The demo releases have all arrived. bakery keeps running: Ctrl-C to stop."
+echo "The bad release was caught by its canary: production still runs demo-$n-2 and is locked"
+echo "until someone unlocks it (bakery unlock web production --reason ...). bakery keeps running: Ctrl-C to stop."
 wait $server

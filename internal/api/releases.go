@@ -108,6 +108,12 @@ func (s *Server) getRelease(w http.ResponseWriter, r *http.Request, _ *store.Tok
 				stage.Message = dep.Error
 				blocked = true
 			}
+			if env.Canary != nil {
+				if c, err := s.e.Store().CanaryGetByDeployment(r.Context(), dep.ID); err == nil {
+					cv := canaryView(c, configSteps(&svc.Environments[i]))
+					stage.Canary = &cv
+				}
+			}
 		} else if cur := d.Environments[i].Current; cur != nil && cur.ID > rel.ID {
 			stage.State = "superseded"
 			stage.Message = fmt.Sprintf("%s runs the newer %s", env.Name, cur.Version)
@@ -130,6 +136,12 @@ func (s *Server) getRelease(w http.ResponseWriter, r *http.Request, _ *store.Tok
 	case rel.Rejected:
 		p.Failed = true
 		p.Message = fmt.Sprintf("%s is rejected and will not be promoted", rel.Version)
+		for _, st := range p.Environments {
+			if st.State == "failed" && st.Message != "" {
+				p.Message += fmt.Sprintf(" (%s: %s)", st.Name, st.Message)
+				break
+			}
+		}
 	case blocked:
 		p.Failed = true
 		for _, st := range p.Environments {

@@ -138,6 +138,8 @@ type ReleaseStageView struct {
 	BakeUntil   *time.Time `json:"bake_until,omitempty"`
 	Bake        string     `json:"bake,omitempty"`
 	Message     string     `json:"message,omitempty"`
+	// Canary is the release's canary in the environment, if it had one.
+	Canary *CanaryView `json:"canary,omitempty"`
 }
 
 func timePtr(t time.Time) *time.Time {

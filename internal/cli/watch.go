@@ -157,6 +157,20 @@ func stageLine(st api.ReleaseStageView, now time.Time) (string, string) {
 		s := name + "✓ deployed" + at
 		return s, s
 	case "running", "pending":
+		if c := st.Canary; c != nil && c.State == "running" {
+			filled := c.Weight * barWidth / 100
+			bar := strings.Repeat("█", filled) + strings.Repeat("░", barWidth-filled)
+			left := ""
+			if c.StepEndsAt != nil {
+				left = ", " + humanDuration(c.StepEndsAt.Sub(now)) + " left in the step"
+			}
+			s := fmt.Sprintf("%scanary %s %3d%% of traffic, step %d of %d", name, bar, c.Weight, c.Step, c.Steps)
+			return s + left, s
+		}
+		if c := st.Canary; c != nil && c.State == "promoting" {
+			s := name + "… canary passed; replacing the stable version"
+			return s, s
+		}
 		elapsed := ""
 		if st.StartedAt != nil {
 			elapsed = " " + humanDuration(now.Sub(*st.StartedAt))
