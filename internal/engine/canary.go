@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -229,7 +230,6 @@ func (e *Engine) startCanary(ctx context.Context, dep pipeline.Deployment, outpu
 // canary, the environment's deploy command replaces stable, then all
 // traffic back to (the new) stable.
 func (e *Engine) promoteCanary(ctx context.Context, dep pipeline.Deployment, c pipeline.Canary, req deploy.Request, tail *deploy.Tail) error {
-	c.Weight = 100
 	if err := e.applyWeight(ctx, c); err != nil {
 		return fmt.Errorf("could not move traffic to the canary before replacing stable: %w", err)
 	}
@@ -243,16 +243,25 @@ func endCanary(ctx context.Context, tx store.Tx, c pipeline.Canary, state pipeli
 		Weight: 0, SetWeight: true, FinishedAt: now, Reason: &reason})
 }
 
-// applyWeight gives the canary its weight: the built-in router (in this
-// process) at once, and the set_weight command if there is one. Routers in
-// other replicas follow within a router sync.
+// applyWeight gives the canary the weight stored for it now: the built-in
+// router (in this process) at once, and the set_weight command if there is
+// one. Applications of one canary's weight are serialised and re-read the
+// stored weight, so they land in order and a weight already applied is not
+// applied again. Routers in other replicas follow within a router sync.
 func (e *Engine) applyWeight(ctx context.Context, c pipeline.Canary) error {
+	ctx = context.WithoutCancel(ctx)
+	mu := e.weightLock(c.ID)
+	mu.Lock()
+	defer mu.Unlock()
+	if cur, err := e.store.CanaryGet(ctx, c.ID); err == nil {
+		c = cur
+	}
 	e.syncRoutersSoon()
-	_, cc := e.canaryConfig(c.Service, c.Environment)
 	if r := e.routerFor(c.Service, c.Environment); r != nil {
 		r.SetWeight(c.Weight)
 	}
-	if cc == nil || cc.SetWeight == nil {
+	_, cc := e.canaryConfig(c.Service, c.Environment)
+	if cc == nil || cc.SetWeight == nil || c.AppliedWeight == c.Weight {
 		return nil
 	}
 	req := deploy.Request{Service: c.Service, Environment: c.Environment, Version: c.Version, DeploymentID: c.DeploymentID,
@@ -262,11 +271,10 @@ func (e *Engine) applyWeight(ctx context.Context, c pipeline.Canary) error {
 		req.Env[k] = v
 	}
 	tail := deploy.NewTail(8 << 10)
-	err := e.opts.Deployer.Deploy(context.WithoutCancel(ctx), req, tail)
-	if err != nil {
+	if err := e.opts.Deployer.Deploy(ctx, req, tail); err != nil {
 		msg := fmt.Sprintf("set_weight %d%% failed: %v: %s", c.Weight, err, lastLine(tail.String()))
 		e.log.Error("canary weight not applied", "service", c.Service, "environment", c.Environment, "weight", c.Weight, "error", msg)
-		_ = e.store.InTx(context.WithoutCancel(ctx), func(ctx context.Context, tx store.Tx) error {
+		_ = e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 			_, err := tx.EventInsert(ctx, &pipeline.Event{At: e.clock.Now(), Type: EventCanaryWeight, Service: c.Service,
 				Environment: c.Environment, Version: c.Version, Actor: pipeline.ActorSystem, DeploymentID: c.DeploymentID, Reason: msg,
 				Data: map[string]any{"weight": c.Weight}})
@@ -274,9 +282,21 @@ func (e *Engine) applyWeight(ctx context.Context, c pipeline.Canary) error {
 		})
 		return errors.New(msg)
 	}
-	return e.store.InTx(context.WithoutCancel(ctx), func(ctx context.Context, tx store.Tx) error {
+	return e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		return tx.CanaryWeightApplied(ctx, c.ID, c.Weight)
 	})
+}
+
+// weightLock is the lock that serialises applying one canary's weight.
+func (e *Engine) weightLock(id int64) *sync.Mutex {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	mu, ok := e.weightLocks[id]
+	if !ok {
+		mu = &sync.Mutex{}
+		e.weightLocks[id] = mu
+	}
+	return mu
 }
 
 func lastLine(s string) string {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/bakery-deploy/bakery/internal/analysis/check"
 	"github.com/bakery-deploy/bakery/internal/analysis/judge"
 	"github.com/bakery-deploy/bakery/internal/config"
 	"github.com/bakery-deploy/bakery/internal/pipeline"
@@ -165,7 +167,8 @@ func TestCanaryStepsThenPromotes(t *testing.T) {
 			c := w.startCanary(t)
 			require.Equal(t, 10, c.Weight)
 			require.Equal(t, 0, c.Step)
-			require.Equal(t, 10, w.e.routerFor("web", "production").Weight(), "the router applies the stored weight")
+			require.Eventually(t, func() bool { return w.e.routerFor("web", "production").Weight() == 10 }, 5*time.Second, 5*time.Millisecond,
+		"the router applies the stored weight")
 
 			// Healthy traffic: two judgements in step 1, then 50%.
 			w.traffic(t, 10, 20)
@@ -173,7 +176,8 @@ func TestCanaryStepsThenPromotes(t *testing.T) {
 			w.traffic(t, 10, 20)
 			c = w.waitCanary(t, "step 2 after 20s with passing judgements", func(c pipeline.Canary) bool { return c.Step == 1 })
 			require.Equal(t, 50, c.Weight)
-			require.Equal(t, 50, w.e.routerFor("web", "production").Weight())
+			require.Eventually(t, func() bool { return w.e.routerFor("web", "production").Weight() == 50 }, 5*time.Second, 5*time.Millisecond,
+		"the router follows the new weight")
 			js := w.judgements(t, c)
 			require.Equal(t, pipeline.VerdictPass, js[0].Verdict, js[0].Reason)
 			var detail JudgementDetail
@@ -213,7 +217,8 @@ func TestFailingCanaryIsAbortedAndLocksProduction(t *testing.T) {
 	w.traffic(t, 10, 20)
 	c := w.waitCanary(t, "the erroring canary is aborted", func(c pipeline.Canary) bool { return c.State == pipeline.CanaryAborted })
 	require.Equal(t, 0, c.Weight)
-	require.Equal(t, 0, w.e.routerFor("web", "production").Weight(), "traffic is back on stable")
+	require.Eventually(t, func() bool { return w.e.routerFor("web", "production").Weight() == 0 }, 5*time.Second, 5*time.Millisecond,
+		"traffic is back on stable")
 	before := w.canary.hits.Load()
 	w.traffic(t, 1, 50)
 	require.Equal(t, before, w.canary.hits.Load(), "no request reaches the aborted canary")
@@ -311,4 +316,68 @@ func TestCanaryPromoteAndAbortCommands(t *testing.T) {
 	locks, err := w.st.LockList(ctx, &store.LockListParams{Service: "web", Environment: "production"})
 	require.NoError(t, err)
 	require.Empty(t, locks, "a person's abort does not lock")
+}
+
+// A canary without the built-in router moves traffic with its set_weight
+// command (a real script given BAKERY_CANARY_WEIGHT), judged by a threshold
+// check: every weight reaches the command, in order, ending at 0.
+func TestCanarySetWeightCommand(t *testing.T) {
+	dir := t.TempDir()
+	weights := dir + "/weights"
+	script := dir + "/set-weight.sh"
+	require.NoError(t, os.WriteFile(script, []byte("#!/bin/sh\necho \"$BAKERY_SERVICE $BAKERY_ENVIRONMENT $BAKERY_VERSION $BAKERY_CANARY_WEIGHT\" >> "+weights+"\n"), 0o755))
+	health := newBackend(t, "canary")
+	env := func(name string) config.Environment {
+		return config.Environment{Name: name, Deploy: config.Deploy{Command: []string{"/bin/true"}, Timeout: time.Minute}}
+	}
+	prod := env("production")
+	prod.Canary = &config.Canary{
+		Deploy:    config.Deploy{Command: []string{"/bin/true"}, Timeout: time.Minute},
+		SetWeight: &config.Deploy{Command: []string{script}, Timeout: time.Minute},
+		Steps:     []config.CanaryStep{{Weight: 20, For: 10 * time.Second}, {Weight: 60, For: 10 * time.Second}},
+		Analysis: config.Analysis{Interval: 10 * time.Second, Checks: []check.Spec{
+			{Name: "canary-health", Timeout: 2 * time.Second, HTTP: &check.HTTPSpec{URL: health.srv.URL + "/", ExpectStatus: 200}},
+		}},
+	}
+	cfg := &config.Config{Services: []config.Service{{Name: "web", Environments: []config.Environment{env("staging"), prod}}}}
+	w := &canaryWorld{testBundle: setup(t, "sqlite", cfg)}
+	c := w.startCanary(t)
+	require.Equal(t, 20, c.Weight)
+	read := func() string { b, _ := os.ReadFile(weights); return string(b) }
+	require.Eventually(t, func() bool { return read() == "web production v2 20\n" }, 5*time.Second, 10*time.Millisecond)
+	w.clock.Set(w.clock.Now().Add(10 * time.Second))
+	w.waitCanary(t, "step 2", func(c pipeline.Canary) bool { return c.Step == 1 })
+	w.clock.Set(w.clock.Now().Add(10 * time.Second))
+	w.waitCanary(t, "promoted", func(c pipeline.Canary) bool { return c.State == pipeline.CanaryPromoted })
+	w.settle(t, "web")
+	require.Eventually(t, func() bool { return strings.HasSuffix(read(), "web production v2 0\n") }, 5*time.Second, 10*time.Millisecond)
+	require.Equal(t, "web production v2 20\nweb production v2 60\nweb production v2 100\nweb production v2 0\n", read(),
+		"the weights in order: each step, all to the canary while stable is replaced, then all to the new stable")
+	require.Eventually(t, func() bool { return w.canaryNow(t).AppliedWeight == 0 }, 5*time.Second, 10*time.Millisecond,
+		"the last weight applied is on the record")
+	js := w.judgements(t, w.canaryNow(t))
+	var detail JudgementDetail
+	require.NoError(t, json.Unmarshal(js[0].Detail, &detail))
+	require.Len(t, detail.Checks, 1)
+	require.Equal(t, "healthy", detail.Checks[0].Outcome)
+}
+
+// A failing threshold check aborts the canary as a failed judgement does.
+func TestCanaryFailingCheckAborts(t *testing.T) {
+	w := canarySetup(t, "sqlite")
+	down := newBackend(t, "down")
+	down.failPct.Store(100)
+	cfg := *w.cfg
+	svc := cfg.Services[0]
+	envs := append([]config.Environment(nil), svc.Environments...)
+	cc := *envs[1].Canary
+	cc.Analysis.Checks = []check.Spec{{Name: "canary-health", Timeout: 2 * time.Second, HTTP: &check.HTTPSpec{URL: down.srv.URL + "/", ExpectStatus: 200}}}
+	envs[1].Canary = &cc
+	svc.Environments = envs
+	cfg.Services = []config.Service{svc}
+	w.e.SetConfig(context.Background(), &cfg)
+	w.startCanary(t)
+	w.traffic(t, 10, 20)
+	c := w.waitCanary(t, "aborted by the check", func(c pipeline.Canary) bool { return c.State == pipeline.CanaryAborted })
+	require.Contains(t, c.Reason, "canary-health")
 }

@@ -75,6 +75,7 @@ type Engine struct {
 	canaryJudged  map[int64]time.Time
 	canaryBusy    map[int64]bool
 	weightRetry   map[int64]time.Time
+	weightLocks   map[int64]*sync.Mutex
 	routers       map[routerKey]*routerEntry
 	routerSync    chan struct{}
 	routerMetrics *router.Metrics
@@ -118,6 +119,7 @@ func New(opts Options) *Engine {
 		canaryJudged: make(map[int64]time.Time),
 		canaryBusy:   make(map[int64]bool),
 		weightRetry:  make(map[int64]time.Time),
+		weightLocks:  make(map[int64]*sync.Mutex),
 		routers:      make(map[routerKey]*routerEntry),
 		routerSync:   make(chan struct{}, 1),
 	}
