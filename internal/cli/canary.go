@@ -117,8 +117,8 @@ func printCanary(w io.Writer, service, env string, c *api.CanaryView, js []api.J
 		fmt.Fprintf(w, "  ! built-in router: %s\n", routerErr)
 	}
 	for _, j := range js {
-		fmt.Fprintf(w, "\njudgement %s at %s (step %d, %d%%): %s, score %.0f\n", j.At.Local().Format("15:04:05"),
-			j.To.Local().Format("15:04:05"), j.Step, j.Weight, strings.ToUpper(j.Verdict), j.Score)
+		fmt.Fprintf(w, "\njudgement at %s of the traffic since %s (step %d, %d%%): %s, score %.0f\n", j.At.Local().Format("15:04:05"),
+			j.From.Local().Format("15:04:05"), j.Step, j.Weight, strings.ToUpper(j.Verdict), j.Score)
 		fmt.Fprintf(w, "  %s\n", j.Reason)
 		var d judgementDetail
 		if json.Unmarshal(j.Detail, &d) != nil {

@@ -455,6 +455,16 @@ func (e *Engine) judgeCanary(ctx context.Context, c pipeline.Canary, cc *config.
 	if len(metrics) > 0 {
 		j := judge.Judge(metrics, baseline, canary, judge.Thresholds{Pass: cc.Analysis.Pass, Marginal: cc.Analysis.Marginal})
 		verdict, score, reason = pipeline.Verdict(j.Verdict), j.Score, j.Reason
+		// Name what failed, with its figures, in the reason people read.
+		var failed []string
+		for _, r := range j.Metrics {
+			if r.Outcome == judge.OutcomeFail {
+				failed = append(failed, r.Name+": "+r.Reason)
+			}
+		}
+		if len(failed) > 0 {
+			reason += "; " + strings.Join(failed, "; ")
+		}
 		for i, r := range j.Metrics {
 			m := cc.Analysis.Metrics[i]
 			md := MetricDetail{Name: r.Name, Outcome: r.Outcome, Critical: m.Critical, Baseline: floats(r.Baseline), Canary: floats(r.Canary),

@@ -101,8 +101,9 @@ func (h *Handler) renderRow(ctx context.Context, svc *config.Service) (template.
 }
 
 // rowWithFingerprint is the row and a digest of everything the dashboard
-// shows of the service: its view, its newest deployments and its newest
-// releases. Every change the dashboard can show changes one of them.
+// shows of the service: its view, its newest deployments, its newest
+// releases and, with canaries, its newest canaries and judgement. Every
+// change the dashboard can show changes one of them.
 func (h *Handler) rowWithFingerprint(ctx context.Context, svc *config.Service) (serviceRow, [32]byte, error) {
 	view, err := h.views.Status(ctx, svc.Name)
 	if err != nil {
@@ -123,6 +124,9 @@ func (h *Handler) rowWithFingerprint(ctx context.Context, svc *config.Service) (
 	}
 	for _, rel := range rels {
 		fmt.Fprintf(d, "r%d/%t;", rel.ID, rel.Rejected)
+	}
+	if err := h.canaryFingerprint(ctx, svc, d); err != nil {
+		return serviceRow{}, [32]byte{}, err
 	}
 	var fp [32]byte
 	copy(fp[:], d.Sum(nil))

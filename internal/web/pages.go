@@ -80,6 +80,14 @@ func (h *Handler) funcs() template.FuncMap {
 			}
 			return humanDuration(d) + " left"
 		},
+		// leftOr is the time left until t, or done once it has passed.
+		"leftOr": func(t any, done string) string {
+			d := timeOf(t).Sub(h.e.Now())
+			if d <= 0 {
+				return done
+			}
+			return humanDuration(d) + " left"
+		},
 		"elapsed": func(t time.Time) string { return clockDuration(h.e.Now().Sub(t)) },
 		"dur":     humanDuration,
 		"took": func(d time.Duration) string {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bakery-deploy/bakery/internal/config"
+	"github.com/bakery-deploy/bakery/internal/engine"
 	"github.com/bakery-deploy/bakery/internal/migrations"
 	"github.com/bakery-deploy/bakery/internal/pipeline"
 	"github.com/bakery-deploy/bakery/internal/store"
@@ -93,6 +94,7 @@ type migrationEnvRow struct {
 type servicePageData struct {
 	layoutData
 	Migrations  *migrationPanel
+	Canaries    []canaryPanel
 	Row         serviceRow
 	Repository  string
 	Queues      []queueView
@@ -129,6 +131,9 @@ func (h *Handler) servicePageData(ctx context.Context, s *Session, svc *config.S
 	}
 	d.Emergency += fmt.Sprintf("the bake, locks and windows. Automatic promotion into %s is then locked until someone unlocks it.", d.LastEnv)
 
+	if d.Canaries, err = h.canaryPanels(ctx, svc, d.CanDeploy); err != nil {
+		return d, err
+	}
 	st, err := h.e.Store().ServiceState(ctx, svc.Name, h.e.EnvSpecs(svc))
 	if err != nil {
 		return d, err
@@ -417,6 +422,19 @@ func eventRowOf(e pipeline.Event) eventRow {
 		r.Tone = "bad"
 	case "bake.skipped", "lock.released", "lock.expired", pipeline.EventReleaseSuperseded, "deployment.cancelled", pipeline.EventDeploymentRetryPlanned:
 		r.Tone = "warn"
+	case engine.EventCanaryAborted, engine.EventCanaryWeight:
+		r.Tone = "bad"
+	case engine.EventCanaryPromoted:
+		r.Tone = "ok"
+	case engine.EventCanaryJudged:
+		switch fmt.Sprint(e.Data["verdict"]) {
+		case string(pipeline.VerdictPass):
+			r.Tone = "ok"
+		case string(pipeline.VerdictFail):
+			r.Tone = "bad"
+		default:
+			r.Tone = "warn"
+		}
 	}
 	return r
 }

@@ -123,13 +123,14 @@ type envCell struct {
 	Last    bool
 	Short   string // the running version, first 8 characters
 
-	// Kind is the state for colour and scripts: deploying, locked, failed,
-	// window, baking, ok, idle.
+	// Kind is the state for colour and scripts: canary, deploying, locked,
+	// failed, window, baking, ok, idle.
 	Kind   string
 	Label  string // the state in words
 	Detail string
 
 	Deploying     *api.DeploymentView
+	Canary        *api.CanaryView // the rollout, while the deployment is a canary
 	DeploySince   time.Time
 	Failed        *pipeline.Deployment
 	Lock          *api.LockView
@@ -197,6 +198,16 @@ func (h *Handler) cell(svc string, i int, envs []api.EnvironmentView, latest *pi
 		}
 	}
 	switch {
+	case ev.Deployment != nil && ev.Canary != nil:
+		// A canary deployment lasts its steps: its weight and step say
+		// more than how long the deployment has run.
+		c.Kind, c.Canary = "canary", ev.Canary
+		if ev.Canary.State == string(pipeline.CanaryPromoting) {
+			c.Label = "promoting (replacing stable)"
+		} else {
+			c.Label = fmt.Sprintf("canary at %d%%", ev.Canary.Weight)
+			c.Detail = fmt.Sprintf("step %d of %d", ev.Canary.Step, max(ev.Canary.Steps, ev.Canary.Step))
+		}
 	case ev.Deployment != nil:
 		c.Kind, c.Deploying = "deploying", ev.Deployment
 		c.DeploySince = ev.Deployment.CreatedAt

@@ -42,7 +42,7 @@
     root.querySelectorAll('[data-until]').forEach(function (el) {
       var t = when(el, 'data-until');
       if (isNaN(t)) return;
-      el.textContent = t > now ? human(t - now) + ' left' : 'bake complete';
+      el.textContent = t > now ? human(t - now) + ' left' : (el.dataset.doneText || 'bake complete');
     });
     root.querySelectorAll('[data-elapsed]').forEach(function (el) {
       var t = when(el, 'data-elapsed');
