@@ -88,18 +88,19 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// TestCanaryCaughtAndRolledBack runs the quickstart's real app behind
-// bakery's built-in router: a release built with an error rate enters
-// production as a canary, the judge (10 s interval) finds its error rate
-// above the stable version's and bakery aborts it by itself: all traffic
-// back on stable, the release rejected, production locked. It logs the
-// time from the first failing canary answer to traffic back on stable.
-func TestCanaryCaughtAndRolledBack(t *testing.T) {
-	t.Parallel()
+// canaryWorld is bakery serving the quickstart's real app (built twice:
+// good, and bad with a 50% error rate) with production behind the
+// built-in router.
+type canaryWorld struct {
+	*world
+	demo, good, bad string
+	routerPort      int
+}
+
+func newCanaryWorld(t *testing.T, steps string) *canaryWorld {
 	w := newWorld(t, worldOpts{})
-	demo := filepath.Join(w.dir, "demo")
-	good, bad := filepath.Join(w.dir, "app"), filepath.Join(w.dir, "app-bad")
-	for _, b := range []struct{ out, ldflags string }{{good, ""}, {bad, "-X main.builtInErrorRate=0.5"}} {
+	cw := &canaryWorld{world: w, demo: filepath.Join(w.dir, "demo"), good: filepath.Join(w.dir, "app"), bad: filepath.Join(w.dir, "app-bad")}
+	for _, b := range []struct{ out, ldflags string }{{cw.good, ""}, {cw.bad, "-X main.builtInErrorRate=0.5"}} {
 		out, err := exec.Command("go", "build", "-ldflags", b.ldflags, "-o", b.out, "../../examples/quickstart/app").CombinedOutput()
 		require.NoError(t, err, "building the quickstart app: %s", out)
 	}
@@ -108,7 +109,7 @@ func TestCanaryCaughtAndRolledBack(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(w.dir, "qs-deploy.sh"), script, 0o755))
 	t.Cleanup(func() {
 		// The app processes are detached from their deploys: stop them.
-		pids, _ := filepath.Glob(filepath.Join(demo, "*.pid"))
+		pids, _ := filepath.Glob(filepath.Join(cw.demo, "*.pid"))
 		for _, p := range pids {
 			b, _ := os.ReadFile(p)
 			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
@@ -116,7 +117,8 @@ func TestCanaryCaughtAndRolledBack(t *testing.T) {
 			}
 		}
 	})
-	staging, stable, canary, routerPort := freePort(t), freePort(t), freePort(t), freePort(t)
+	staging, stable, canary := freePort(t), freePort(t), freePort(t)
+	cw.routerPort = freePort(t)
 	cfg := fmt.Sprintf(`server:
   addr: %s
 services:
@@ -136,7 +138,7 @@ services:
             stable: http://127.0.0.1:%d
             canary: http://127.0.0.1:%d
           steps:
-            - {weight: 50, for: 1m}
+%s
           analysis:
             interval: 10s
             metrics:
@@ -146,29 +148,54 @@ services:
               - name: latency
                 router: latency
                 tolerance: 2
-`, w.addr, staging, stable, canary, routerPort, stable, canary)
+`, w.addr, staging, stable, canary, cw.routerPort, stable, canary, steps)
 	require.NoError(t, os.WriteFile(w.config, []byte(cfg), 0o644))
-	w.env = append(w.env, "BAKERY_DEMO_DIR="+demo)
-	w.start()
+	w.env = append(w.env, "BAKERY_DEMO_DIR="+cw.demo)
+	return cw
+}
 
-	createRelease := func(version, artifact string) {
-		var out map[string]any
-		code := w.call(adminToken, "POST", "/api/v1/services/web/releases",
-			api.ReleaseRequest{Version: version, Artifact: artifact, Message: "change " + version, Author: "ana"}, &out)
-		require.Equal(t, http.StatusCreated, code, "%v", out)
-	}
+func (cw *canaryWorld) createRelease(version, artifact string) {
+	cw.t.Helper()
+	var out map[string]any
+	code := cw.call(adminToken, "POST", "/api/v1/services/web/releases",
+		api.ReleaseRequest{Version: version, Artifact: artifact, Message: "change " + version, Author: "ana"}, &out)
+	require.Equal(cw.t, http.StatusCreated, code, "%v", out)
+}
+
+type canaryState struct {
+	Canary     *api.CanaryView     `json:"canary"`
+	Judgements []api.JudgementView `json:"judgements"`
+}
+
+func (cw *canaryWorld) canary() canaryState {
+	cw.t.Helper()
+	var c canaryState
+	require.Equal(cw.t, 200, cw.call(adminToken, "GET", "/api/v1/services/web/environments/production/canary", nil, &c))
+	return c
+}
+
+// TestCanaryCaughtAndRolledBack runs the quickstart's real app behind
+// bakery's built-in router: a release built with an error rate enters
+// production as a canary, the judge (10 s interval) finds its error rate
+// above the stable version's and bakery aborts it by itself: all traffic
+// back on stable, the release rejected, production locked. It logs the
+// time from the first failing canary answer to traffic back on stable.
+func TestCanaryCaughtAndRolledBack(t *testing.T) {
+	t.Parallel()
+	cw := newCanaryWorld(t, "            - {weight: 50, for: 1m}")
+	w, good, bad, routerPort := cw.world, cw.good, cw.bad, cw.routerPort
+	w.start()
+	createRelease := cw.createRelease
+
 	createRelease("v1", good)
 	w.eventually(60*time.Second, "v1 in production (the first release deploys plainly)", func() bool { return w.version("web", "production") == "v1" })
 
 	u := startUsers(fmt.Sprintf("http://127.0.0.1:%d/", routerPort), 50)
 	defer u.Stop()
 	createRelease("v2", bad)
-	var c struct {
-		Canary     *api.CanaryView     `json:"canary"`
-		Judgements []api.JudgementView `json:"judgements"`
-	}
+	var c canaryState
 	w.eventually(90*time.Second, "the failing canary is aborted by bakery", func() bool {
-		require.Equal(t, 200, w.call(adminToken, "GET", "/api/v1/services/web/environments/production/canary", nil, &c))
+		c = cw.canary()
 		return c.Canary != nil && c.Canary.State == "aborted"
 	})
 	abortSeen := time.Now()
@@ -225,4 +252,65 @@ services:
 	require.Contains(t, out, "canary v2: aborted")
 	require.Contains(t, out, "FAIL")
 	require.Contains(t, out, "errors*")
+}
+
+// TestCanarySurvivesACrash kills bakery (SIGKILL) while a canary runs: after
+// the restart the canary is at the same step, the router gives it its
+// weight again, and it goes on to be promoted; its instances were deployed
+// once and production gets exactly one deployment of the release.
+func TestCanarySurvivesACrash(t *testing.T) {
+	t.Parallel()
+	cw := newCanaryWorld(t, "            - {weight: 50, for: 25s}")
+	w := cw.world
+	w.start()
+	cw.createRelease("v1", cw.good)
+	w.eventually(60*time.Second, "v1 in production", func() bool { return w.version("web", "production") == "v1" })
+	u := startUsers(fmt.Sprintf("http://127.0.0.1:%d/", cw.routerPort), 40)
+	defer u.Stop()
+	cw.createRelease("v2", cw.good)
+	w.eventually(60*time.Second, "v2 is a canary", func() bool {
+		c := cw.canary()
+		return c.Canary != nil && c.Canary.Version == "v2" && c.Canary.State == "running"
+	})
+	before := cw.canary().Canary
+	time.Sleep(3 * time.Second)
+	w.kill()
+	down := time.Now()
+	time.Sleep(2 * time.Second)
+	w.start()
+	after := cw.canary().Canary
+	require.Equal(t, "running", after.State, "the canary survives the crash")
+	require.Equal(t, before.ID, after.ID)
+	require.Equal(t, before.Step, after.Step)
+	require.Equal(t, 50, after.Weight)
+	w.eventually(10*time.Second, "the restarted router sends the canary its share again", func() bool {
+		for _, a := range u.since(time.Now().Add(-time.Second)) {
+			if a.track == "canary" && a.status == 200 {
+				return true
+			}
+		}
+		return false
+	})
+	w.eventually(90*time.Second, "the canary is promoted after the restart", func() bool {
+		c := cw.canary()
+		return c.Canary.State == "promoted"
+	})
+	w.eventually(30*time.Second, "v2 in production", func() bool { return w.version("web", "production") == "v2" })
+	deps := 0
+	for _, d := range w.deployments("web", "production") {
+		if d.Version == "v2" {
+			deps++
+		}
+	}
+	require.Equal(t, 1, deps, "one deployment of v2 into production")
+	logText, err := os.ReadFile(filepath.Join(cw.demo, "production-canary.log"))
+	require.NoError(t, err)
+	require.Equal(t, 1, strings.Count(string(logText), "deploying v2"), "the canary instances were deployed once:\n%s", logText)
+	var unreachable int
+	for _, a := range u.since(down.Add(3 * time.Second)) {
+		if a.status != 200 {
+			unreachable++
+		}
+	}
+	t.Logf("answers other than 200 after the restart: %d", unreachable)
 }
