@@ -52,6 +52,27 @@ func TestCellStates(t *testing.T) {
 	require.Contains(t, html, ">1:15<", "elapsed time")
 	require.Contains(t, html, "rollback by ana")
 
+	v2 := "89abcdef01234567"
+	c, html = render(api.EnvironmentView{Name: "production", Version: &v1, State: "canary",
+		Deployment: &api.DeploymentView{Version: v2, State: "running", Kind: "auto", Actor: "bakery", StartedAt: ptr(now.Add(-20 * time.Minute))},
+		Canary:     &api.CanaryView{Version: v2, State: "running", Step: 2, Steps: 3, Weight: 50, StepEndsAt: ptr(now.Add(10 * time.Minute))}}, nil)
+	require.Equal(t, "canary", c.Kind)
+	require.Equal(t, "canary at 50%", c.Label)
+	require.Contains(t, html, "step 2 of 3")
+	require.Contains(t, html, `<progress class="weight" max="100" value="50"`)
+	require.Contains(t, html, `data-done-text="step time up"`)
+	require.Contains(t, html, "10m 00s left")
+	require.Contains(t, html, `data-canary="running" data-weight="50"`)
+	require.NotContains(t, html, "deploying", "a canary is not shown as a deploy")
+
+	c, html = render(api.EnvironmentView{Name: "production", Version: &v1, State: "canary",
+		Deployment: &api.DeploymentView{Version: v2, State: "pending", Kind: "auto", Actor: "bakery"},
+		Canary:     &api.CanaryView{Version: v2, State: "promoting", Step: 3, Steps: 3, Weight: 100}}, nil)
+	require.Equal(t, "canary", c.Kind)
+	require.Contains(t, html, "promoting (replacing stable)")
+	require.Contains(t, html, "<code class=\"sha\" title=\"89abcdef01234567\">89abcdef</code>")
+	require.NotContains(t, html, "left", "no step time while promoting")
+
 	c, html = render(api.EnvironmentView{Name: "production", Locked: true, State: "locked",
 		Locks:  []api.LockView{{Service: "*", Environment: "production", Actor: "ana", Reason: "incident 42", Since: now.Add(-13 * time.Hour)}},
 		PileUp: &api.PileUpView{Message: "locked for 13h0m0s with 3 release(s) piled up"}, Queue: 3}, nil)

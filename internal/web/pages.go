@@ -90,6 +90,7 @@ func (h *Handler) funcs() template.FuncMap {
 		},
 		"elapsed": func(t time.Time) string { return clockDuration(h.e.Now().Sub(t)) },
 		"dur":     humanDuration,
+		"sdur":    shortDur,
 		"took": func(d time.Duration) string {
 			if d < time.Second {
 				return fmt.Sprintf("%d ms", d.Milliseconds())
