@@ -182,8 +182,23 @@ func (cw *canaryWorld) canary() canaryState {
 // time from the first failing canary answer to traffic back on stable.
 func TestCanaryCaughtAndRolledBack(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct{ name, after string }{
+		{"failing from its first request", ""},
+		{"failing 7s into its first judged interval", "7s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			testCanaryCaught(t, tc.after)
+		})
+	}
+}
+
+func testCanaryCaught(t *testing.T, errorAfter string) {
 	cw := newCanaryWorld(t, "            - {weight: 50, for: 1m}")
 	w, good, bad, routerPort := cw.world, cw.good, cw.bad, cw.routerPort
+	if errorAfter != "" {
+		w.env = append(w.env, "APP_ERROR_AFTER="+errorAfter)
+	}
 	w.start()
 	createRelease := cw.createRelease
 

@@ -12,6 +12,8 @@
 //	APP_ERROR_RATE  share of page requests (0-1) answered 500, to show a bad
 //	             release; a build can bake one in with
 //	             -ldflags "-X main.builtInErrorRate=0.3"
+//	APP_ERROR_AFTER  with an error rate: start failing only this long after
+//	             starting (e.g. 7s), to show a release that goes bad later
 //
 // Endpoints: GET / (the page), GET /healthz ("ok"), GET /version (JSON).
 //
@@ -92,12 +94,21 @@ func run(log *slog.Logger) error {
 		}
 		rate = r
 	}
+	var after time.Duration
+	if text := os.Getenv("APP_ERROR_AFTER"); text != "" {
+		d, err := time.ParseDuration(text)
+		if err != nil || d < 0 {
+			return fmt.Errorf("APP_ERROR_AFTER=%q must be a duration such as 7s", text)
+		}
+		after = d
+	}
 	a := &app{
 		env:       getenv("APP_ENV", "development"),
 		version:   getenv("APP_VERSION", "dev"),
 		started:   time.Now().UTC(),
 		log:       log,
 		errorRate: rate,
+		failFrom:  time.Now().Add(after),
 	}
 	addr := net.JoinHostPort(getenv("HOST", "127.0.0.1"), port)
 	ln, err := net.Listen("tcp", addr)
@@ -139,6 +150,7 @@ type app struct {
 	started      time.Time
 	log          *slog.Logger
 	errorRate    float64
+	failFrom     time.Time // no injected errors before this
 	served       atomic.Int64
 }
 
@@ -159,7 +171,7 @@ type versionInfo struct {
 func (a *app) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		if a.fails(a.served.Add(1) - 1) {
+		if !time.Now().Before(a.failFrom) && a.fails(a.served.Add(1)-1) {
 			http.Error(w, fmt.Sprintf("%s %s: injected error (error rate %g)", a.env, a.version, a.errorRate), http.StatusInternalServerError)
 			return
 		}
