@@ -407,6 +407,9 @@ func (e *Engine) gather(ctx context.Context, c pipeline.Canary, m config.Analysi
 		if r == nil {
 			return nil, nil, "router", fmt.Errorf("the built-in router of %s/%s is not running in this process", c.Service, c.Environment)
 		}
+		if err := e.RouterError(c.Service, c.Environment); err != nil {
+			return nil, nil, "router", fmt.Errorf("the built-in router of %s/%s is not serving, so it has no samples: %w", c.Service, c.Environment, err)
+		}
 		bs, cs := r.Samples(router.Stable, from, to), r.Samples(router.Canary, from, to)
 		if m.Router == config.RouterLatency {
 			return router.Latencies(bs), router.Latencies(cs), "router latency (seconds per request)", nil

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -380,4 +381,85 @@ func TestCanaryFailingCheckAborts(t *testing.T) {
 	w.traffic(t, 10, 20)
 	c := w.waitCanary(t, "aborted by the check", func(c pipeline.Canary) bool { return c.State == pipeline.CanaryAborted })
 	require.Contains(t, c.Reason, "canary-health")
+}
+
+// TestLockRacesCanaryStep is rule 3 for canaries: a lock and a judgement
+// that would move the canary to its next step happen together, many
+// times. Once Lock has returned the canary does not move; a step taken
+// before the lock is on the record before it.
+func TestLockRacesCanaryStep(t *testing.T) {
+	forBoth(t, func(t *testing.T, db string) {
+		health := newBackend(t, "canary")
+		env := func(name string) config.Environment {
+			return config.Environment{Name: name, Deploy: config.Deploy{Command: []string{"/bin/true"}, Timeout: time.Minute}}
+		}
+		prod := env("production")
+		var steps []config.CanaryStep
+		for i := 1; i <= 40; i++ {
+			steps = append(steps, config.CanaryStep{Weight: i, For: time.Minute})
+		}
+		prod.Canary = &config.Canary{
+			Deploy:    config.Deploy{Command: []string{"/bin/true"}, Timeout: time.Minute},
+			SetWeight: &config.Deploy{Command: []string{"/bin/true"}, Timeout: time.Minute},
+			Steps:     steps,
+			// A long interval: the leader does not judge on its own; the
+			// test does, racing the lock.
+			Analysis: config.Analysis{Interval: time.Hour, Checks: []check.Spec{
+				{Name: "canary-health", Timeout: 2 * time.Second, HTTP: &check.HTTPSpec{URL: health.srv.URL + "/", ExpectStatus: 200}},
+			}},
+		}
+		cfg := &config.Config{Services: []config.Service{{Name: "web", Environments: []config.Environment{env("staging"), prod}}}}
+		w := &canaryWorld{testBundle: setup(t, db, cfg)}
+		w.startCanary(t)
+		ctx := context.Background()
+		movedFirst, lockedFirst := 0, 0
+		for round := 0; round < 15; round++ {
+			before := w.canaryNow(t)
+			w.clock.Set(w.clock.Now().Add(time.Minute)) // the step's time is up
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				_, err := w.e.judgeCanary(ctx, before, prod.Canary, time.Time{})
+				require.NoError(t, err)
+			}()
+			var lockErr error
+			go func() {
+				defer wg.Done()
+				_, lockErr = w.e.Lock(ctx, "ana", LockParams{Service: "web", Environment: "production", Reason: "race"})
+			}()
+			wg.Wait()
+			require.NoError(t, lockErr)
+			locked := w.canaryNow(t)
+			for k := 0; k < 2; k++ {
+				w.clock.Set(w.clock.Now().Add(time.Minute))
+				_, err := w.e.judgeCanary(ctx, locked, prod.Canary, time.Time{})
+				require.NoError(t, err)
+			}
+			after := w.canaryNow(t)
+			require.Equal(t, locked.Step, after.Step, "round %d: the canary moved after the lock was acknowledged", round)
+			events, err := w.st.EventList(ctx, &store.EventListParams{Service: "web", Limit: 100000})
+			require.NoError(t, err)
+			var lockID, advancedID int64
+			for _, ev := range events {
+				if ev.Type == EventLockPlaced {
+					lockID = ev.ID
+				}
+				if ev.Type == EventCanaryAdvanced && ev.Data["step"] == float64(before.Step+2) {
+					advancedID = ev.ID
+				}
+			}
+			if locked.Step == before.Step {
+				lockedFirst++
+				require.Zero(t, advancedID)
+			} else {
+				movedFirst++
+				require.Equal(t, before.Step+1, locked.Step)
+				require.Less(t, advancedID, lockID, "the step was taken before the lock, and is on the record before it")
+			}
+			_, err = w.e.Unlock(ctx, "ana", "web", "production", "race over")
+			require.NoError(t, err)
+		}
+		t.Logf("%s: step first %d times, lock first %d times", db, movedFirst, lockedFirst)
+	})
 }
