@@ -169,7 +169,7 @@ func TestCanaryStepsThenPromotes(t *testing.T) {
 			require.Equal(t, 10, c.Weight)
 			require.Equal(t, 0, c.Step)
 			require.Eventually(t, func() bool { return w.e.routerFor("web", "production").Weight() == 10 }, 5*time.Second, 5*time.Millisecond,
-		"the router applies the stored weight")
+				"the router applies the stored weight")
 
 			// Healthy traffic: two judgements in step 1, then 50%.
 			w.traffic(t, 10, 20)
@@ -178,7 +178,7 @@ func TestCanaryStepsThenPromotes(t *testing.T) {
 			c = w.waitCanary(t, "step 2 after 20s with passing judgements", func(c pipeline.Canary) bool { return c.Step == 1 })
 			require.Equal(t, 50, c.Weight)
 			require.Eventually(t, func() bool { return w.e.routerFor("web", "production").Weight() == 50 }, 5*time.Second, 5*time.Millisecond,
-		"the router follows the new weight")
+				"the router follows the new weight")
 			js := w.judgements(t, c)
 			require.Equal(t, pipeline.VerdictPass, js[0].Verdict, js[0].Reason)
 			var detail JudgementDetail
