@@ -150,6 +150,7 @@ func TestCanaryDashboard(t *testing.T) {
 	for _, c := range []*http.Client{dev, eye} {
 		_, page = f.do(c, "GET", "/services/web", "", nil)
 		require.Contains(t, page[:strings.Index(page, `id="canary-production-panel"`)], "canary at 25%", "on the card")
+		require.Contains(t, section(t, page, "queue-production-panel"), `<span class="badge">canary in production at 25%</span>`)
 		panel = section(t, page, "canary-production-panel")
 		require.Contains(t, panel, `data-state="running"`)
 		require.Contains(t, panel, `data-canary-state="running"`)

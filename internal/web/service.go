@@ -355,6 +355,11 @@ func queue(svc *config.Service, i int, st pipeline.State, recent []pipeline.Rele
 			row.State, row.Label = "rejected", "rejected"
 		case active[env.Name].ReleaseID == r.ID && active[env.Name].ID != 0:
 			row.State, row.Label = "deploying", "deploying to "+env.Name
+			for _, c := range st.Canaries {
+				if c.DeploymentID == active[env.Name].ID && c.State == pipeline.CanaryRunning {
+					row.Label = fmt.Sprintf("canary in %s at %d%%", env.Name, c.Weight)
+				}
+			}
 		case r.ID < curID && deployedHere[r.ID]:
 			row.State, row.Label = "earlier", "ran in "+env.Name+" before"
 		case r.ID < curID || marks[r.ID][pipeline.MarkSuperseded]:
