@@ -220,7 +220,7 @@ func serviceView(svc *config.Service, d pipeline.Decision, now time.Time) Servic
 						held.Round(time.Minute), len(env.Queue), env.Name)}
 			}
 		}
-		if ev.Locked && ev.State != "deploying" {
+		if ev.Locked && ev.State != "deploying" && ev.State != "canary" {
 			ev.State = "locked"
 		}
 		v.Environments = append(v.Environments, ev)

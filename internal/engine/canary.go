@@ -280,6 +280,7 @@ func (e *Engine) applyWeight(ctx context.Context, c pipeline.Canary) error {
 				Data: map[string]any{"weight": c.Weight}})
 			return err
 		})
+		e.after(c.Service, time.Time{})
 		return errors.New(msg)
 	}
 	return e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
@@ -794,15 +795,17 @@ func (e *Engine) Canaries(ctx context.Context, service string, judgements int) (
 			continue
 		}
 		v := CanaryView{Canary: cs[0], Steps: canarySteps(env.Canary)}
+		js, err := e.store.JudgementList(ctx, &store.JudgementListParams{CanaryID: cs[0].ID, Limit: max(judgements, 1)})
+		if err != nil {
+			return nil, err
+		}
 		if judgements > 0 {
-			if v.Judgements, err = e.store.JudgementList(ctx, &store.JudgementListParams{CanaryID: cs[0].ID, Limit: judgements}); err != nil {
-				return nil, err
-			}
+			v.Judgements = js
 		}
 		if cs[0].State == pipeline.CanaryRunning {
 			var latest *pipeline.Judgement
-			if len(v.Judgements) > 0 {
-				latest = &v.Judgements[0]
+			if len(js) > 0 {
+				latest = &js[0]
 			}
 			locks, err := e.store.LockList(ctx, &store.LockListParams{Service: svc.Name, Environment: env.Name})
 			if err != nil {

@@ -104,4 +104,8 @@ func TestDecideShowsTheCanary(t *testing.T) {
 	if len(d.Promotions) != 0 {
 		t.Errorf("nothing is promoted while the canary runs: %+v", d.Promotions)
 	}
+	st.Locks = []Lock{{ID: 1, Service: "web", Environment: "production", Actor: "ann", Reason: "incident", CreatedAt: t0}}
+	if d := Decide(st, t0.Add(time.Hour)); len(d.Environments[1].Locks) != 1 {
+		t.Errorf("a lock held during a canary is shown: locks %+v", d.Environments[1].Locks)
+	}
 }

@@ -143,6 +143,14 @@ func Decide(st State, now time.Time) Decision {
 			status.Current = cur
 			status.Since = since
 		}
+		// Locks are shown even while a deployment runs: a lock placed
+		// during a canary holds it at its step.
+		status.Locks = activeLocks(st.Locks, st.Service, env.Name, now)
+		for _, l := range status.Locks {
+			if !l.ExpiresAt.IsZero() {
+				d.NextCheck = earliest(d.NextCheck, l.ExpiresAt)
+			}
+		}
 		if active := ix.active(env.Name); active != nil {
 			status.Active = active
 			status.Wait = Wait{Kind: WaitDeployment, Version: active.Version,
@@ -167,12 +175,6 @@ func Decide(st State, now time.Time) Decision {
 		cands := ix.candidates(env.Name, lower, floor)
 		for _, c := range cands {
 			status.Queue = append(status.Queue, c.release)
-		}
-		status.Locks = activeLocks(st.Locks, st.Service, env.Name, now)
-		for _, l := range status.Locks {
-			if !l.ExpiresAt.IsZero() {
-				d.NextCheck = earliest(d.NextCheck, l.ExpiresAt)
-			}
 		}
 		if len(cands) == 0 {
 			switch {
