@@ -463,3 +463,23 @@ func TestLockRacesCanaryStep(t *testing.T) {
 		t.Logf("%s: step first %d times, lock first %d times", db, movedFirst, lockedFirst)
 	})
 }
+
+// TestCanaryWithoutTrafficHolds is rule 9 for canaries: with no traffic
+// the judgement is inconclusive, and an inconclusive canary never moves
+// on, however long its step has been over.
+func TestCanaryWithoutTrafficHolds(t *testing.T) {
+	w := canarySetup(t, "sqlite")
+	w.startCanary(t)
+	for n := 1; n <= 3; n++ {
+		w.clock.Set(w.clock.Now().Add(15 * time.Second))
+		w.waitCanary(t, "judged", func(c pipeline.Canary) bool { return len(w.judgements(t, c)) >= n })
+	}
+	c := w.canaryNow(t)
+	require.Equal(t, pipeline.CanaryRunning, c.State)
+	require.Equal(t, 0, c.Step, "no traffic is not a pass: the canary stays at step 1")
+	js := w.judgements(t, c)
+	require.Equal(t, pipeline.VerdictInconclusive, js[0].Verdict, js[0].Reason)
+	views, err := w.e.Canaries(context.Background(), "web", 1)
+	require.NoError(t, err)
+	require.Contains(t, views["production"].Hold, "inconclusive")
+}
