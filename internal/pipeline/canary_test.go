@@ -105,7 +105,11 @@ func TestDecideShowsTheCanary(t *testing.T) {
 		t.Errorf("nothing is promoted while the canary runs: %+v", d.Promotions)
 	}
 	st.Locks = []Lock{{ID: 1, Service: "web", Environment: "production", Actor: "ann", Reason: "incident", CreatedAt: t0}}
-	if d := Decide(st, t0.Add(time.Hour)); len(d.Environments[1].Locks) != 1 {
+	d = Decide(st, t0.Add(time.Hour))
+	if len(d.Environments[1].Locks) != 1 {
 		t.Errorf("a lock held during a canary is shown: locks %+v", d.Environments[1].Locks)
+	}
+	if want := "v2 is a canary at 50% (step 2 of 2), held at this step: locked by ann: incident"; d.Environments[1].Wait.Message != want {
+		t.Errorf("wait message %q; want %q", d.Environments[1].Wait.Message, want)
 	}
 }

@@ -159,6 +159,10 @@ func Decide(st State, now time.Time) Decision {
 				if c := st.Canaries[k]; c.DeploymentID == active.ID && !c.State.IsTerminal() {
 					status.Canary = &c
 					status.Wait.Message = canaryMessage(c, env.CanarySteps)
+					if len(status.Locks) > 0 && c.State == CanaryRunning {
+						l := status.Locks[0]
+						status.Wait.Message += fmt.Sprintf(", held at this step: locked by %s: %s", l.Actor, l.Reason)
+					}
 				}
 			}
 			d.Environments = append(d.Environments, status)
