@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bakery-deploy/bakery/internal/api"
@@ -328,4 +329,46 @@ func TestCanarySurvivesACrash(t *testing.T) {
 		}
 	}
 	t.Logf("answers other than 200 after the restart: %d", unreachable)
+}
+
+// TestCanaryInTheBrowser: the dashboard in Chromium follows a canary live
+// (its weight on the environment card, judgements arriving in the panel
+// without a reload), and its Abort button sends all traffic back to
+// stable.
+func TestCanaryInTheBrowser(t *testing.T) {
+	t.Parallel()
+	chromiumPath(t)
+	cw := newCanaryWorld(t, "            - {weight: 25, for: 10m}")
+	w := cw.world
+	w.start()
+	cw.createRelease(shaV1, cw.good)
+	w.eventually(60*time.Second, "v1 in production", func() bool { return w.version("web", "production") == shaV1 })
+	u := startUsers(fmt.Sprintf("http://127.0.0.1:%d/", cw.routerPort), 40)
+	defer u.Stop()
+
+	b := newBrowser(t, w)
+	b.signIn(adminToken)
+	b.do(20*time.Second, chromedp.Navigate(b.base+"/services/web"), chromedp.WaitVisible(chromedp.CSS("#canary-production-panel")))
+	evalIn[chromedp.Void](b, `window.__notReloaded = true`)
+	cw.createRelease(shaV2, cw.good)
+	b.waitEnv(60*time.Second, "web", "production", "data-canary", "running")
+	require.Equal(t, "25", b.envAttr("web", "production", "data-weight"))
+	require.Contains(t, b.text(envCell("web", "production")), "canary at 25%")
+	b.waitFor(30*time.Second, "a judgement appears in the panel", `document.querySelector("#canary-production-panel .jd") !== null`)
+	require.Contains(t, b.text("#canary-production-panel"), "errors")
+	require.True(t, evalIn[bool](b, `window.__notReloaded === true`), "the page followed the canary without a reload")
+	if dir := screenshotDir(t); dir != "" {
+		b.screenshot(dir, "canary.png", true)
+	}
+
+	b.act("#abort-canary-production", "Send all traffic back to the stable version", "checkout looks wrong", nil)
+	b.waitFor(20*time.Second, "the panel shows the abort", `(document.querySelector("#canary-production-panel") || {dataset: {}}).dataset.state === "aborted"`)
+	c := cw.canary()
+	require.Equal(t, "aborted", c.Canary.State)
+	require.Contains(t, c.Canary.Reason, "checkout looks wrong")
+	time.Sleep(time.Second)
+	for _, a := range u.since(time.Now().Add(-500 * time.Millisecond)) {
+		require.Equal(t, "stable", a.track, "after the abort every request goes to stable")
+	}
+	require.Equal(t, shaV1, w.version("web", "production"))
 }
