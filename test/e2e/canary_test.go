@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bakery-deploy/bakery/internal/api"
+	"github.com/bakery-deploy/bakery/internal/testutil"
 )
 
 // answer is one response seen by the test's users through the router.
@@ -98,7 +100,7 @@ type canaryWorld struct {
 	routerPort      int
 }
 
-func newCanaryWorld(t *testing.T, steps string) *canaryWorld {
+func newCanaryWorld(t *testing.T, steps string, analysis ...string) *canaryWorld {
 	w := newWorld(t, worldOpts{})
 	cw := &canaryWorld{world: w, demo: filepath.Join(w.dir, "demo"), good: filepath.Join(w.dir, "app"), bad: filepath.Join(w.dir, "app-bad")}
 	for _, b := range []struct{ out, ldflags string }{{cw.good, ""}, {cw.bad, "-X main.builtInErrorRate=0.5"}} {
@@ -120,6 +122,19 @@ func newCanaryWorld(t *testing.T, steps string) *canaryWorld {
 	})
 	staging, stable, canary := freePort(t), freePort(t), freePort(t)
 	cw.routerPort = freePort(t)
+	an := `          analysis:
+            interval: 10s
+            metrics:
+              - name: errors
+                router: error_rate
+                critical: true
+              - name: latency
+                router: latency
+                tolerance: 2
+`
+	if len(analysis) > 0 {
+		an = analysis[0]
+	}
 	cfg := fmt.Sprintf(`server:
   addr: %s
 services:
@@ -140,16 +155,7 @@ services:
             canary: http://127.0.0.1:%d
           steps:
 %s
-          analysis:
-            interval: 10s
-            metrics:
-              - name: errors
-                router: error_rate
-                critical: true
-              - name: latency
-                router: latency
-                tolerance: 2
-`, w.addr, staging, stable, canary, cw.routerPort, stable, canary, steps)
+%s`, w.addr, staging, stable, canary, cw.routerPort, stable, canary, steps, an)
 	require.NoError(t, os.WriteFile(w.config, []byte(cfg), 0o644))
 	w.env = append(w.env, "BAKERY_DEMO_DIR="+cw.demo)
 	return cw
@@ -371,4 +377,69 @@ func TestCanaryInTheBrowser(t *testing.T) {
 		require.Equal(t, "stable", a.track, "after the abort every request goes to stable")
 	}
 	require.Equal(t, shaV1, w.version("web", "production"))
+}
+
+// TestCanaryJudgedOnPrometheus judges a canary on metrics read from a real
+// Prometheus (the way to judge with several replicas): Prometheus scrapes
+// the router metrics bakery exports, and the judge compares the canary's
+// error rate with the stable version's from range queries. A failing
+// canary is aborted; a Prometheus that is gone makes judgements
+// inconclusive, never a pass.
+func TestCanaryJudgedOnPrometheus(t *testing.T) {
+	t.Parallel()
+	rate := func(track string) string {
+		return fmt.Sprintf(`(sum(rate(bakery_router_requests_total{track=\"%s\",code=~\"5..\"}[5s])) or vector(0)) / sum(rate(bakery_router_requests_total{track=\"%s\"}[5s]))`, track, track)
+	}
+	w0 := newWorld(t, worldOpts{}) // only for its free address: bakery's own, which Prometheus scrapes
+	prom := testutil.StartPrometheus(t, w0.addr)
+	if prom == nil {
+		return
+	}
+	analysis := fmt.Sprintf(`          analysis:
+            interval: 10s
+            metrics:
+              - name: errors
+                critical: true
+                prometheus:
+                  url: %s
+                  canary: "%s"
+                  baseline: "%s"
+                  step: 2s
+`, prom.URL, rate("canary"), rate("stable"))
+	cw := newCanaryWorld(t, "            - {weight: 50, for: 1m}", analysis)
+	w := cw.world
+	// Serve on the address Prometheus scrapes.
+	w.addr = w0.addr
+	b, err := os.ReadFile(w.config)
+	require.NoError(t, err)
+	cfg := regexp.MustCompile(`(?m)^  addr: .*$`).ReplaceAllString(string(b), "  addr: "+w0.addr)
+	require.NoError(t, os.WriteFile(w.config, []byte(cfg), 0o644))
+	w.start()
+	cw.createRelease("v1", cw.good)
+	w.eventually(60*time.Second, "v1 in production", func() bool { return w.version("web", "production") == "v1" })
+	u := startUsers(fmt.Sprintf("http://127.0.0.1:%d/", cw.routerPort), 40)
+	defer u.Stop()
+	cw.createRelease("v2", cw.bad)
+	var c canaryState
+	w.eventually(90*time.Second, "the canary failing in Prometheus is aborted", func() bool {
+		c = cw.canary()
+		return c.Canary != nil && c.Canary.Version == "v2" && c.Canary.State == "aborted"
+	})
+	require.Equal(t, "fail", c.Judgements[0].Verdict, c.Judgements[0].Reason)
+	require.Regexp(t, `"source":\s*"prometheus"`, string(c.Judgements[0].Detail))
+	require.Equal(t, "v1", w.version("web", "production"))
+
+	// Prometheus gone: the next canary's judgements are inconclusive and
+	// it stays where it is.
+	_, errOut, err := w.bakery(nil, "unlock", "web", "production", "--reason", "fixed")
+	require.NoError(t, err, errOut)
+	prom.Stop()
+	cw.createRelease("v3", cw.good)
+	w.eventually(90*time.Second, "v3 judged without Prometheus", func() bool {
+		c = cw.canary()
+		return c.Canary != nil && c.Canary.Version == "v3" && len(c.Judgements) > 0
+	})
+	require.Equal(t, "inconclusive", c.Judgements[0].Verdict, c.Judgements[0].Reason)
+	require.Equal(t, "running", c.Canary.State)
+	require.Contains(t, string(c.Judgements[0].Detail), "unreachable")
 }
