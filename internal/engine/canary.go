@@ -321,8 +321,11 @@ func (e *Engine) runCanaries(ctx context.Context) {
 		return
 	}
 	for _, c := range running {
-		_, cc := e.canaryConfig(c.Service, c.Environment)
+		svc, cc := e.canaryConfig(c.Service, c.Environment)
 		if cc == nil {
+			if svc != nil {
+				e.dropCanary(ctx, c)
+			}
 			continue
 		}
 		interval := cc.Analysis.Interval
@@ -675,6 +678,58 @@ func (e *Engine) startPromotionTx(ctx context.Context, tx store.Tx, c pipeline.C
 		return up, err
 	}
 	return up, tx.JobInsert(ctx, river.InsertManyParams{Args: DeployArgs{DeploymentID: dep.ID, Attempt: dep.Attempt + 1}})
+}
+
+// dropCanary ends a running canary whose environment lost its canary
+// block in a reload: weight 0, its deployment failed (the release was not
+// promoted; a person can deploy it with rollback --to or emergency). The
+// release is not rejected: nothing was judged against it.
+func (e *Engine) dropCanary(ctx context.Context, c pipeline.Canary) {
+	var next time.Time
+	var ended pipeline.Canary
+	err := e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		now := e.clock.Now()
+		if err := tx.ServiceLock(ctx, c.Service, now); err != nil {
+			return err
+		}
+		reason := "the configuration no longer has a canary for " + c.Environment + "; " + c.Version + " was not promoted"
+		var err error
+		if ended, err = tx.CanaryUpdate(ctx, &store.CanaryUpdateParams{ID: c.ID, FromStates: []pipeline.CanaryState{pipeline.CanaryRunning},
+			State: pipeline.CanaryCancelled, Weight: 0, SetWeight: true, FinishedAt: now, Reason: &reason}); err != nil {
+			return err
+		}
+		dep, err := tx.DeploymentGet(ctx, c.DeploymentID)
+		if err != nil {
+			return err
+		}
+		if dep.State == pipeline.DeploymentRunning {
+			if _, err := tx.DeploymentUpdate(ctx, &store.DeploymentUpdateParams{ID: dep.ID, Attempt: dep.Attempt,
+				FromStates: []pipeline.DeploymentState{pipeline.DeploymentRunning}, State: pipeline.DeploymentFailed, FinishedAt: now,
+				Error: &reason}); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventCanaryAborted, Service: c.Service, Environment: c.Environment,
+			Version: c.Version, Actor: pipeline.ActorSystem, DeploymentID: c.DeploymentID, Reason: reason,
+			Data: map[string]any{"canary_id": c.ID, "weight": 0}}); err != nil {
+			return err
+		}
+		svc, ok := e.Config().Service(c.Service)
+		if !ok {
+			return nil
+		}
+		next, err = e.reconcileTx(ctx, tx, svc)
+		return err
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.Error("error ending a canary removed from the configuration", "service", c.Service, "environment", c.Environment, "error", err)
+		}
+		return
+	}
+	e.log.Warn("canary ended: its configuration is gone", "service", c.Service, "environment", c.Environment, "version", c.Version)
+	_ = e.applyWeight(ctx, ended)
+	e.after(c.Service, next)
 }
 
 // runningCanary finds the running canary of service/env.

@@ -483,3 +483,50 @@ func TestCanaryWithoutTrafficHolds(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, views["production"].Hold, "inconclusive")
 }
+
+// An emergency deploy takes the environment over from a running canary:
+// the canary is cancelled with its deployment and its traffic goes back to
+// stable (which the emergency deploy replaces).
+func TestEmergencyCancelsTheCanary(t *testing.T) {
+	w := canarySetup(t, "sqlite")
+	c := w.startCanary(t)
+	ctx := context.Background()
+	_, err := w.e.Emergency(ctx, "ann", EmergencyParams{Service: "web", Version: "v3", Artifact: "app:v3", Reason: "revert the parser"})
+	require.NoError(t, err)
+	c = w.waitCanary(t, "cancelled", func(c pipeline.Canary) bool { return c.State == pipeline.CanaryCancelled })
+	require.Equal(t, 0, c.Weight)
+	require.Eventually(t, func() bool { return w.e.routerFor("web", "production").Weight() == 0 }, 5*time.Second, 5*time.Millisecond)
+	dep, err := w.st.DeploymentGet(ctx, c.DeploymentID)
+	require.NoError(t, err)
+	require.Equal(t, pipeline.DeploymentCancelled, dep.State)
+	w.settle(t, "web")
+	require.Equal(t, "v3", w.version(t, "web", "production"), "the emergency deploy went through plainly")
+	require.Len(t, w.deploymentsOf(t, "web", "production", "v3"), 1)
+	cs, err := w.st.CanaryList(ctx, &store.CanaryListParams{Service: "web"})
+	require.NoError(t, err)
+	require.Len(t, cs, 1, "an emergency deploy is not a canary")
+}
+
+// A reload that removes the canary block ends a running canary: weight 0,
+// its deployment failed, the release not promoted (and not rejected).
+func TestReloadWithoutCanaryEndsIt(t *testing.T) {
+	w := canarySetup(t, "sqlite")
+	c := w.startCanary(t)
+	cfg := *w.cfg
+	svc := cfg.Services[0]
+	envs := append([]config.Environment(nil), svc.Environments...)
+	envs[1].Canary = nil
+	svc.Environments = envs
+	cfg.Services = []config.Service{svc}
+	w.e.SetConfig(context.Background(), &cfg)
+	c = w.waitCanary(t, "ended", func(c pipeline.Canary) bool { return c.State == pipeline.CanaryCancelled })
+	require.Equal(t, 0, c.Weight)
+	require.Contains(t, c.Reason, "no longer has a canary")
+	dep, err := w.st.DeploymentGet(context.Background(), c.DeploymentID)
+	require.NoError(t, err)
+	require.Equal(t, pipeline.DeploymentFailed, dep.State)
+	rel, err := w.st.ReleaseGet(context.Background(), "web", "v2")
+	require.NoError(t, err)
+	require.False(t, rel.Rejected)
+	require.Equal(t, "v1", w.version(t, "web", "production"))
+}

@@ -151,7 +151,8 @@ type DeploymentListParams struct {
 	ReleaseID   int64
 	States      []pipeline.DeploymentState
 	// HeartbeatBefore selects running deployments whose worker was last
-	// heard of before this time.
+	// heard of before this time, leaving out those whose canary is being
+	// observed (they have no worker: the leader judges them).
 	HeartbeatBefore time.Time
 	Limit           int // 0 = 100
 }

@@ -207,7 +207,8 @@ func (s queries) DeploymentList(ctx context.Context, p *store.DeploymentListPara
 		where = append(where, "d.state IN ("+strings.Join(ph, ", ")+")")
 	}
 	if !p.HeartbeatBefore.IsZero() {
-		where, args = append(where, "d.state = 'running' AND d.heartbeat_at < ?"), append(args, micros(p.HeartbeatBefore))
+		where, args = append(where, "d.state = 'running' AND d.heartbeat_at < ? AND NOT EXISTS "+
+			"(SELECT 1 FROM canaries c WHERE c.deployment_id = d.id AND c.state = 'running')"), append(args, micros(p.HeartbeatBefore))
 	}
 	q := `SELECT ` + deploymentCols + deploymentFrom
 	if len(where) > 0 {

@@ -575,6 +575,15 @@ func testCanaries(t *testing.T, open Factory) {
 	_, err = s.CanaryGetByDeployment(ctx, dep.ID+1000)
 	require.ErrorIs(t, err, store.ErrNotFound)
 
+	// A running deployment whose canary is observed has no worker to
+	// heart-beat: it is not "interrupted".
+	_, err = update(t, s, &store.DeploymentUpdateParams{ID: dep.ID, Attempt: dep.Attempt,
+		FromStates: []pipeline.DeploymentState{pipeline.DeploymentPending}, State: pipeline.DeploymentRunning, StartedAt: t0, Heartbeat: t0})
+	require.NoError(t, err)
+	stale, err := s.DeploymentList(ctx, &store.DeploymentListParams{HeartbeatBefore: t0.Add(time.Hour)})
+	require.NoError(t, err)
+	require.Empty(t, stale, "an observed canary's deployment is not stale")
+
 	list, err := s.CanaryList(ctx, &store.CanaryListParams{Service: "web", States: []pipeline.CanaryState{pipeline.CanaryRunning}})
 	require.NoError(t, err)
 	require.Len(t, list, 1)
