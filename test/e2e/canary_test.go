@@ -442,4 +442,17 @@ func TestCanaryJudgedOnPrometheus(t *testing.T) {
 	require.Equal(t, "inconclusive", c.Judgements[0].Verdict, c.Judgements[0].Reason)
 	require.Equal(t, "running", c.Canary.State)
 	require.Contains(t, string(c.Judgements[0].Detail), "unreachable")
+
+	// People finish it from the CLI: a reason is required, and an abort
+	// with one sends all traffic to stable.
+	_, errOut, err = w.bakery(nil, "canary", "abort", "web", "production")
+	require.Error(t, err)
+	require.Contains(t, errOut, "--reason is required")
+	out, errOut, err := w.bakery(nil, "canary", "abort", "web", "production", "--reason", "no metrics to judge it by")
+	require.NoError(t, err, errOut)
+	require.Contains(t, out, "v3: canary aborted")
+	_, errOut, err = w.bakery(nil, "canary", "promote", "web", "production", "--reason", "too late")
+	require.Error(t, err)
+	require.Contains(t, errOut, "no canary is running")
+	require.Equal(t, "aborted", cw.canary().Canary.State)
 }
