@@ -320,6 +320,18 @@ func (e *Engine) runCanaries(ctx context.Context) {
 		}
 		return
 	}
+	// Forget what is kept about canaries that ended.
+	alive := make(map[int64]bool, len(running))
+	for _, c := range running {
+		alive[c.ID] = true
+	}
+	e.mu.Lock()
+	for id := range e.canaryJudged {
+		if !alive[id] && !e.canaryBusy[id] {
+			delete(e.canaryJudged, id)
+		}
+	}
+	e.mu.Unlock()
 	for _, c := range running {
 		svc, cc := e.canaryConfig(c.Service, c.Environment)
 		if cc == nil {

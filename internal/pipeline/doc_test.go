@@ -4,7 +4,6 @@ import (
 	"os"
 	"regexp"
 	"sort"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -14,61 +13,45 @@ import (
 // true: it must name exactly the deployment states the code defines.
 func TestStateDiagramMatchesCode(t *testing.T) {
 	t.Parallel()
-	doc, err := os.ReadFile("../../docs/ARCHITECTURE.md")
-	require.NoError(t, err)
-	block := regexp.MustCompile("(?s)```mermaid\n(stateDiagram-v2.*?)```").FindSubmatch(doc)
-	require.NotNil(t, block, "ARCHITECTURE.md has a mermaid state diagram")
-	seen := map[string]bool{}
-	for _, m := range regexp.MustCompile(`(?m)^\s*(\[\*\]|\w+) --> (\[\*\]|\w+)`).FindAllSubmatch(block[1], -1) {
-		for _, s := range m[1:] {
-			if string(s) != "[*]" {
-				seen[string(s)] = true
-			}
-		}
-	}
-	var inDoc []string
-	for s := range seen {
-		inDoc = append(inDoc, s)
-	}
-	sort.Strings(inDoc)
-	code := []string{string(DeploymentCancelled), string(DeploymentFailed), string(DeploymentPending), string(DeploymentRunning), string(DeploymentSucceeded)}
-	sort.Strings(code)
-	require.Equal(t, code, inDoc)
-	for _, s := range code {
-		st := DeploymentState(s)
-		if st.IsTerminal() {
-			require.True(t, strings.Contains(string(block[1]), s+" --> [*]"), "terminal state %s must end in [*]", s)
-		}
-	}
+	states := []DeploymentState{DeploymentCancelled, DeploymentFailed, DeploymentPending, DeploymentRunning, DeploymentSucceeded}
+	checkDiagram(t, "```mermaid\n(stateDiagram-v2\n\\s*\\[\\*\\].*?)```", states, DeploymentState.IsTerminal)
 }
 
 // TestCanaryDiagramMatchesCode keeps the canary state diagram in
 // docs/ARCHITECTURE.md in step with the CanaryState constants.
 func TestCanaryDiagramMatchesCode(t *testing.T) {
 	t.Parallel()
+	states := []CanaryState{CanaryAborted, CanaryCancelled, CanaryPromoted, CanaryPromoting, CanaryRunning}
+	checkDiagram(t, "```mermaid\n(stateDiagram-v2\n\\s*%% canary.*?)```", states, CanaryState.IsTerminal)
+}
+
+// checkDiagram finds the mermaid state diagram matched by block in
+// docs/ARCHITECTURE.md and checks that it names exactly states, and that
+// every terminal one ends in [*].
+func checkDiagram[S ~string](t *testing.T, block string, states []S, terminal func(S) bool) {
 	doc, err := os.ReadFile("../../docs/ARCHITECTURE.md")
 	require.NoError(t, err)
-	block := regexp.MustCompile("(?s)```mermaid\n(stateDiagram-v2\n\\s*%% canary.*?)```").FindSubmatch(doc)
-	require.NotNil(t, block, "ARCHITECTURE.md has the canary state diagram")
+	m := regexp.MustCompile("(?s)" + block).FindSubmatch(doc)
+	require.NotNil(t, m, "ARCHITECTURE.md has the diagram %s", block)
 	seen := map[string]bool{}
-	for _, m := range regexp.MustCompile(`(?m)^\s*(\[\*\]|\w+) --> (\[\*\]|\w+)`).FindAllSubmatch(block[1], -1) {
-		for _, s := range m[1:] {
+	for _, edge := range regexp.MustCompile(`(?m)^\s*(\[\*\]|\w+) --> (\[\*\]|\w+)`).FindAllSubmatch(m[1], -1) {
+		for _, s := range edge[1:] {
 			if string(s) != "[*]" {
 				seen[string(s)] = true
 			}
 		}
 	}
-	var inDoc []string
+	var inDoc, code []string
 	for s := range seen {
 		inDoc = append(inDoc, s)
 	}
-	sort.Strings(inDoc)
-	code := []string{string(CanaryAborted), string(CanaryCancelled), string(CanaryPromoted), string(CanaryPromoting), string(CanaryRunning)}
-	sort.Strings(code)
-	require.Equal(t, code, inDoc)
-	for _, s := range code {
-		if CanaryState(s).IsTerminal() {
-			require.Contains(t, string(block[1]), s+" --> [*]", "terminal state %s must end in [*]", s)
+	for _, s := range states {
+		code = append(code, string(s))
+		if terminal(s) {
+			require.Contains(t, string(m[1]), string(s)+" --> [*]", "terminal state %s must end in [*]", s)
 		}
 	}
+	sort.Strings(inDoc)
+	sort.Strings(code)
+	require.Equal(t, code, inDoc)
 }

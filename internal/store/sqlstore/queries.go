@@ -37,6 +37,17 @@ func fromNullMicros(v sql.NullInt64) time.Time {
 	return fromMicros(v.Int64)
 }
 
+// inList is the placeholder list "(?, ?, ...)" for values and the
+// arguments that fill it.
+func inList[S ~string](values []S) (string, []any) {
+	ph := make([]string, len(values))
+	args := make([]any, len(values))
+	for i, v := range values {
+		ph[i], args[i] = "?", string(v)
+	}
+	return "(" + strings.Join(ph, ", ") + ")", args
+}
+
 func limitOr(n, def int) int {
 	if n <= 0 {
 		return def
@@ -199,12 +210,8 @@ func (s queries) DeploymentList(ctx context.Context, p *store.DeploymentListPara
 		where, args = append(where, "d.release_id = ?"), append(args, p.ReleaseID)
 	}
 	if len(p.States) > 0 {
-		ph := make([]string, len(p.States))
-		for i, st := range p.States {
-			ph[i] = "?"
-			args = append(args, string(st))
-		}
-		where = append(where, "d.state IN ("+strings.Join(ph, ", ")+")")
+		in, vals := inList(p.States)
+		where, args = append(where, "d.state IN "+in), append(args, vals...)
 	}
 	if !p.HeartbeatBefore.IsZero() {
 		where, args = append(where, "d.state = 'running' AND d.heartbeat_at < ? AND NOT EXISTS "+
@@ -269,12 +276,8 @@ func (s queries) DeploymentUpdate(ctx context.Context, p *store.DeploymentUpdate
 	q := "UPDATE deployments SET " + strings.Join(set, ", ") + " WHERE id = ? AND attempt = ?"
 	args = append(args, p.ID, p.Attempt)
 	if len(p.FromStates) > 0 {
-		ph := make([]string, len(p.FromStates))
-		for i, st := range p.FromStates {
-			ph[i] = "?"
-			args = append(args, string(st))
-		}
-		q += " AND state IN (" + strings.Join(ph, ", ") + ")"
+		in, vals := inList(p.FromStates)
+		q, args = q+" AND state IN "+in, append(args, vals...)
 	}
 	n, err := s.q.exec(ctx, q, args...)
 	if err != nil {
@@ -704,12 +707,8 @@ func (s queries) CanaryList(ctx context.Context, p *store.CanaryListParams) ([]p
 		q, args = q+" AND environment = ?", append(args, p.Environment)
 	}
 	if len(p.States) > 0 {
-		ph := make([]string, len(p.States))
-		for i, st := range p.States {
-			ph[i] = "?"
-			args = append(args, string(st))
-		}
-		q += " AND state IN (" + strings.Join(ph, ", ") + ")"
+		in, vals := inList(p.States)
+		q, args = q+" AND state IN "+in, append(args, vals...)
 	}
 	q, args = q+" ORDER BY id DESC LIMIT ?", append(args, limitOr(p.Limit, 100))
 	rs, err := s.q.query(ctx, q, args...)
@@ -749,12 +748,8 @@ func (s queries) CanaryUpdate(ctx context.Context, p *store.CanaryUpdateParams) 
 	q := "UPDATE canaries SET " + strings.Join(set, ", ") + " WHERE id = ?"
 	args = append(args, p.ID)
 	if len(p.FromStates) > 0 {
-		ph := make([]string, len(p.FromStates))
-		for i, st := range p.FromStates {
-			ph[i] = "?"
-			args = append(args, string(st))
-		}
-		q += " AND state IN (" + strings.Join(ph, ", ") + ")"
+		in, vals := inList(p.FromStates)
+		q, args = q+" AND state IN "+in, append(args, vals...)
 	}
 	n, err := s.q.exec(ctx, q, args...)
 	if err != nil {
