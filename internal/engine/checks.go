@@ -32,9 +32,16 @@ func (e *Engine) runDueChecks(ctx context.Context) {
 	now := e.clock.Now()
 	for si := range e.Config().Services {
 		svc := &e.Config().Services[si]
+		e.mu.Lock()
+		idle := now.Before(e.checksIdle[svc.Name])
+		e.mu.Unlock()
+		if idle {
+			continue
+		}
 		var d *pipeline.Decision
+		waiting := false
 		for i, env := range svc.Environments {
-			if len(env.Checks) == 0 {
+			if len(env.Checks) == 0 || !e.anyCheckDue(svc.Name, env, now) {
 				continue
 			}
 			if d == nil {
@@ -49,6 +56,7 @@ func (e *Engine) runDueChecks(ctx context.Context) {
 			if len(d.Environments[i].Queue) == 0 {
 				continue
 			}
+			waiting = true
 			for _, spec := range env.Checks {
 				key := checkKey{svc.Name, env.Name, spec.Name}
 				e.mu.Lock()
@@ -79,7 +87,34 @@ func (e *Engine) runDueChecks(ctx context.Context) {
 				}(svc.Name, env.Name, spec)
 			}
 		}
+		if d != nil && !waiting {
+			// Nothing waits behind a checked environment: look again after
+			// the next change to the service (after), or in checksIdleFor
+			// (changes made by other replicas).
+			e.mu.Lock()
+			e.checksIdle[svc.Name] = now.Add(checksIdleFor)
+			e.mu.Unlock()
+		}
 	}
+}
+
+// checksIdleFor is how long the leader goes without reading a service's
+// state for its checks once nothing waits to enter a checked environment,
+// unless the service changes in this process first.
+const checksIdleFor = 5 * time.Second
+
+// anyCheckDue reports whether a check of env is due at now; the stored
+// state is read only then, not every second.
+func (e *Engine) anyCheckDue(service string, env config.Environment, now time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, spec := range env.Checks {
+		key := checkKey{service, env.Name, spec.Name}
+		if !e.checkRunning[key] && !now.Before(e.checkNext[key]) {
+			return true
+		}
+	}
+	return false
 }
 
 // CheckNow runs every check of service/env once, now, and records the

@@ -68,6 +68,9 @@ type Engine struct {
 	timers       map[string]*timer
 	checkNext    map[checkKey]time.Time
 	checkRunning map[checkKey]bool
+	// checksIdle: until when runDueChecks leaves a service alone (nothing
+	// waited behind its checked environments when last looked).
+	checksIdle map[string]time.Time
 
 	// Canaries: when each was last judged, which are being judged (or,
 	// keyed by -ID, having their weight applied), when a failed
@@ -116,6 +119,7 @@ func New(opts Options) *Engine {
 		timers:       make(map[string]*timer),
 		checkNext:    make(map[checkKey]time.Time),
 		checkRunning: make(map[checkKey]bool),
+		checksIdle:   make(map[string]time.Time),
 		canaryJudged: make(map[int64]time.Time),
 		canaryBusy:   make(map[int64]bool),
 		weightRetry:  make(map[int64]time.Time),
@@ -317,6 +321,9 @@ func (e *Engine) Reconcile(ctx context.Context, service string) error {
 
 // after runs once a transaction that changed a service has committed.
 func (e *Engine) after(service string, next time.Time) {
+	e.mu.Lock()
+	delete(e.checksIdle, service)
+	e.mu.Unlock()
 	e.arm(service, next)
 	if e.opts.OnChange != nil {
 		e.opts.OnChange(service)
