@@ -3,6 +3,7 @@
 # (examples/quickstart/app) as a local process.
 #
 #   usage: deploy.sh ENVIRONMENT PORT
+#          deploy.sh --stop ENVIRONMENT   (stop the environment's process: a canary's cleanup)
 #
 # It reads what bakery passes to every deploy command:
 #   BAKERY_VERSION    the version being deployed
@@ -18,17 +19,24 @@ set -euo pipefail
 
 die() { echo "deploy.sh: error: $*" >&2; exit 1; }
 
-[ $# -eq 2 ] || die "usage: deploy.sh ENVIRONMENT PORT (got $# arguments)"
+[ $# -eq 2 ] || die "usage: deploy.sh ENVIRONMENT PORT, or deploy.sh --stop ENVIRONMENT (got $# arguments)"
+STOP=
+if [ "$1" = --stop ]; then
+  STOP=yes
+  set -- "$2" 1
+fi
 ENVIRONMENT=$1
 PORT=$2
 [[ $ENVIRONMENT =~ ^[A-Za-z0-9._-]+$ ]] || die "ENVIRONMENT must be a plain name like staging, not '$ENVIRONMENT'"
 [[ $PORT =~ ^[0-9]+$ ]] && [ "$PORT" -ge 1 ] && [ "$PORT" -le 65535 ] || die "PORT must be a number from 1 to 65535, not '$PORT'"
 VERSION=${BAKERY_VERSION:-}
-[ -n "$VERSION" ] || die "BAKERY_VERSION is not set: bakery sets it; by hand, run BAKERY_VERSION=v1 BAKERY_ARTIFACT=/path/to/app $0 $*"
 ARTIFACT=${BAKERY_ARTIFACT:-}
-[ -n "$ARTIFACT" ] || die "BAKERY_ARTIFACT is not set: it must be the path of the built app (go build -o app ./examples/quickstart/app)"
-[ -f "$ARTIFACT" ] && [ -x "$ARTIFACT" ] || die "BAKERY_ARTIFACT=$ARTIFACT is not an executable file: build it with go build -o $ARTIFACT ./examples/quickstart/app"
-case $ARTIFACT in /*) ;; *) ARTIFACT="$PWD/$ARTIFACT" ;; esac
+if [ -z "$STOP" ]; then
+  [ -n "$VERSION" ] || die "BAKERY_VERSION is not set: bakery sets it; by hand, run BAKERY_VERSION=v1 BAKERY_ARTIFACT=/path/to/app $0 $*"
+  [ -n "$ARTIFACT" ] || die "BAKERY_ARTIFACT is not set: it must be the path of the built app (go build -o app ./examples/quickstart/app)"
+  [ -f "$ARTIFACT" ] && [ -x "$ARTIFACT" ] || die "BAKERY_ARTIFACT=$ARTIFACT is not an executable file: build it with go build -o $ARTIFACT ./examples/quickstart/app"
+  case $ARTIFACT in /*) ;; *) ARTIFACT="$PWD/$ARTIFACT" ;; esac
+fi
 DEMO_DIR=${BAKERY_DEMO_DIR:-${TMPDIR:-/tmp}/bakery-demo}
 mkdir -p "$DEMO_DIR"
 PIDFILE="$DEMO_DIR/$ENVIRONMENT.pid"
@@ -90,6 +98,12 @@ stop_previous() {
   rm -f "$PIDFILE"
   step "previous process killed"
 }
+
+if [ -n "$STOP" ]; then
+  echo "==> stopping $ENVIRONMENT${BAKERY_CANARY_OUTCOME:+ (its canary was $BAKERY_CANARY_OUTCOME)}"
+  stop_previous
+  exit 0
+fi
 
 echo "==> deploying $VERSION to $ENVIRONMENT on port $PORT"
 if [ -n "${BAKERY_DEMO_DEPLOY_SECONDS:-}" ]; then

@@ -210,3 +210,31 @@ func TestDeployNeedsItsInputs(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, string(out), "usage: deploy.sh ENVIRONMENT PORT")
 }
+
+// TestStopIsTheCanaryCleanup: "deploy.sh --stop ENV" stops the
+// environment's process (the quickstart's canary cleanup); it needs no
+// artifact, and stopping what is not running is fine.
+func TestStopIsTheCanaryCleanup(t *testing.T) {
+	q := newQuickstart(t)
+	_, err := q.deploy(t, "production-canary", "v2")
+	require.NoError(t, err)
+	pid := readPid(t, filepath.Join(q.demoDir, "production-canary.pid"))
+	script, err := filepath.Abs("deploy.sh")
+	require.NoError(t, err)
+	stop := func() string {
+		out := deploy.NewTail(64 << 10)
+		require.NoError(t, deploy.Exec{}.Deploy(context.Background(), deploy.Request{
+			Service: "web", Environment: "production", Version: "v2",
+			Command: []string{script, "--stop", "production-canary"},
+			Env:     map[string]string{"BAKERY_DEMO_DIR": q.demoDir, "BAKERY_CANARY_OUTCOME": "aborted"},
+			Timeout: 30 * time.Second,
+		}, out))
+		return out.String()
+	}
+	out := stop()
+	assert.Contains(t, out, "stopping production-canary (its canary was aborted)")
+	assert.Contains(t, out, "previous process stopped")
+	assert.False(t, alive(pid))
+	assert.NoFileExists(t, filepath.Join(q.demoDir, "production-canary.pid"))
+	assert.Contains(t, stop(), "no previous production-canary process to stop")
+}

@@ -26,7 +26,7 @@ const DefaultPrometheusStep = 5 * time.Second
 const minAnalysisInterval = time.Second
 
 var (
-	canaryFields         = []string{"deploy", "router", "set_weight", "steps", "analysis"}
+	canaryFields         = []string{"deploy", "router", "set_weight", "cleanup", "steps", "analysis"}
 	routerFields         = []string{"listen", "stable", "canary"}
 	canaryStepFields     = []string{"weight", "for"}
 	analysisFields       = []string{"interval", "pass", "marginal", "metrics", "checks"}
@@ -71,6 +71,10 @@ func (p *parser) canary(n *yaml.Node, path string) *Canary {
 	if v := f.get("set_weight"); v != nil {
 		d := p.deploy(v, v, f.field("set_weight"))
 		c.SetWeight = &d
+	}
+	if v := f.get("cleanup"); v != nil {
+		d := p.deploy(v, v, f.field("cleanup"))
+		c.Cleanup = &d
 	}
 	if f.get("router") == nil && f.get("set_weight") == nil {
 		p.add(n, path, `a canary needs a way to move traffic: router (bakery's built-in proxy) or set_weight (a command for your load balancer, run with BAKERY_CANARY_WEIGHT); add one of them`)

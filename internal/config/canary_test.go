@@ -53,6 +53,9 @@ func TestCanaryValid(t *testing.T) {
 		"  canary: http://127.0.0.1:8093",
 		"set_weight:",
 		`  command: ["./weights.sh"]`,
+		"cleanup:",
+		`  command: ["./stop-canary.sh"]`,
+		"  timeout: 30s",
 		"steps:",
 		"  - {weight: 10, for: 30s}",
 		"  - {weight: 50, for: 30s}",
@@ -96,6 +99,11 @@ func TestCanaryValid(t *testing.T) {
 		SetWeight: &Deploy{
 			Command: []string{filepath.Join(dir, "weights.sh")},
 			Timeout: DefaultTimeout,
+			Dir:     dir,
+		},
+		Cleanup: &Deploy{
+			Command: []string{filepath.Join(dir, "stop-canary.sh")},
+			Timeout: 30 * time.Second,
 			Dir:     dir,
 		},
 		Steps: []CanaryStep{{Weight: 10, For: 30 * time.Second}, {Weight: 50, For: 30 * time.Second}},
@@ -232,12 +240,12 @@ func TestCanaryProblems(t *testing.T) {
 		{
 			name:  "not a mapping",
 			src:   y(append(canaryHead[:8:8], "        canary: [x]")...),
-			wants: []want{{9, 17, cp, "canary must be a mapping with the fields deploy, router, set_weight, steps, analysis; got a list"}},
+			wants: []want{{9, 17, cp, "canary must be a mapping with the fields deploy, router, set_weight, cleanup, steps, analysis; got a list"}},
 		},
 		{
 			name:  "unknown field",
 			src:   canaryFile(deploy, router, steps, analysis, "weights: [10]"),
-			wants: []want{{14, 11, cp + ".weights", `unknown field "weights"; known fields are: deploy, router, set_weight, steps, analysis`}},
+			wants: []want{{14, 11, cp + ".weights", `unknown field "weights"; known fields are: deploy, router, set_weight, cleanup, steps, analysis`}},
 		},
 		{
 			name:  "no deploy",
@@ -258,6 +266,11 @@ func TestCanaryProblems(t *testing.T) {
 			name:  "set_weight without command",
 			src:   canaryFile(deploy, "set_weight: {timeout: 1m}", steps, "analysis: {checks: [{name: h, http: {url: http://a}}]}"),
 			wants: []want{{11, 23, cp + ".set_weight.command", "deploy.command is required"}},
+		},
+		{
+			name:  "cleanup without command",
+			src:   canaryFile(deploy, router, "cleanup: {timeout: 1m}", steps, analysis),
+			wants: []want{{12, 20, cp + ".cleanup.command", "deploy.command is required"}},
 		},
 		{
 			name: "router problems",

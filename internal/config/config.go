@@ -186,6 +186,10 @@ type Canary struct {
 	// balancer weights, a service mesh). At least one of Router and
 	// SetWeight is set.
 	SetWeight *Deploy
+	// Cleanup, if set, is a command run once the canary has ended (its
+	// weight back at 0), with BAKERY_CANARY_OUTCOME=promoted, aborted or
+	// cancelled: e.g. to stop or scale down the canary instances.
+	Cleanup *Deploy
 	// Steps are the canary's traffic weights in order; there is at least
 	// one. After the last step's time is up (and its judgement passed) the
 	// canary is promoted.

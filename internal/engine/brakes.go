@@ -339,7 +339,7 @@ func (e *Engine) cancelActive(ctx context.Context, tx store.Tx, service, env, ac
 			return err
 		}
 		if !c.State.IsTerminal() {
-			if _, err := endCanary(ctx, tx, c, pipeline.CanaryCancelled, "cancelled: "+why, now); err != nil {
+			if _, err := e.endCanary(ctx, tx, c, pipeline.CanaryCancelled, "cancelled: "+why, now); err != nil {
 				return err
 			}
 			e.syncRoutersSoon()

@@ -30,6 +30,8 @@ const (
 	EventCanaryPromoted  = "canary.promoted"
 	EventCanaryAborted   = "canary.aborted"
 	EventCanaryWeight    = "canary.weight_failed"
+	EventCanaryCleanedUp = "canary.cleaned_up"
+	EventCanaryCleanup   = "canary.cleanup_failed"
 )
 
 // ErrNoCanary is returned by canary commands when no canary is running in
@@ -236,11 +238,70 @@ func (e *Engine) promoteCanary(ctx context.Context, dep pipeline.Deployment, c p
 	return e.opts.Deployer.Deploy(ctx, req, tail)
 }
 
-// endCanary writes a canary's end in tx: weight 0 and its final state.
-func endCanary(ctx context.Context, tx store.Tx, c pipeline.Canary, state pipeline.CanaryState, reason string, now time.Time) (pipeline.Canary, error) {
-	return tx.CanaryUpdate(ctx, &store.CanaryUpdateParams{ID: c.ID,
-		FromStates: []pipeline.CanaryState{pipeline.CanaryRunning, pipeline.CanaryPromoting}, State: state,
+// endCanary writes a canary's end in tx: weight 0, its final state, and
+// the job that runs its cleanup command (if it has one).
+func (e *Engine) endCanary(ctx context.Context, tx store.Tx, c pipeline.Canary, state pipeline.CanaryState, reason string, now time.Time) (pipeline.Canary, error) {
+	return e.endCanaryFrom(ctx, tx, c, []pipeline.CanaryState{pipeline.CanaryRunning, pipeline.CanaryPromoting}, state, reason, now)
+}
+
+func (e *Engine) endCanaryFrom(ctx context.Context, tx store.Tx, c pipeline.Canary, from []pipeline.CanaryState,
+	state pipeline.CanaryState, reason string, now time.Time) (pipeline.Canary, error) {
+	ended, err := tx.CanaryUpdate(ctx, &store.CanaryUpdateParams{ID: c.ID, FromStates: from, State: state,
 		Weight: 0, SetWeight: true, FinishedAt: now, Reason: &reason})
+	if err != nil {
+		return ended, err
+	}
+	if _, cc := e.canaryConfig(c.Service, c.Environment); cc != nil && cc.Cleanup != nil {
+		err = tx.JobInsert(ctx, river.InsertManyParams{Args: CanaryCleanupArgs{CanaryID: c.ID}})
+	}
+	return ended, err
+}
+
+// cleanupCanary runs an ended canary's cleanup command once, with
+// BAKERY_CANARY_OUTCOME, and puts the outcome on the record. An error
+// makes River try again later.
+func (e *Engine) cleanupCanary(ctx context.Context, id int64) error {
+	c, err := e.store.CanaryGet(ctx, id)
+	if err != nil {
+		return err
+	}
+	_, cc := e.canaryConfig(c.Service, c.Environment)
+	if !c.State.IsTerminal() || !c.CleanedAt.IsZero() || cc == nil || cc.Cleanup == nil {
+		return nil // not over, done already, or nothing to run any more
+	}
+	req := deploy.Request{Service: c.Service, Environment: c.Environment, Version: c.Version, DeploymentID: c.DeploymentID,
+		Command: cc.Cleanup.Command, Dir: cc.Cleanup.Dir, Timeout: cc.Cleanup.Timeout,
+		Env: map[string]string{"BAKERY_CANARY_OUTCOME": string(c.State)}}
+	for k, v := range cc.Cleanup.Env {
+		req.Env[k] = v
+	}
+	tail := deploy.NewTail(8 << 10)
+	runErr := e.opts.Deployer.Deploy(context.WithoutCancel(ctx), req, tail)
+	err = e.store.InTx(context.WithoutCancel(ctx), func(ctx context.Context, tx store.Tx) error {
+		now := e.clock.Now()
+		ev := &pipeline.Event{At: now, Type: EventCanaryCleanedUp, Service: c.Service, Environment: c.Environment, Version: c.Version,
+			Actor: pipeline.ActorSystem, DeploymentID: c.DeploymentID, Reason: "cleanup command exited 0",
+			Data: map[string]any{"canary_id": c.ID, "outcome": c.State}}
+		if runErr != nil {
+			ev.Type = EventCanaryCleanup
+			ev.Reason = fmt.Sprintf("cleanup command failed (%v): %s; trying again later", runErr, lastLine(tail.String()))
+		} else if err := tx.CanaryCleaned(ctx, c.ID, now); err != nil {
+			return err
+		}
+		_, err := tx.EventInsert(ctx, ev)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // another run recorded it first
+	}
+	if err != nil {
+		return err
+	}
+	e.after(c.Service, time.Time{})
+	if runErr != nil {
+		return fmt.Errorf("cleanup of canary %d: %w", c.ID, runErr)
+	}
+	return nil
 }
 
 // applyWeight gives the canary the weight stored for it now: the built-in
@@ -620,8 +681,7 @@ func (e *Engine) judgeCanary(ctx context.Context, c pipeline.Canary, cc *config.
 // locked with the reason; the event carries the judgement's scores.
 func (e *Engine) abortCanaryTx(ctx context.Context, tx store.Tx, c pipeline.Canary, actor, reason string, lock bool,
 	j *pipeline.Judgement, now time.Time) (pipeline.Canary, error) {
-	ended, err := tx.CanaryUpdate(ctx, &store.CanaryUpdateParams{ID: c.ID, FromStates: []pipeline.CanaryState{pipeline.CanaryRunning},
-		State: pipeline.CanaryAborted, Weight: 0, SetWeight: true, FinishedAt: now, Reason: &reason})
+	ended, err := e.endCanaryFrom(ctx, tx, c, []pipeline.CanaryState{pipeline.CanaryRunning}, pipeline.CanaryAborted, reason, now)
 	if err != nil {
 		return ended, err
 	}

@@ -530,3 +530,58 @@ func TestReloadWithoutCanaryEndsIt(t *testing.T) {
 	require.False(t, rel.Rejected)
 	require.Equal(t, "v1", w.version(t, "web", "production"))
 }
+
+// A canary's cleanup command runs once after it ends, whatever the end,
+// with the outcome in BAKERY_CANARY_OUTCOME; a failing one is on the
+// record and tried again.
+func TestCanaryCleanup(t *testing.T) {
+	w := canarySetup(t, "sqlite")
+	dir := t.TempDir()
+	out := dir + "/cleanups"
+	script := dir + "/cleanup.sh"
+	// Fails the first time for v3, to show the retry.
+	require.NoError(t, os.WriteFile(script, []byte(`#!/bin/sh
+if [ "$BAKERY_VERSION" = v3 ] && [ ! -f `+dir+`/failed-once ]; then touch `+dir+`/failed-once; echo "canary host unreachable" >&2; exit 1; fi
+echo "$BAKERY_CANARY_OUTCOME $BAKERY_VERSION" >> `+out+"\n"), 0o755))
+	cfg := *w.cfg
+	svc := cfg.Services[0]
+	envs := append([]config.Environment(nil), svc.Environments...)
+	cc := *envs[1].Canary
+	cc.Cleanup = &config.Deploy{Command: []string{script}, Timeout: time.Minute}
+	envs[1].Canary = &cc
+	svc.Environments = envs
+	cfg.Services = []config.Service{svc}
+	w.e.SetConfig(context.Background(), &cfg)
+	read := func() string { b, _ := os.ReadFile(out); return string(b) }
+
+	w.startCanary(t)
+	_, err := w.e.CanaryAbort(context.Background(), "ann", "web", "production", "not this one")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return read() == "aborted v2\n" }, 10*time.Second, 10*time.Millisecond)
+
+	w.release(t, "v3")
+	w.waitCanary(t, "v3 is a canary", func(c pipeline.Canary) bool { return c.Version == "v3" && c.State == pipeline.CanaryRunning })
+	_, err = w.e.CanaryPromote(context.Background(), "ann", "web", "production", "looks good")
+	require.NoError(t, err)
+	c := w.waitCanary(t, "promoted", func(c pipeline.Canary) bool { return c.State == pipeline.CanaryPromoted })
+	require.Eventually(t, func() bool { return read() == "aborted v2\npromoted v3\n" }, 30*time.Second, 20*time.Millisecond,
+		"the failed cleanup was tried again")
+	require.Eventually(t, func() bool {
+		got, err := w.st.CanaryGet(context.Background(), c.ID)
+		return err == nil && !got.CleanedAt.IsZero()
+	}, 5*time.Second, 10*time.Millisecond)
+	evs, err := w.st.EventList(context.Background(), &store.EventListParams{Service: "web", Limit: 1000})
+	require.NoError(t, err)
+	var failed, cleaned int
+	for _, ev := range evs {
+		switch ev.Type {
+		case EventCanaryCleanup:
+			failed++
+			require.Contains(t, ev.Reason, "canary host unreachable")
+		case EventCanaryCleanedUp:
+			cleaned++
+		}
+	}
+	require.Equal(t, 1, failed)
+	require.Equal(t, 2, cleaned)
+}

@@ -120,7 +120,7 @@ func (e *Engine) finishCanaryPromotion(ctx context.Context, dep pipeline.Deploym
 			state, reason = pipeline.CanaryAborted, "the deploy command replacing stable failed: "+runErr.Error()
 		}
 		var err error
-		c, err = endCanary(ctx, tx, c, state, reason, now)
+		c, err = e.endCanary(ctx, tx, c, state, reason, now)
 		if err != nil {
 			return err
 		}

@@ -135,6 +135,7 @@ func New(opts Options) *Engine {
 	e.workers = river.NewWorkers()
 	river.AddWorker(e.workers, &deployWorker{e: e})
 	river.AddWorker(e.workers, &reconcileWorker{e: e})
+	river.AddWorker(e.workers, &cleanupWorker{e: e})
 	return e
 }
 

@@ -44,6 +44,30 @@ func (ReconcileArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: sqlstore.QueueDefault, MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
+// CanaryCleanupArgs asks for a canary's cleanup command to run, once the
+// canary has ended. It is enqueued in the transaction that ends it.
+type CanaryCleanupArgs struct {
+	CanaryID int64 `json:"canary_id"`
+}
+
+// Kind is River's name for the job.
+func (CanaryCleanupArgs) Kind() string { return "bakery_canary_cleanup" }
+
+// InsertOpts makes the job unique per canary; River retries a failed
+// cleanup with its backoff, up to 5 times.
+func (CanaryCleanupArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: sqlstore.QueueDefault, MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+type cleanupWorker struct {
+	river.WorkerDefaults[CanaryCleanupArgs]
+	e *Engine
+}
+
+func (w *cleanupWorker) Work(ctx context.Context, job *river.Job[CanaryCleanupArgs]) error {
+	return w.e.cleanupCanary(ctx, job.Args.CanaryID)
+}
+
 type deployWorker struct {
 	river.WorkerDefaults[DeployArgs]
 	e *Engine

@@ -58,6 +58,9 @@ type Canary struct {
 	StartedAt     time.Time
 	StepStartedAt time.Time
 	FinishedAt    time.Time
+	// CleanedAt is when the canary's cleanup command succeeded (zero: not
+	// yet, or there is none).
+	CleanedAt time.Time
 	// Reason says why the canary is in its state (the judgement that
 	// aborted it, the person who promoted it).
 	Reason string

@@ -99,6 +99,9 @@ type Tx interface {
 	// CanaryWeightApplied records that the set_weight command applied
 	// weight to the canary's traffic.
 	CanaryWeightApplied(ctx context.Context, id int64, weight int) error
+	// CanaryCleaned records that the canary's cleanup command succeeded;
+	// ErrNotFound if it was recorded already.
+	CanaryCleaned(ctx context.Context, id int64, at time.Time) error
 	// JudgementInsert records one judgement of a canary.
 	JudgementInsert(ctx context.Context, j *pipeline.Judgement) (pipeline.Judgement, error)
 	// JobInsert enqueues River jobs in this transaction: they run only if it

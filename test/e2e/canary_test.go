@@ -149,6 +149,8 @@ services:
         canary:
           deploy:
             command: ["./qs-deploy.sh", "production-canary", "%d"]
+          cleanup:
+            command: ["./qs-deploy.sh", "--stop", "production-canary"]
           router:
             listen: 127.0.0.1:%d
             stable: http://127.0.0.1:%d
@@ -328,6 +330,10 @@ func TestCanarySurvivesACrash(t *testing.T) {
 	logText, err := os.ReadFile(filepath.Join(cw.demo, "production-canary.log"))
 	require.NoError(t, err)
 	require.Equal(t, 1, strings.Count(string(logText), "deploying v2"), "the canary instances were deployed once:\n%s", logText)
+	w.eventually(30*time.Second, "the cleanup stopped the canary instance", func() bool {
+		_, err := os.Stat(filepath.Join(cw.demo, "production-canary.pid"))
+		return os.IsNotExist(err)
+	})
 	var unreachable int
 	for _, a := range u.since(down.Add(3 * time.Second)) {
 		if a.status != 200 {

@@ -652,19 +652,20 @@ func (s queries) leaderResign(ctx context.Context, name, holder string) error {
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 
 const canaryCols = `id, deployment_id, service, environment, release_id, version, state, step, weight, applied_weight,
-	started_at, step_started_at, finished_at, reason`
+	started_at, step_started_at, finished_at, reason, cleaned_at`
 
 func scanCanary(r row) (pipeline.Canary, error) {
 	var c pipeline.Canary
 	var state string
 	var started, stepStarted int64
-	var finished sql.NullInt64
+	var finished, cleaned sql.NullInt64
 	if err := r.Scan(&c.ID, &c.DeploymentID, &c.Service, &c.Environment, &c.ReleaseID, &c.Version, &state, &c.Step,
-		&c.Weight, &c.AppliedWeight, &started, &stepStarted, &finished, &c.Reason); err != nil {
+		&c.Weight, &c.AppliedWeight, &started, &stepStarted, &finished, &c.Reason, &cleaned); err != nil {
 		return c, err
 	}
 	c.State = pipeline.CanaryState(state)
 	c.StartedAt, c.StepStartedAt, c.FinishedAt = fromMicros(started), fromMicros(stepStarted), fromNullMicros(finished)
+	c.CleanedAt = fromNullMicros(cleaned)
 	return c, nil
 }
 
@@ -759,6 +760,17 @@ func (s queries) CanaryUpdate(ctx context.Context, p *store.CanaryUpdateParams) 
 		return pipeline.Canary{}, fmt.Errorf("error updating canary %d: not in states %v: %w", p.ID, p.FromStates, store.ErrNotFound)
 	}
 	return s.CanaryGet(ctx, p.ID)
+}
+
+func (s queries) CanaryCleaned(ctx context.Context, id int64, at time.Time) error {
+	n, err := s.q.exec(ctx, `UPDATE canaries SET cleaned_at = ? WHERE id = ? AND cleaned_at IS NULL`, micros(at), id)
+	if err != nil {
+		return fmt.Errorf("error recording the cleanup of canary %d: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("error recording the cleanup of canary %d: not found or cleaned up already: %w", id, store.ErrNotFound)
+	}
+	return nil
 }
 
 func (s queries) CanaryWeightApplied(ctx context.Context, id int64, weight int) error {

@@ -584,6 +584,13 @@ func testCanaries(t *testing.T, open Factory) {
 	require.NoError(t, err)
 	require.Empty(t, stale, "an observed canary's deployment is not stale")
 
+	require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return tx.CanaryCleaned(ctx, c.ID, t0.Add(time.Hour)) }))
+	err = s.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return tx.CanaryCleaned(ctx, c.ID, t0.Add(2*time.Hour)) })
+	require.ErrorIs(t, err, store.ErrNotFound, "cleaned up once")
+	got, err = s.CanaryGet(ctx, c.ID)
+	require.NoError(t, err)
+	require.True(t, got.CleanedAt.Equal(t0.Add(time.Hour)))
+
 	list, err := s.CanaryList(ctx, &store.CanaryListParams{Service: "web", States: []pipeline.CanaryState{pipeline.CanaryRunning}})
 	require.NoError(t, err)
 	require.Len(t, list, 1)
