@@ -23,8 +23,10 @@ type CanaryView struct {
 	StepStartedAt time.Time  `json:"step_started_at"`
 	StepEndsAt    *time.Time `json:"step_ends_at"`
 	FinishedAt    *time.Time `json:"finished_at"`
-	Reason        string     `json:"reason"`
-	DeploymentID  int64      `json:"deployment_id"`
+	// CleanedAt is when its cleanup command succeeded (null: not yet, or none).
+	CleanedAt    *time.Time `json:"cleaned_at"`
+	Reason       string     `json:"reason"`
+	DeploymentID int64      `json:"deployment_id"`
 }
 
 // JudgementView is one judgement of a canary; Detail has every metric
@@ -44,7 +46,7 @@ type JudgementView struct {
 
 func canaryView(c pipeline.Canary, steps []pipeline.CanaryStep) CanaryView {
 	v := CanaryView{ID: c.ID, Version: c.Version, State: string(c.State), Step: c.Step + 1, Steps: len(steps), Weight: c.Weight,
-		StartedAt: c.StartedAt.UTC(), StepStartedAt: c.StepStartedAt.UTC(), FinishedAt: timePtr(c.FinishedAt), Reason: c.Reason,
+		StartedAt: c.StartedAt.UTC(), StepStartedAt: c.StepStartedAt.UTC(), FinishedAt: timePtr(c.FinishedAt), CleanedAt: timePtr(c.CleanedAt), Reason: c.Reason,
 		DeploymentID: c.DeploymentID}
 	if c.State == pipeline.CanaryRunning && c.Step < len(steps) {
 		v.StepEndsAt = timePtr(c.StepStartedAt.Add(steps[c.Step].For))

@@ -332,7 +332,7 @@ func TestCanarySurvivesACrash(t *testing.T) {
 	require.Equal(t, 1, strings.Count(string(logText), "deploying v2"), "the canary instances were deployed once:\n%s", logText)
 	w.eventually(30*time.Second, "the cleanup stopped the canary instance", func() bool {
 		_, err := os.Stat(filepath.Join(cw.demo, "production-canary.pid"))
-		return os.IsNotExist(err)
+		return os.IsNotExist(err) && cw.canary().Canary.CleanedAt != nil
 	})
 	var unreachable int
 	for _, a := range u.since(down.Add(3 * time.Second)) {
