@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/bakery-deploy/bakery/internal/config"
+	"github.com/bakery-deploy/bakery/internal/engine"
 	"github.com/bakery-deploy/bakery/internal/pipeline"
 	"github.com/bakery-deploy/bakery/internal/store"
 )
@@ -122,21 +122,9 @@ func (s *Server) canaryCommand(w http.ResponseWriter, r *http.Request, tok *stor
 	var steps []pipeline.CanaryStep
 	if svc, err := s.e.Service(service); err == nil {
 		if e, _, ok := svc.Environment(env); ok {
-			steps = configSteps(e)
+			steps = engine.CanarySteps(e.Canary)
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"canary": canaryView(c, steps)})
 	return nil
-}
-
-// configSteps are an environment's configured canary steps (nil: none).
-func configSteps(env *config.Environment) []pipeline.CanaryStep {
-	if env == nil || env.Canary == nil {
-		return nil
-	}
-	out := make([]pipeline.CanaryStep, len(env.Canary.Steps))
-	for i, st := range env.Canary.Steps {
-		out[i] = pipeline.CanaryStep{Weight: st.Weight, For: st.For}
-	}
-	return out
 }

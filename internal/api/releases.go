@@ -110,7 +110,7 @@ func (s *Server) getRelease(w http.ResponseWriter, r *http.Request, _ *store.Tok
 			}
 			if env.Canary != nil {
 				if c, err := s.e.Store().CanaryGetByDeployment(r.Context(), dep.ID); err == nil {
-					cv := canaryView(c, configSteps(&svc.Environments[i]))
+					cv := canaryView(c, engine.CanarySteps(env.Canary))
 					stage.Canary = &cv
 				}
 			}

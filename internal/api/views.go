@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/bakery-deploy/bakery/internal/config"
+	"github.com/bakery-deploy/bakery/internal/engine"
 	"github.com/bakery-deploy/bakery/internal/pipeline"
 )
 
@@ -200,7 +201,7 @@ func serviceView(svc *config.Service, d pipeline.Decision, now time.Time) Servic
 			ev.Deployment = &dv
 			ev.State = "deploying"
 			if env.Canary != nil {
-				cv := canaryView(*env.Canary, configSteps(&svc.Environments[i]))
+				cv := canaryView(*env.Canary, engine.CanarySteps(svc.Environments[i].Canary))
 				ev.Canary = &cv
 				ev.State = "canary"
 			}

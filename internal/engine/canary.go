@@ -122,8 +122,12 @@ func floats(xs []float64) []Float {
 	return out
 }
 
-// canarySteps converts the configured steps.
-func canarySteps(c *config.Canary) []pipeline.CanaryStep {
+// CanarySteps are a canary's configured steps as the decision takes them
+// (nil for no canary).
+func CanarySteps(c *config.Canary) []pipeline.CanaryStep {
+	if c == nil {
+		return nil
+	}
 	out := make([]pipeline.CanaryStep, len(c.Steps))
 	for i, s := range c.Steps {
 		out[i] = pipeline.CanaryStep{Weight: s.Weight, For: s.For}
@@ -269,12 +273,7 @@ func (e *Engine) cleanupCanary(ctx context.Context, id int64) error {
 	if !c.State.IsTerminal() || !c.CleanedAt.IsZero() || cc == nil || cc.Cleanup == nil {
 		return nil // not over, done already, or nothing to run any more
 	}
-	req := deploy.Request{Service: c.Service, Environment: c.Environment, Version: c.Version, DeploymentID: c.DeploymentID,
-		Command: cc.Cleanup.Command, Dir: cc.Cleanup.Dir, Timeout: cc.Cleanup.Timeout,
-		Env: map[string]string{"BAKERY_CANARY_OUTCOME": string(c.State)}}
-	for k, v := range cc.Cleanup.Env {
-		req.Env[k] = v
-	}
+	req := canaryCommand(c, cc.Cleanup, "BAKERY_CANARY_OUTCOME", string(c.State))
 	tail := deploy.NewTail(8 << 10)
 	runErr := e.opts.Deployer.Deploy(context.WithoutCancel(ctx), req, tail)
 	err = e.store.InTx(context.WithoutCancel(ctx), func(ctx context.Context, tx store.Tx) error {
@@ -325,12 +324,7 @@ func (e *Engine) applyWeight(ctx context.Context, c pipeline.Canary) error {
 	if cc == nil || cc.SetWeight == nil || c.AppliedWeight == c.Weight {
 		return nil
 	}
-	req := deploy.Request{Service: c.Service, Environment: c.Environment, Version: c.Version, DeploymentID: c.DeploymentID,
-		Command: cc.SetWeight.Command, Dir: cc.SetWeight.Dir, Timeout: cc.SetWeight.Timeout,
-		Env: map[string]string{"BAKERY_CANARY_WEIGHT": fmt.Sprint(c.Weight)}}
-	for k, v := range cc.SetWeight.Env {
-		req.Env[k] = v
-	}
+	req := canaryCommand(c, cc.SetWeight, "BAKERY_CANARY_WEIGHT", fmt.Sprint(c.Weight))
 	tail := deploy.NewTail(8 << 10)
 	if err := e.opts.Deployer.Deploy(ctx, req, tail); err != nil {
 		msg := fmt.Sprintf("set_weight %d%% failed: %v: %s", c.Weight, err, lastLine(tail.String()))
@@ -359,6 +353,18 @@ func (e *Engine) weightLock(id int64) *sync.Mutex {
 		e.weightLocks[id] = mu
 	}
 	return mu
+}
+
+// canaryCommand is the request that runs one of a canary's commands
+// (set_weight, cleanup) with the canary's BAKERY_* variables, the
+// command's own env, and name=value.
+func canaryCommand(c pipeline.Canary, d *config.Deploy, name, value string) deploy.Request {
+	env := map[string]string{name: value}
+	for k, v := range d.Env {
+		env[k] = v
+	}
+	return deploy.Request{Service: c.Service, Environment: c.Environment, Version: c.Version, DeploymentID: c.DeploymentID,
+		Command: d.Command, Dir: d.Dir, Timeout: d.Timeout, Env: env}
 }
 
 func lastLine(s string) string {
@@ -421,7 +427,7 @@ func (e *Engine) runCanaries(ctx context.Context) {
 				last = js[0].To
 			}
 		}
-		if due, _ := pipeline.JudgementDue(canarySteps(cc), c, last, interval, now); !due {
+		if due, _ := pipeline.JudgementDue(CanarySteps(cc), c, last, interval, now); !due {
 			e.mu.Lock()
 			e.canaryJudged[c.ID] = last
 			e.mu.Unlock()
@@ -617,17 +623,11 @@ func (e *Engine) judgeCanary(ctx context.Context, c pipeline.Canary, cc *config.
 				return err
 			}
 		}
-		locks, err := tx.LockList(ctx, &store.LockListParams{Service: c.Service, Environment: c.Environment})
+		held, err := heldLocks(ctx, tx, c.Service, c.Environment, now)
 		if err != nil {
 			return err
 		}
-		var held []pipeline.Lock
-		for _, l := range locks {
-			if l.ActiveAt(now) {
-				held = append(held, l)
-			}
-		}
-		d := pipeline.DecideCanary(canarySteps(cc), cur, &jm, held, now)
+		d := pipeline.DecideCanary(CanarySteps(cc), cur, &jm, held, now)
 		switch d.Action {
 		case pipeline.CanaryAbort:
 			ended, err := e.abortCanaryTx(ctx, tx, cur, pipeline.ActorSystem, d.Reason, true, &jm, now)
@@ -804,6 +804,21 @@ func (e *Engine) dropCanary(ctx context.Context, c pipeline.Canary) {
 	e.after(c.Service, next)
 }
 
+// heldLocks are the locks holding service/env at now, oldest first.
+func heldLocks(ctx context.Context, r store.Reader, service, env string, now time.Time) ([]pipeline.Lock, error) {
+	locks, err := r.LockList(ctx, &store.LockListParams{Service: service, Environment: env})
+	if err != nil {
+		return nil, err
+	}
+	held := locks[:0]
+	for _, l := range locks {
+		if l.ActiveAt(now) {
+			held = append(held, l)
+		}
+	}
+	return held, nil
+}
+
 // runningCanary finds the running canary of service/env.
 func runningCanary(ctx context.Context, r store.Reader, service, env string) (pipeline.Canary, error) {
 	cs, err := r.CanaryList(ctx, &store.CanaryListParams{Service: service, Environment: env,
@@ -837,15 +852,14 @@ func (e *Engine) CanaryPromote(ctx context.Context, actor, service, env, reason 
 		if err != nil {
 			return err
 		}
-		locks, err := tx.LockList(ctx, &store.LockListParams{Service: service, Environment: env})
+		held, err := heldLocks(ctx, tx, service, env, now)
 		if err != nil {
 			return err
 		}
-		for _, l := range locks {
-			if l.ActiveAt(now) {
-				return fmt.Errorf("%w: %s/%s is locked by %s: %s; unlock it first (bakery unlock %s %s --reason ...) or abort the canary",
-					ErrLocked, service, env, l.Actor, l.Reason, service, env)
-			}
+		if len(held) > 0 {
+			l := held[0]
+			return fmt.Errorf("%w: %s/%s is locked by %s: %s; unlock it first (bakery unlock %s %s --reason ...) or abort the canary",
+				ErrLocked, service, env, l.Actor, l.Reason, service, env)
 		}
 		up, err = e.startPromotionTx(ctx, tx, c, actor, fmt.Sprintf("promoted by %s at %d%% (step %d): %s", actor, c.Weight, c.Step+1, reason), now)
 		return err
@@ -921,7 +935,7 @@ func (e *Engine) Canaries(ctx context.Context, service string, judgements int) (
 		if len(cs) == 0 {
 			continue
 		}
-		v := CanaryView{Canary: cs[0], Steps: canarySteps(env.Canary)}
+		v := CanaryView{Canary: cs[0], Steps: CanarySteps(env.Canary)}
 		js, err := e.store.JudgementList(ctx, &store.JudgementListParams{CanaryID: cs[0].ID, Limit: max(judgements, 1)})
 		if err != nil {
 			return nil, err
@@ -934,16 +948,10 @@ func (e *Engine) Canaries(ctx context.Context, service string, judgements int) (
 			if len(js) > 0 {
 				latest = &js[0]
 			}
-			locks, err := e.store.LockList(ctx, &store.LockListParams{Service: svc.Name, Environment: env.Name})
+			now := e.clock.Now()
+			held, err := heldLocks(ctx, e.store, svc.Name, env.Name, now)
 			if err != nil {
 				return nil, err
-			}
-			now := e.clock.Now()
-			var held []pipeline.Lock
-			for _, l := range locks {
-				if l.ActiveAt(now) {
-					held = append(held, l)
-				}
 			}
 			v.Hold = pipeline.DecideCanary(v.Steps, cs[0], latest, held, now).Reason
 		} else {

@@ -290,7 +290,7 @@ func (e *Engine) EnvSpecs(svc *config.Service) []pipeline.EnvSpec {
 			specs[i].Window = env.Window
 		}
 		if env.Canary != nil {
-			specs[i].CanarySteps = canarySteps(env.Canary)
+			specs[i].CanarySteps = CanarySteps(env.Canary)
 		}
 	}
 	return specs
