@@ -32,7 +32,14 @@ func newServeCmd() *cobra.Command {
 server.database from the file.
 
 On first start, BAKERY_BOOTSTRAP_TOKEN (if set) becomes an admin token named
-"bootstrap". SIGHUP reloads the configuration (a file with problems is
+"bootstrap"; bakery removes it from its own environment once read.
+
+Commands bakery runs (deploy, check, migration, canary) get an environment
+built from an allowlist, never the server's own: PATH, HOME, USER, LOGNAME,
+LANG, LC_ALL, TZ, TMPDIR, the BAKERY_* variables of the release, deploy.env,
+and the names listed in deploy.inherit_env or server.inherit_env. Values of
+the variables named as secret (migrations url_env, Datadog keys,
+server.mask_env) are masked as *** in stored output and events. SIGHUP reloads the configuration (a file with problems is
 refused and the old one kept); SIGINT or SIGTERM stops the server, letting
 running deploy commands finish for up to 30 seconds. Stored state is never
 lost by a reload or a restart.`,
@@ -92,7 +99,16 @@ func serve(ctx context.Context, cfg *config.Config, path string, log *slog.Logge
 	// hub, which never blocks it.
 	hub := web.NewHub()
 	defer hub.Close()
-	e := engine.New(engine.Options{Config: cfg, Logger: log, OnChange: hub.Notify, Registerer: reg})
+	// The bootstrap token is read once and then removed from bakery's own
+	// environment, so nothing started later can see it; its value stays
+	// masked in stored output.
+	bootstrap := os.Getenv("BAKERY_BOOTSTRAP_TOKEN")
+	_ = os.Unsetenv("BAKERY_BOOTSTRAP_TOKEN")
+	var secrets []string
+	if bootstrap != "" {
+		secrets = append(secrets, bootstrap)
+	}
+	e := engine.New(engine.Options{Config: cfg, Logger: log, OnChange: hub.Notify, Registerer: reg, Secrets: secrets})
 	st, err := sqlstore.Open(ctx, cfg.Server.Database, sqlstore.Options{Workers: e.Workers(), Logger: log})
 	if err != nil {
 		return err
@@ -108,7 +124,7 @@ func serve(ctx context.Context, cfg *config.Config, path string, log *slog.Logge
 		closeStore()
 		return err
 	}
-	if tok := os.Getenv("BAKERY_BOOTSTRAP_TOKEN"); tok != "" {
+	if tok := bootstrap; tok != "" {
 		if err := e.Bootstrap(ctx, api.HashToken(tok)); err != nil {
 			e.Stop(context.Background())
 			closeStore()

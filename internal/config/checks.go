@@ -73,7 +73,7 @@ func (p *parser) checks(n *yaml.Node, path string) []check.Spec {
 		if v := f.get("command"); v != nil {
 			kinds++
 			if argv := p.argv(v, f.field("command"), `["./smoke.sh"]`); argv != nil {
-				spec.Command = &check.CommandSpec{Command: argv, Dir: p.dir}
+				spec.Command = &check.CommandSpec{Command: argv, Dir: p.dir, InheritEnv: p.inherit(nil)}
 			}
 		}
 		if kinds != 1 {

@@ -128,6 +128,16 @@ type Server struct {
 	// sqlite:// URL with a relative path is made absolute against Config.Dir,
 	// e.g. "sqlite:///abs/dir/bakery.db".
 	Database string
+	// InheritEnv names variables of bakery's own environment that every
+	// command (deploy, check, migration, canary) gets, on top of
+	// deploy.BaseEnv: e.g. AWS_PROFILE, KUBECONFIG. Nothing else of the
+	// server's environment reaches a command. It is already merged into
+	// every Deploy.InheritEnv.
+	InheritEnv []string
+	// MaskEnv names more variables whose values are secrets, masked in
+	// stored output and events like the ones bakery knows by itself
+	// (migrations.database.url_env, a Datadog check's keys).
+	MaskEnv []string
 }
 
 // Service is one deployable thing and the chain of environments its
@@ -285,6 +295,10 @@ type Deploy struct {
 	// Keys match [A-Za-z_][A-Za-z0-9_]* and never start with BAKERY_, which
 	// is reserved for the variables bakery itself passes.
 	Env map[string]string
+	// InheritEnv names the variables of bakery's own environment the command
+	// gets besides deploy.BaseEnv: the deploy block's inherit_env followed
+	// by server.inherit_env.
+	InheritEnv []string
 }
 
 // Load reads and validates the configuration file at path. A file that

@@ -421,7 +421,7 @@ func TestProblems(t *testing.T) {
 				"        deploy:",
 				"          command: [./deploy.sh]",
 			),
-			wants: []want{{1, 9, "server", "server must be a mapping with the fields addr, database; got a list"}},
+			wants: []want{{1, 9, "server", "server must be a mapping with the fields addr, database, inherit_env, mask_env; got a list"}},
 		},
 		{
 			name: "service field",
@@ -756,7 +756,7 @@ func TestProblems(t *testing.T) {
 				"      - name: staging",
 				"        deploy: ./deploy.sh",
 			),
-			wants: []want{{5, 17, "services[0].environments[0].deploy", `deploy must be a mapping with the fields command, timeout, dir, env; got the value "./deploy.sh"`}},
+			wants: []want{{5, 17, "services[0].environments[0].deploy", `deploy must be a mapping with the fields command, timeout, dir, env, inherit_env; got the value "./deploy.sh"`}},
 		},
 		{
 			name: "command missing",

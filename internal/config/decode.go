@@ -17,10 +17,10 @@ import (
 // The fields each mapping accepts, in the order they are listed in messages.
 var (
 	rootFields        = []string{"server", "services"}
-	serverFields      = []string{"addr", "database"}
+	serverFields      = []string{"addr", "database", "inherit_env", "mask_env"}
 	serviceFields     = []string{"name", "repository", "environments"}
 	environmentFields = []string{"name", "bake", "deploy", "windows", "migrations", "checks", "canary"}
-	deployFields      = []string{"command", "timeout", "dir", "env"}
+	deployFields      = []string{"command", "timeout", "dir", "env", "inherit_env"}
 	windowsFields     = []string{"timezone", "allow", "holidays", "holidays_ical"}
 )
 
@@ -53,6 +53,9 @@ type parser struct {
 	problems []Problem
 	visits   int
 	listens  listens // for the clash checks of canary routers
+	// serverInherit is server.inherit_env, added to every command's own
+	// inherit_env (the server block is walked before the services).
+	serverInherit []string
 }
 
 // add records a problem positioned at n (or at an unknown position if n is nil).
@@ -236,6 +239,13 @@ func (p *parser) server(n, at *yaml.Node) Server {
 		}
 	} else {
 		s.Database = p.database(nil, "", s.Database)
+	}
+	if v := f.get("inherit_env"); v != nil {
+		s.InheritEnv = p.envNames(v, f.field("inherit_env"), "inherit")
+		p.serverInherit = s.InheritEnv
+	}
+	if v := f.get("mask_env"); v != nil {
+		s.MaskEnv = p.envNames(v, f.field("mask_env"), "mask")
 	}
 	return s
 }
@@ -485,6 +495,7 @@ func (p *parser) deploy(n, at *yaml.Node, path string) Deploy {
 	d := Deploy{Timeout: DefaultTimeout, Dir: p.dir}
 	f, ok := p.mapping(n, at, path, "deploy", deployFields)
 	if !ok {
+		d.InheritEnv = p.inherit(nil)
 		return d
 	}
 	d.Command = p.command(f.get("command"), f.at("command"), f.field("command"))
@@ -508,6 +519,11 @@ func (p *parser) deploy(n, at *yaml.Node, path string) Deploy {
 	if v := f.get("env"); v != nil {
 		d.Env = p.env(v, f.field("env"))
 	}
+	var own []string
+	if v := f.get("inherit_env"); v != nil {
+		own = p.envNames(v, f.field("inherit_env"), "inherit")
+	}
+	d.InheritEnv = p.inherit(own)
 	return d
 }
 

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/bakery-deploy/bakery/internal/secret"
 )
 
 // Request is one deployment to carry out.
@@ -19,9 +21,22 @@ type Request struct {
 	Attempt                                 int
 	Command                                 []string          // argv; never run through a shell
 	Dir                                     string            // working directory ("" = current)
-	Env                                     map[string]string // extra variables (added after the process's own environment)
-	Timeout                                 time.Duration     // 0 = no timeout
+	// Env holds extra variables (deploy.env); they win over every other.
+	Env map[string]string
+	// InheritEnv names variables of bakery's own environment the command
+	// also gets (deploy.inherit_env and server.inherit_env). Nothing else of
+	// bakery's environment reaches it but the names in BaseEnv.
+	InheritEnv []string
+	// Mask, if set, masks known secret values in the command's output
+	// before it reaches out.
+	Mask    *secret.Masker
+	Timeout time.Duration // 0 = no timeout
 }
+
+// BaseEnv are the variables of bakery's own environment every command
+// gets, when they are set: what a program needs to find its tools and speak
+// the operator's language, and nothing that could hold a secret.
+var BaseEnv = []string{"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR"}
 
 // Deployer carries out deployments. Kinds other than exec will come later
 // (one file per kind).

@@ -66,6 +66,14 @@ func (x Exec) Deploy(ctx context.Context, req Request, out *Tail) error {
 	if out != nil {
 		w = out
 	}
+	// flush passes on output the mask held back; called once the command's
+	// output has all been read (cmd.Wait has returned).
+	flush := func() {}
+	if req.Mask != nil {
+		mw := req.Mask.NewWriter(w)
+		flush = func() { _ = mw.Close() }
+		w = mw
+	}
 
 	cmd := exec.Command(req.Command[0], req.Command[1:]...)
 	cmd.Dir = req.Dir
@@ -105,16 +113,19 @@ func (x Exec) Deploy(ctx context.Context, req Request, out *Tail) error {
 
 	select {
 	case err := <-waited:
+		flush()
 		return exitResult(err, out)
 
 	case <-timeout:
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		<-waited
+		flush()
 		waitGroupGone(pgid, goneWait)
 		return fmt.Errorf("%w after %s; its process group was killed", ErrTimeout, req.Timeout)
 
 	case <-ctx.Done():
 		how := x.terminate(pgid, waited)
+		flush()
 		err := ctx.Err()
 		if cause := context.Cause(ctx); cause != nil && cause != err {
 			return fmt.Errorf("deploy command stopped: %w (%w); its process group was %s", cause, err, how)
@@ -164,10 +175,20 @@ func (x Exec) terminate(pgid int, waited <-chan error) string {
 	}
 }
 
-// environ is the child's environment: bakery's own, the BAKERY_ variables
-// describing the deployment, then req.Env (a later entry wins).
+// environ is the child's environment, built from an allowlist and never
+// from bakery's whole environment (which holds the bootstrap token, API
+// keys and database URLs): the BaseEnv variables and those req.InheritEnv
+// names, when set; the BAKERY_ variables describing the deployment; then
+// req.Env (a later entry wins).
 func environ(req Request) []string {
-	env := os.Environ()
+	env := make([]string, 0, len(BaseEnv)+len(req.InheritEnv)+6+len(req.Env))
+	for _, names := range [][]string{BaseEnv, req.InheritEnv} {
+		for _, k := range names {
+			if v, ok := os.LookupEnv(k); ok {
+				env = append(env, k+"="+v)
+			}
+		}
+	}
 	env = append(env,
 		"BAKERY_SERVICE="+req.Service,
 		"BAKERY_ENVIRONMENT="+req.Environment,

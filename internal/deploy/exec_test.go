@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/bakery-deploy/bakery/internal/secret"
 )
 
 // script writes an executable /bin/sh script into a fresh temporary
@@ -131,7 +133,8 @@ echo "to stderr" >&2
 		DeploymentID: 42, Attempt: 2,
 		Command: []string{path, "staging", "with space"},
 		Dir:     dir,
-		Env:     map[string]string{"EXTRA": "x y", "BAKERY_TEST_OVERRIDE": "from request"},
+		Env:        map[string]string{"EXTRA": "x y", "BAKERY_TEST_OVERRIDE": "from request"},
+		InheritEnv: []string{"BAKERY_TEST_FROM_PARENT", "BAKERY_TEST_OVERRIDE", "BAKERY_TEST_UNSET_VARIABLE"},
 	}, out)
 	require.NoError(t, err, out.String())
 	wantDir, err := filepath.EvalSymlinks(dir)
@@ -142,6 +145,55 @@ echo "to stderr" >&2
 		"args=staging with space\n"+
 		"dir="+wantDir+"\n"+
 		"to stderr\n", out.String())
+}
+
+// TestExecEnvironmentIsAnAllowlist: a command that prints its whole
+// environment shows none of bakery's own variables but the allowlisted
+// ones (rule 13), and a secret it prints is masked in its output.
+func TestExecEnvironmentIsAnAllowlist(t *testing.T) {
+	t.Setenv("BAKERY_BOOTSTRAP_TOKEN", "bootstrap-secret-value-0123456789")
+	t.Setenv("DD_API_KEY", "dd-api-key-value-abcdef")
+	t.Setenv("STAGING_DATABASE_URL", "postgres://app:db-pass-1234@db.internal/app")
+	t.Setenv("KUBECONFIG", "/etc/kube/config")
+	t.Setenv("LANG", "C.UTF-8")
+	path := script(t, "env\necho \"echoed $SECRET_FOR_SCRIPT\"\n")
+	out := NewTail(64 << 10)
+	err := Exec{}.Deploy(context.Background(), Request{
+		Service: "web", Environment: "staging", Version: "v1", Command: []string{path},
+		Env:        map[string]string{"SECRET_FOR_SCRIPT": "script-secret-9876"},
+		InheritEnv: []string{"KUBECONFIG"},
+		Mask:       secret.NewMasker("script-secret-9876"),
+	}, out)
+	require.NoError(t, err, out.String())
+	text := out.String()
+	for _, leaked := range []string{"BAKERY_BOOTSTRAP_TOKEN", "bootstrap-secret-value", "DD_API_KEY", "dd-api-key-value",
+		"STAGING_DATABASE_URL", "db-pass-1234", "script-secret-9876"} {
+		require.NotContains(t, text, leaked)
+	}
+	vars := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			vars[k] = v
+		}
+	}
+	require.Equal(t, "/etc/kube/config", vars["KUBECONFIG"], "a name in InheritEnv is passed on")
+	require.Equal(t, "C.UTF-8", vars["LANG"])
+	require.Equal(t, os.Getenv("PATH"), vars["PATH"])
+	require.Equal(t, "***", vars["SECRET_FOR_SCRIPT"], "env prints it, masked")
+	require.Contains(t, text, "echoed ***")
+	allowed := map[string]bool{"KUBECONFIG": true, "SECRET_FOR_SCRIPT": true, "PWD": true, "SHLVL": true, "_": true, "OLDPWD": true}
+	for _, k := range BaseEnv {
+		allowed[k] = true
+	}
+	for k := range vars {
+		if strings.HasPrefix(k, "BAKERY_") {
+			continue
+		}
+		require.True(t, allowed[k], "variable %s reached the command though nothing allows it", k)
+	}
+	for _, k := range []string{"BAKERY_SERVICE", "BAKERY_ENVIRONMENT", "BAKERY_VERSION", "BAKERY_ARTIFACT", "BAKERY_DEPLOYMENT_ID", "BAKERY_ATTEMPT"} {
+		require.Contains(t, vars, k)
+	}
 }
 
 func TestExecRelativeCommandRunsInDir(t *testing.T) {

@@ -181,6 +181,7 @@ func (e *Engine) canaryPhase(ctx context.Context, dep pipeline.Deployment) (stri
 // canaryRequest is the request that puts the release beside stable.
 func canaryRequest(req deploy.Request, cc *config.Canary) deploy.Request {
 	req.Command, req.Dir, req.Env, req.Timeout = cc.Deploy.Command, cc.Deploy.Dir, cc.Deploy.Env, cc.Deploy.Timeout
+	req.InheritEnv = cc.Deploy.InheritEnv
 	return req
 }
 
@@ -273,7 +274,7 @@ func (e *Engine) cleanupCanary(ctx context.Context, id int64) error {
 	if !c.State.IsTerminal() || !c.CleanedAt.IsZero() || cc == nil || cc.Cleanup == nil {
 		return nil // not over, done already, or nothing to run any more
 	}
-	req := canaryCommand(c, cc.Cleanup, "BAKERY_CANARY_OUTCOME", string(c.State))
+	req := e.canaryCommand(c, cc.Cleanup, "BAKERY_CANARY_OUTCOME", string(c.State))
 	tail := deploy.NewTail(8 << 10)
 	runErr := e.opts.Deployer.Deploy(context.WithoutCancel(ctx), req, tail)
 	err = e.store.InTx(context.WithoutCancel(ctx), func(ctx context.Context, tx store.Tx) error {
@@ -324,7 +325,7 @@ func (e *Engine) applyWeight(ctx context.Context, c pipeline.Canary) error {
 	if cc == nil || cc.SetWeight == nil || c.AppliedWeight == c.Weight {
 		return nil
 	}
-	req := canaryCommand(c, cc.SetWeight, "BAKERY_CANARY_WEIGHT", fmt.Sprint(c.Weight))
+	req := e.canaryCommand(c, cc.SetWeight, "BAKERY_CANARY_WEIGHT", fmt.Sprint(c.Weight))
 	tail := deploy.NewTail(8 << 10)
 	if err := e.opts.Deployer.Deploy(ctx, req, tail); err != nil {
 		msg := fmt.Sprintf("set_weight %d%% failed: %v: %s", c.Weight, err, lastLine(tail.String()))
@@ -358,13 +359,13 @@ func (e *Engine) weightLock(id int64) *sync.Mutex {
 // canaryCommand is the request that runs one of a canary's commands
 // (set_weight, cleanup) with the canary's BAKERY_* variables, the
 // command's own env, and name=value.
-func canaryCommand(c pipeline.Canary, d *config.Deploy, name, value string) deploy.Request {
+func (e *Engine) canaryCommand(c pipeline.Canary, d *config.Deploy, name, value string) deploy.Request {
 	env := map[string]string{name: value}
 	for k, v := range d.Env {
 		env[k] = v
 	}
 	return deploy.Request{Service: c.Service, Environment: c.Environment, Version: c.Version, DeploymentID: c.DeploymentID,
-		Command: d.Command, Dir: d.Dir, Timeout: d.Timeout, Env: env}
+		Command: d.Command, Dir: d.Dir, Timeout: d.Timeout, Env: env, InheritEnv: d.InheritEnv, Mask: e.masker}
 }
 
 func lastLine(s string) string {
@@ -564,7 +565,7 @@ func (e *Engine) judgeCanary(ctx context.Context, c pipeline.Canary, cc *config.
 		}
 	}
 	for _, spec := range cc.Analysis.Checks {
-		checker, err := check.New(spec)
+		checker, err := e.newChecker(spec)
 		var res check.Result
 		if err != nil {
 			res = check.Result{Outcome: check.Inconclusive, Reason: err.Error()}

@@ -135,12 +135,23 @@ func (e *Engine) CheckNow(ctx context.Context, service, env string) ([]pipeline.
 	return out, nil
 }
 
+// newChecker makes the checker of spec; a command check's output is
+// masked like a deploy command's.
+func (e *Engine) newChecker(spec check.Spec) (check.Checker, error) {
+	if spec.Command != nil {
+		cmd := *spec.Command
+		cmd.Mask = e.masker
+		spec.Command = &cmd
+	}
+	return check.New(spec)
+}
+
 // runCheck evaluates one check and records the result with what it means:
 // a failing check marks the release running below failed-bake and locks
 // promotion into env with the check's name, value and bound as the reason
 // (rule 8); the decision is taken again in the same transaction.
 func (e *Engine) runCheck(ctx context.Context, service, env string, spec check.Spec) (pipeline.CheckResult, error) {
-	checker, err := check.New(spec)
+	checker, err := e.newChecker(spec)
 	if err != nil {
 		return pipeline.CheckResult{}, err
 	}

@@ -157,6 +157,7 @@ func (e *Engine) request(dep pipeline.Deployment, rel pipeline.Release) (deploy.
 		Service: dep.Service, Environment: dep.Environment, Version: rel.Version, Artifact: rel.Artifact,
 		DeploymentID: dep.ID, Attempt: dep.Attempt,
 		Command: env.Deploy.Command, Dir: env.Deploy.Dir, Env: env.Deploy.Env, Timeout: env.Deploy.Timeout,
+		InheritEnv: env.Deploy.InheritEnv, Mask: e.masker,
 	}, nil
 }
 

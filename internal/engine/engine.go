@@ -23,6 +23,7 @@ import (
 	"github.com/bakery-deploy/bakery/internal/deploy"
 	"github.com/bakery-deploy/bakery/internal/pipeline"
 	"github.com/bakery-deploy/bakery/internal/router"
+	"github.com/bakery-deploy/bakery/internal/secret"
 	"github.com/bakery-deploy/bakery/internal/store"
 )
 
@@ -49,6 +50,9 @@ type Options struct {
 	OnChange func(service string)
 	// Registerer, if set, receives the engine's Prometheus metrics.
 	Registerer prometheus.Registerer
+	// Secrets are values masked in stored output and events besides the
+	// ones the configuration names (the bootstrap token, say).
+	Secrets []string
 }
 
 // Engine runs bakery's pipelines.
@@ -63,6 +67,9 @@ type Engine struct {
 
 	leader  atomic.Bool
 	metrics *metrics
+	// masker masks known secrets in commands' output and in everything
+	// written to the store (rule 13).
+	masker *secret.Masker
 
 	mu           sync.Mutex
 	timers       map[string]*timer
@@ -131,7 +138,9 @@ func New(opts Options) *Engine {
 		e.routerMetrics = router.NewMetrics(opts.Registerer)
 	}
 	e.metrics = newMetrics(opts.Registerer)
+	e.masker = &secret.Masker{}
 	e.cfg.Store(opts.Config)
+	e.updateSecrets(opts.Config)
 	e.workers = river.NewWorkers()
 	river.AddWorker(e.workers, &deployWorker{e: e})
 	river.AddWorker(e.workers, &reconcileWorker{e: e})
@@ -155,6 +164,7 @@ func (e *Engine) IsLeader() bool { return e.leader.Load() }
 // touched by a reload; services that left the file keep their history.
 func (e *Engine) SetConfig(ctx context.Context, cfg *config.Config) {
 	e.cfg.Store(cfg)
+	e.updateSecrets(cfg)
 	e.log.Info("configuration reloaded", "path", cfg.Path, "services", len(cfg.Services))
 	if e.ctx != nil {
 		e.startRouters(e.ctx)
@@ -166,7 +176,8 @@ func (e *Engine) SetConfig(ctx context.Context, cfg *config.Config) {
 
 // Start starts River's workers and the leader loop.
 func (e *Engine) Start(ctx context.Context, st store.Store) error {
-	e.store = st
+	e.store = maskingStore{Store: st, m: e.masker}
+	st = e.store
 	if st.Kind() == "sqlite" {
 		// One process owns a SQLite database (the store holds a file lock),
 		// so every deployment still pending or running belongs to a process

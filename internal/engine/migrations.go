@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +42,17 @@ func migrationSource(db *config.MigrationDatabase) (migrations.Source, error) {
 		AppliedColumn: db.AppliedColumn}, nil
 }
 
+// migrationRequest is the request of the migration commands (apply,
+// expected): the deployment's, plus the variable named by
+// migrations.database.url_env, which they need to reach the environment's
+// database and which the deploy command does not get.
+func migrationRequest(req deploy.Request, m *config.Migrations) deploy.Request {
+	if m.Database != nil && m.Database.URLEnv != "" && !slices.Contains(req.InheritEnv, m.Database.URLEnv) {
+		req.InheritEnv = append(slices.Clone(req.InheritEnv), m.Database.URLEnv)
+	}
+	return req
+}
+
 // migrate is the migration step of a deployment (rule 12): it runs the
 // environment's apply command, then reads the environment's migration table
 // and lets the deploy go on only if every migration the release needs is
@@ -57,6 +69,7 @@ func (e *Engine) migrate(ctx context.Context, dep pipeline.Deployment, rel pipel
 	}
 	m := env.Migrations
 	start := time.Now()
+	req = migrationRequest(req, m)
 	if len(m.Apply) > 0 {
 		fmt.Fprintf(tail, "[bakery] applying migrations in %s: %s\n", dep.Environment, strings.Join(m.Apply, " "))
 		step := req

@@ -137,6 +137,7 @@ func newCanaryWorld(t *testing.T, steps string, analysis ...string) *canaryWorld
 	}
 	cfg := fmt.Sprintf(`server:
   addr: %s
+  inherit_env: [`+testInheritEnv+`]
 services:
   - name: web
     environments:

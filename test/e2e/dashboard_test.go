@@ -520,7 +520,7 @@ func TestDashboardPerformance(t *testing.T) {
 	)
 	w := newWorld(t, worldOpts{bake: time.Hour})
 	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "server:\n  addr: %s\nservices:\n", w.addr)
+	fmt.Fprintf(&cfg, "server:\n  addr: %s\n  inherit_env: [%s]\nservices:\n", w.addr, testInheritEnv)
 	for i := range services {
 		// Even services bake 2 s (so production runs something), odd
 		// ones an hour (so production shows a bake in progress).

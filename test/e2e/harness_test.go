@@ -110,6 +110,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	}
 	cfg := fmt.Sprintf(`server:
   addr: %s
+  inherit_env: [%s]
 services:
   - name: web
     repository: https://github.com/acme/web
@@ -132,7 +133,7 @@ services:
         bake: %s
         deploy:
           command: ["./deploy.sh"]
-`, w.addr, o.bake, window, timeout, o.bake)
+`, w.addr, testInheritEnv, o.bake, window, timeout, o.bake)
 	w.config = filepath.Join(dir, "bakery.yaml")
 	require.NoError(t, os.WriteFile(w.config, []byte(cfg), 0o644))
 	if o.postgres {
@@ -143,6 +144,11 @@ services:
 	w.env = append([]string{"DEPLOY_LOG=" + w.log, "BAKERY_BOOTSTRAP_TOKEN=" + adminToken}, o.env...)
 	return w
 }
+
+// testInheritEnv are the variables of the test's environment the test
+// deploy scripts read; bakery passes a command nothing of its environment
+// it is not told to (rule 13).
+const testInheritEnv = "DEPLOY_LOG, SLEEP_staging, SLEEP_production, BAKERY_DEMO_DIR, APP_ERROR_AFTER"
 
 func freeAddr(t *testing.T) string {
 	t.Helper()

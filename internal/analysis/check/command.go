@@ -8,10 +8,12 @@ import (
 	"time"
 
 	"github.com/bakery-deploy/bakery/internal/deploy"
+	"github.com/bakery-deploy/bakery/internal/secret"
 )
 
 // CommandSpec is a command check: argv run without a shell, in Dir, with
-// Env added to bakery's environment. Exit 0 is Healthy. A non-zero exit, a
+// Env and the InheritEnv variables of bakery's environment (and nothing
+// else of it but deploy.BaseEnv); output masked by Mask. Exit 0 is Healthy. A non-zero exit, a
 // run longer than the check's timeout (its whole process group is then
 // killed) or a command that cannot be started is Failing; see the package
 // doc for why a command that cannot start is not merely Inconclusive.
@@ -19,9 +21,13 @@ import (
 // The command runs through deploy.Exec, so it gets the same process-group
 // handling as deploy commands (and the BAKERY_* variables, empty here).
 type CommandSpec struct {
-	Command []string
-	Dir     string
-	Env     map[string]string
+	Command    []string
+	Dir        string
+	Env        map[string]string
+	InheritEnv []string
+	// Mask masks known secrets in the output kept for the result's reason;
+	// the engine sets it.
+	Mask *secret.Masker
 }
 
 // commandTail is how much of a command's output is kept for its Reason.
@@ -66,8 +72,10 @@ func (c *commandChecker) check(ctx context.Context, at time.Time) Result {
 	err := c.exec.Deploy(ctx, deploy.Request{
 		Command: c.spec.Command,
 		Dir:     c.spec.Dir,
-		Env:     c.spec.Env,
-		Timeout: c.timeout,
+		Env:        c.spec.Env,
+		InheritEnv: c.spec.InheritEnv,
+		Mask:       c.spec.Mask,
+		Timeout:    c.timeout,
 	}, out)
 	prog := c.spec.Command[0]
 	var exitErr *deploy.ExitError
