@@ -19,8 +19,8 @@ type Request struct {
 	Service, Environment, Version, Artifact string
 	DeploymentID                            int64
 	Attempt                                 int
-	Command                                 []string          // argv; never run through a shell
-	Dir                                     string            // working directory ("" = current)
+	Command                                 []string // argv; never run through a shell
+	Dir                                     string   // working directory ("" = current)
 	// Env holds extra variables (deploy.env); they win over every other.
 	Env map[string]string
 	// InheritEnv names variables of bakery's own environment the command

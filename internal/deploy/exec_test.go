@@ -131,8 +131,8 @@ echo "to stderr" >&2
 	err := Exec{}.Deploy(context.Background(), Request{
 		Service: "web", Environment: "staging", Version: "v1.2.3", Artifact: "/srv/web-v1.2.3",
 		DeploymentID: 42, Attempt: 2,
-		Command: []string{path, "staging", "with space"},
-		Dir:     dir,
+		Command:    []string{path, "staging", "with space"},
+		Dir:        dir,
 		Env:        map[string]string{"EXTRA": "x y", "BAKERY_TEST_OVERRIDE": "from request"},
 		InheritEnv: []string{"BAKERY_TEST_FROM_PARENT", "BAKERY_TEST_OVERRIDE", "BAKERY_TEST_UNSET_VARIABLE"},
 	}, out)

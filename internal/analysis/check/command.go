@@ -70,8 +70,8 @@ func (c *commandChecker) Check(ctx context.Context) Result {
 func (c *commandChecker) check(ctx context.Context, at time.Time) Result {
 	out := deploy.NewTail(commandTail)
 	err := c.exec.Deploy(ctx, deploy.Request{
-		Command: c.spec.Command,
-		Dir:     c.spec.Dir,
+		Command:    c.spec.Command,
+		Dir:        c.spec.Dir,
 		Env:        c.spec.Env,
 		InheritEnv: c.spec.InheritEnv,
 		Mask:       c.spec.Mask,
