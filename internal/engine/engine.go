@@ -166,7 +166,7 @@ func (e *Engine) SetConfig(ctx context.Context, cfg *config.Config) {
 
 // Start starts River's workers and the leader loop.
 func (e *Engine) Start(ctx context.Context, st store.Store) error {
-	e.store = st
+	e.store = actorStore{st}
 	if st.Kind() == "sqlite" {
 		// One process owns a SQLite database (the store holds a file lock),
 		// so every deployment still pending or running belongs to a process
