@@ -128,6 +128,16 @@ type Server struct {
 	// sqlite:// URL with a relative path is made absolute against Config.Dir,
 	// e.g. "sqlite:///abs/dir/bakery.db".
 	Database string
+	// Banner configures the banner endpoint apps' pages read.
+	Banner Banner
+}
+
+// Banner configures GET /api/v1/services/{service}/environments/{env}/banner.
+type Banner struct {
+	// Public serves the banner without a token, with only the counts
+	// (environment names and how many newer changes; no versions). Off by
+	// default: then the banner needs a token with role banner or higher.
+	Public bool
 }
 
 // Service is one deployable thing and the chain of environments its
