@@ -31,8 +31,12 @@ func newServeCmd() *cobra.Command {
 		Long: `Run the bakery server. --addr and --db override server.addr and
 server.database from the file.
 
-On first start, BAKERY_BOOTSTRAP_TOKEN (if set) becomes an admin token named
-"bootstrap". SIGHUP reloads the configuration (a file with problems is
+BAKERY_BOOTSTRAP_TOKEN, if set, becomes an admin token named "bootstrap" —
+only while no active (unrevoked, unexpired) admin token exists; once one
+does, the variable is ignored with a log line, so unset it. It must be at
+least 32 random characters (make one with 'openssl rand -base64 32' or
+'head -c 32 /dev/urandom | base64'); a short or guessable value stops the
+server with an error. SIGHUP reloads the configuration (a file with problems is
 refused and the old one kept); SIGINT or SIGTERM stops the server, letting
 running deploy commands finish for up to 30 seconds. Stored state is never
 lost by a reload or a restart.`,
@@ -86,6 +90,13 @@ func loadConfig(path string) (*config.Config, error) {
 }
 
 func serve(ctx context.Context, cfg *config.Config, path string, log *slog.Logger) error {
+	// A weak bootstrap token is refused before anything starts: it would
+	// become an admin token.
+	if tok := os.Getenv("BAKERY_BOOTSTRAP_TOKEN"); tok != "" {
+		if err := api.CheckBootstrapToken(tok); err != nil {
+			return err
+		}
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// The dashboard's live updates: the engine reports every change to the
@@ -109,10 +120,10 @@ func serve(ctx context.Context, cfg *config.Config, path string, log *slog.Logge
 		return err
 	}
 	if tok := os.Getenv("BAKERY_BOOTSTRAP_TOKEN"); tok != "" {
-		if err := e.Bootstrap(ctx, api.HashToken(tok)); err != nil {
+		if _, err := e.Bootstrap(ctx, api.HashToken(tok)); err != nil {
 			e.Stop(context.Background())
 			closeStore()
-			return fmt.Errorf("error creating the bootstrap token: %w", err)
+			return err
 		}
 	}
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
@@ -128,7 +139,7 @@ func serve(ctx context.Context, cfg *config.Config, path string, log *slog.Logge
 	if st.Kind() == "postgres" {
 		poll = time.Second
 	}
-	apiSrv.Mount(web.New(web.Options{Engine: e, Views: apiSrv, Hub: hub, Logger: log, PollInterval: poll}))
+	apiSrv.Mount(web.New(web.Options{Engine: e, Views: apiSrv, Hub: hub, Logger: log, PollInterval: poll, Limiter: apiSrv.AuthLimiter()}))
 	srv := &http.Server{Handler: apiSrv, ReadHeaderTimeout: 10 * time.Second}
 	// Event streams never go idle: end them when the server shuts down.
 	srv.RegisterOnShutdown(hub.Close)
