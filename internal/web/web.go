@@ -97,7 +97,7 @@ func New(o Options) *Handler {
 	}
 	h := &Handler{e: o.Engine, views: o.Views, hub: o.Hub, log: o.Logger, ping: o.PingInterval,
 		mux: http.NewServeMux(), static: static, assetsHash: map[string]string{}, tails: map[string]int64{},
-		cache: rowCache{rows: map[string]*rowEntry{}, announced: map[string][32]byte{}, flights: map[string]*flight{}},
+		cache:   rowCache{rows: map[string]*rowEntry{}, announced: map[string][32]byte{}, flights: map[string]*flight{}},
 		limiter: o.Limiter}
 	if h.limiter == nil {
 		var clock httpx.Clock
