@@ -97,6 +97,9 @@ func CheckBootstrapToken(secret string) error {
 	if len(counts) < minBootstrapDistinct {
 		return fmt.Errorf("BAKERY_BOOTSTRAP_TOKEN uses only %d different characters, so it is easy to guess: %s", len(counts), how)
 	}
+	if patterned(secret) {
+		return fmt.Errorf("BAKERY_BOOTSTRAP_TOKEN is a pattern (a repeated part, or a run such as abcd or 1234), so it is easy to guess: %s", how)
+	}
 	var h float64
 	for _, k := range counts {
 		p := float64(k) / float64(n)
@@ -106,6 +109,24 @@ func CheckBootstrapToken(secret string) error {
 		return fmt.Errorf("BAKERY_BOOTSTRAP_TOKEN looks like about %.0f bits of randomness; it needs at least %d: %s", bits, minBootstrapBits, how)
 	}
 	return nil
+}
+
+// patterned reports a string that repeats a shorter part, or in which
+// most neighbours are consecutive characters ("abcdef…", "0123…"):
+// frequency counts miss both.
+func patterned(s string) bool {
+	for p := 1; p <= len(s)/2; p++ {
+		if strings.Repeat(s[:p], len(s)/p+1)[:len(s)] == s {
+			return true
+		}
+	}
+	runs := 0
+	for i := 1; i < len(s); i++ {
+		if d := int(s[i]) - int(s[i-1]); d == 1 || d == -1 {
+			runs++
+		}
+	}
+	return runs*2 > len(s)
 }
 
 func (s *Server) authed(min Role, h func(http.ResponseWriter, *http.Request, *store.Token) error) http.Handler {

@@ -67,7 +67,7 @@ func ParseExpiry(s string) (time.Duration, error) {
 	var rest time.Duration
 	if s != "" {
 		var err error
-		if rest, err = time.ParseDuration(s); err != nil {
+		if rest, err = time.ParseDuration(s); err != nil || rest < 0 {
 			return 0, fmt.Errorf("invalid lifetime %q: write days as 90d, or a duration such as 36h", orig)
 		}
 	}
