@@ -25,7 +25,7 @@ go build -o "$DEMO/app" ./examples/quickstart/app
 go build -ldflags "-X main.builtInErrorRate=0.3" -o "$DEMO/app-bad" ./examples/quickstart/app
 
 export BAKERY_DEMO_DIR="$DEMO"
-export BAKERY_TOKEN="${BAKERY_TOKEN:-demo-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')}"
+export BAKERY_TOKEN="${BAKERY_TOKEN:-demo-$(head -c 32 /dev/urandom | base64 | tr -d '/+=\n')}"
 export BAKERY_BOOTSTRAP_TOKEN="$BAKERY_TOKEN"
 export BAKERY_SERVER="http://127.0.0.1:8080"
 bakery() { "$DEMO/bakery" "$@"; }

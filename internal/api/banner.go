@@ -17,7 +17,8 @@ type BannerView struct {
 	Service     string `json:"service"`
 	Environment string `json:"environment"`
 	// Version is what runs in the environment; null before its first
-	// deployment.
+	// deployment, and always null when served without a token
+	// (server.banner.public).
 	Version *string `json:"version"`
 	// NewerIn is the environment before this one ("" for the first);
 	// NewerCount how many releases it runs that this one does not.
@@ -40,14 +41,48 @@ func (s *Server) Status(ctx context.Context, service string) (ServiceView, error
 const maxNewer = 1000
 
 func (s *Server) banner(w http.ResponseWriter, r *http.Request, _ *store.Token) error {
-	svc, d, err := s.e.Status(r.Context(), r.PathValue("service"))
+	b, err := s.bannerView(r.Context(), r.PathValue("service"), r.PathValue("env"))
 	if err != nil {
 		return err
 	}
-	env := r.PathValue("env")
+	writeBanner(w, b)
+	return nil
+}
+
+// publicBanner serves the banner without a token when server.banner.public
+// is set: only the counts, not the version (a commit SHA says more about an
+// app than its employees' banner needs). A request that sends a token is
+// authenticated as usual. Every other route needs a token whatever the
+// setting.
+func (s *Server) publicBanner(authed http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.e.Config().Server.Banner.Public || r.Header.Get("Authorization") != "" {
+			authed.ServeHTTP(w, r)
+			return
+		}
+		b, err := s.bannerView(r.Context(), r.PathValue("service"), r.PathValue("env"))
+		if err != nil {
+			apiErr := toAPIError(err)
+			if apiErr.Status >= 500 {
+				s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+			}
+			// Without a token, no detail: it would list the services.
+			writeError(w, &Error{Status: apiErr.Status, Message: apiErr.Message})
+			return
+		}
+		b.Version = nil
+		writeBanner(w, b)
+	})
+}
+
+func (s *Server) bannerView(ctx context.Context, service, env string) (BannerView, error) {
+	svc, d, err := s.e.Status(ctx, service)
+	if err != nil {
+		return BannerView{}, err
+	}
 	_, i, ok := svc.Environment(env)
 	if !ok {
-		return &Error{Status: http.StatusNotFound, Message: "unknown environment",
+		return BannerView{}, &Error{Status: http.StatusNotFound, Message: "unknown environment",
 			Detail: fmt.Sprintf("%s has no environment %q", svc.Name, env)}
 	}
 	b := BannerView{Service: svc.Name, Environment: env}
@@ -58,17 +93,16 @@ func (s *Server) banner(w http.ResponseWriter, r *http.Request, _ *store.Token) 
 	}
 	if i == 0 {
 		b.Message = fmt.Sprintf("You are on %s, where new changes arrive first", env)
-		writeBanner(w, b)
-		return nil
+		return b, nil
 	}
 	b.NewerIn = svc.Environments[i-1].Name
 	if before := d.Environments[i-1].Current; before != nil && before.ID > curID {
 		// Releases are numbered in the order they were created; every one
 		// between the two is a change the environment before runs (a newer
 		// release contains the older ones).
-		rels, err := s.e.Store().ReleaseList(r.Context(), &store.ReleaseListParams{Service: svc.Name, Limit: maxNewer})
+		rels, err := s.e.Store().ReleaseList(ctx, &store.ReleaseListParams{Service: svc.Name, Limit: maxNewer})
 		if err != nil {
-			return err
+			return BannerView{}, err
 		}
 		for _, rel := range rels {
 			if rel.ID > curID && rel.ID <= before.ID {
@@ -84,8 +118,7 @@ func (s *Server) banner(w http.ResponseWriter, r *http.Request, _ *store.Token) 
 	default:
 		b.Message = fmt.Sprintf("You are on %s; %s runs %d newer changes — use %s", env, b.NewerIn, b.NewerCount, b.NewerIn)
 	}
-	writeBanner(w, b)
-	return nil
+	return b, nil
 }
 
 func writeBanner(w http.ResponseWriter, b BannerView) {

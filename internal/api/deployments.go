@@ -74,31 +74,3 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, _ *store.Tok
 	writeJSON(w, http.StatusOK, map[string]any{"events": out})
 	return nil
 }
-
-// TokenRequest is the body of POST /api/v1/tokens.
-type TokenRequest struct {
-	Name string `json:"name"`
-	Role string `json:"role"`
-	// Emergency lets a deployer token make emergency deploys (admins
-	// always may).
-	Emergency bool `json:"emergency,omitempty"`
-}
-
-func (s *Server) createToken(w http.ResponseWriter, r *http.Request, tok *store.Token) error {
-	var req TokenRequest
-	if err := decode(r, &req); err != nil {
-		return err
-	}
-	role, err := ParseRole(req.Role)
-	if err != nil {
-		return &Error{Status: http.StatusBadRequest, Message: "invalid role", Detail: err.Error()}
-	}
-	secret := NewTokenSecret()
-	created, err := s.e.CreateToken(r.Context(), tok.Name, req.Name, string(role), req.Emergency, HashToken(secret))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, map[string]any{"name": created.Name, "role": created.Role, "emergency": created.Emergency, "token": secret,
-		"note": "the token is shown once; store it now"})
-	return nil
-}

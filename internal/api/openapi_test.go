@@ -37,10 +37,11 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 
 func TestRoles(t *testing.T) {
 	t.Parallel()
+	require.Less(t, RoleBanner.rank(), RoleViewer.rank())
 	require.Less(t, RoleViewer.rank(), RoleDeployer.rank())
 	require.Less(t, RoleDeployer.rank(), RoleAdmin.rank())
 	_, err := ParseRole("root")
-	require.ErrorContains(t, err, "use viewer, deployer or admin")
+	require.ErrorContains(t, err, "use banner, viewer, deployer or admin")
 	r, err := ParseRole("deployer")
 	require.NoError(t, err)
 	require.Equal(t, RoleDeployer, r)

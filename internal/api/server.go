@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/bakery-deploy/bakery/internal/engine"
+	"github.com/bakery-deploy/bakery/internal/httpx"
 	"github.com/bakery-deploy/bakery/internal/store"
 )
 
@@ -32,11 +33,14 @@ type Server struct {
 	// sessions, once the dashboard is mounted, lets its session cookie
 	// stand in for a bearer token.
 	sessions Sessions
+	// limiter counts bad tokens per client address.
+	limiter *httpx.Limiter
 }
 
 // New builds the API server for an engine whose store is open.
 func New(e *engine.Engine, log *slog.Logger, reg *prometheus.Registry) *Server {
-	s := &Server{e: e, log: log, mux: http.NewServeMux(), metrics: newMetrics(reg)}
+	s := &Server{e: e, log: log, mux: http.NewServeMux(), metrics: newMetrics(reg),
+		limiter: httpx.NewLimiter(httpx.LimiterOptions{Clock: e})}
 	s.routes(reg)
 	return s
 }
@@ -70,15 +74,21 @@ func (s *Server) apiRoutes() []route {
 		{"POST", "/api/v1/services/{service}/environments/{env}/canary/promote", RoleDeployer, s.canaryPromote},
 		{"POST", "/api/v1/services/{service}/environments/{env}/canary/abort", RoleDeployer, s.canaryAbort},
 		{"POST", "/api/v1/services/{service}/emergency", RoleDeployer, s.emergency},
+		{"GET", "/api/v1/tokens", RoleAdmin, s.listTokens},
 		{"POST", "/api/v1/tokens", RoleAdmin, s.createToken},
+		{"DELETE", "/api/v1/tokens/{name}", RoleAdmin, s.revokeToken},
 		{"GET", "/api/v1/whoami", RoleViewer, s.whoami},
-		{"GET", bannerPattern, RoleViewer, s.banner},
+		{"GET", bannerPattern, RoleBanner, s.banner},
 	}
 }
 
 func (s *Server) routes(reg *prometheus.Registry) {
 	for _, rt := range s.apiRoutes() {
-		s.mux.Handle(rt.method+" "+rt.pattern, withCORS(rt.pattern, s.authed(rt.role, rt.h)))
+		h := s.authed(rt.role, rt.h)
+		if rt.pattern == bannerPattern {
+			h = s.publicBanner(h)
+		}
+		s.mux.Handle(rt.method+" "+rt.pattern, withCORS(rt.pattern, h))
 	}
 	s.mux.HandleFunc("OPTIONS "+bannerPattern, bannerPreflight)
 	s.mux.HandleFunc("GET /api/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {

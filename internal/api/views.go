@@ -98,15 +98,18 @@ type DeploymentView struct {
 
 // EventView is an entry of the event log.
 type EventView struct {
-	ID           int64          `json:"id"`
-	At           time.Time      `json:"at"`
-	Type         string         `json:"type"`
-	Service      string         `json:"service,omitempty"`
-	Environment  string         `json:"environment,omitempty"`
-	Version      string         `json:"version,omitempty"`
-	FromVersion  string         `json:"from_version,omitempty"`
-	ToVersion    string         `json:"to_version,omitempty"`
-	Actor        string         `json:"actor"`
+	ID          int64     `json:"id"`
+	At          time.Time `json:"at"`
+	Type        string    `json:"type"`
+	Service     string    `json:"service,omitempty"`
+	Environment string    `json:"environment,omitempty"`
+	Version     string    `json:"version,omitempty"`
+	FromVersion string    `json:"from_version,omitempty"`
+	ToVersion   string    `json:"to_version,omitempty"`
+	Actor       string    `json:"actor"`
+	// ActorTokenID is the ID of the token whose command wrote the event;
+	// absent for bakery's own decisions.
+	ActorTokenID int64          `json:"actor_token_id,omitempty"`
 	Reason       string         `json:"reason,omitempty"`
 	DeploymentID int64          `json:"deployment_id,omitempty"`
 	Data         map[string]any `json:"data,omitempty"`
@@ -180,7 +183,7 @@ func deploymentView(d pipeline.Deployment, withOutput bool) DeploymentView {
 
 func eventView(e pipeline.Event) EventView {
 	return EventView{ID: e.ID, At: e.At.UTC(), Type: e.Type, Service: e.Service, Environment: e.Environment, Version: e.Version,
-		FromVersion: e.FromVersion, ToVersion: e.ToVersion, Actor: e.Actor, Reason: e.Reason, DeploymentID: e.DeploymentID, Data: e.Data}
+		FromVersion: e.FromVersion, ToVersion: e.ToVersion, Actor: e.Actor, ActorTokenID: e.ActorTokenID, Reason: e.Reason, DeploymentID: e.DeploymentID, Data: e.Data}
 }
 
 func serviceView(svc *config.Service, d pipeline.Decision, now time.Time) ServiceView {

@@ -31,15 +31,21 @@ func newServeCmd() *cobra.Command {
 		Long: `Run the bakery server. --addr and --db override server.addr and
 server.database from the file.
 
-On first start, BAKERY_BOOTSTRAP_TOKEN (if set) becomes an admin token named
-"bootstrap"; bakery removes it from its own environment once read.
+BAKERY_BOOTSTRAP_TOKEN, if set, becomes an admin token named "bootstrap" —
+only while no active (unrevoked, unexpired) admin token exists; once one
+does, the variable is ignored with a log line, so unset it. It must be at
+least 32 random characters (make one with 'openssl rand -base64 32' or
+'head -c 32 /dev/urandom | base64'); a short or guessable value stops the
+server with an error. bakery removes it from its own environment once read.
 
 Commands bakery runs (deploy, check, migration, canary) get an environment
 built from an allowlist, never the server's own: PATH, HOME, USER, LOGNAME,
 LANG, LC_ALL, TZ, TMPDIR, the BAKERY_* variables of the release, deploy.env,
 and the names listed in deploy.inherit_env or server.inherit_env. Values of
 the variables named as secret (migrations url_env, Datadog keys,
-server.mask_env) are masked as *** in stored output and events. SIGHUP reloads the configuration (a file with problems is
+server.mask_env) are masked as *** in stored output and events.
+
+SIGHUP reloads the configuration (a file with problems is
 refused and the old one kept); SIGINT or SIGTERM stops the server, letting
 running deploy commands finish for up to 30 seconds. Stored state is never
 lost by a reload or a restart.`,
@@ -93,6 +99,13 @@ func loadConfig(path string) (*config.Config, error) {
 }
 
 func serve(ctx context.Context, cfg *config.Config, path string, log *slog.Logger) error {
+	// A weak bootstrap token is refused before anything starts: it would
+	// become an admin token.
+	if tok := os.Getenv("BAKERY_BOOTSTRAP_TOKEN"); tok != "" {
+		if err := api.CheckBootstrapToken(tok); err != nil {
+			return err
+		}
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// The dashboard's live updates: the engine reports every change to the
@@ -125,10 +138,10 @@ func serve(ctx context.Context, cfg *config.Config, path string, log *slog.Logge
 		return err
 	}
 	if tok := bootstrap; tok != "" {
-		if err := e.Bootstrap(ctx, api.HashToken(tok)); err != nil {
+		if _, err := e.Bootstrap(ctx, api.HashToken(tok)); err != nil {
 			e.Stop(context.Background())
 			closeStore()
-			return fmt.Errorf("error creating the bootstrap token: %w", err)
+			return err
 		}
 	}
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
@@ -144,7 +157,7 @@ func serve(ctx context.Context, cfg *config.Config, path string, log *slog.Logge
 	if st.Kind() == "postgres" {
 		poll = time.Second
 	}
-	apiSrv.Mount(web.New(web.Options{Engine: e, Views: apiSrv, Hub: hub, Logger: log, PollInterval: poll}))
+	apiSrv.Mount(web.New(web.Options{Engine: e, Views: apiSrv, Hub: hub, Logger: log, PollInterval: poll, Limiter: apiSrv.AuthLimiter()}))
 	srv := &http.Server{Handler: apiSrv, ReadHeaderTimeout: 10 * time.Second}
 	// Event streams never go idle: end them when the server shuts down.
 	srv.RegisterOnShutdown(hub.Close)

@@ -138,6 +138,16 @@ type Server struct {
 	// stored output and events like the ones bakery knows by itself
 	// (migrations.database.url_env, a Datadog check's keys).
 	MaskEnv []string
+	// Banner configures the banner endpoint apps' pages read.
+	Banner Banner
+}
+
+// Banner configures GET /api/v1/services/{service}/environments/{env}/banner.
+type Banner struct {
+	// Public serves the banner without a token, with only the counts
+	// (environment names and how many newer changes; no versions). Off by
+	// default: then the banner needs a token with role banner or higher.
+	Public bool
 }
 
 // Service is one deployable thing and the chain of environments its

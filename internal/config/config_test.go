@@ -60,6 +60,7 @@ func TestParseValidFile(t *testing.T) {
 		"server:",
 		"  addr: 0.0.0.0:9090",
 		"  database: sqlite://state/bakery.db",
+		"  banner: {public: true}",
 		"services:",
 		"  - name: web",
 		"    repository: https://github.com/acme/web",
@@ -95,6 +96,7 @@ func TestParseValidFile(t *testing.T) {
 		Server: Server{
 			Addr:     "0.0.0.0:9090",
 			Database: "sqlite://" + filepath.Join(dir, "state", "bakery.db"),
+			Banner:   Banner{Public: true},
 		},
 		Services: []Service{
 			{
@@ -408,7 +410,7 @@ func TestProblems(t *testing.T) {
 				"        deploy:",
 				"          command: [./deploy.sh]",
 			),
-			wants: []want{{2, 3, "server.address", `unknown field "address"; known fields are: addr, database`}},
+			wants: []want{{2, 3, "server.address", `unknown field "address"; known fields are: addr, database, inherit_env, mask_env, banner`}},
 		},
 		{
 			name: "server is a list",
@@ -421,7 +423,36 @@ func TestProblems(t *testing.T) {
 				"        deploy:",
 				"          command: [./deploy.sh]",
 			),
-			wants: []want{{1, 9, "server", "server must be a mapping with the fields addr, database, inherit_env, mask_env; got a list"}},
+			wants: []want{{1, 9, "server", "server must be a mapping with the fields addr, database, inherit_env, mask_env, banner; got a list"}},
+		},
+		{
+			name: "server banner public not a boolean",
+			src: y(
+				"server:",
+				"  banner: {public: yes please}",
+				"services:",
+				"  - name: web",
+				"    environments:",
+				"      - name: staging",
+				"        deploy:",
+				"          command: [./deploy.sh]",
+			),
+			wants: []want{{2, 20, "server.banner.public", `expected true or false; got the value "yes please"`}},
+		},
+		{
+			name: "server banner unknown field",
+			src: y(
+				"server:",
+				"  banner:",
+				"    token: abc",
+				"services:",
+				"  - name: web",
+				"    environments:",
+				"      - name: staging",
+				"        deploy:",
+				"          command: [./deploy.sh]",
+			),
+			wants: []want{{3, 5, "server.banner.token", `unknown field "token"; known fields are: public`}},
 		},
 		{
 			name: "service field",

@@ -17,7 +17,8 @@ import (
 // The fields each mapping accepts, in the order they are listed in messages.
 var (
 	rootFields        = []string{"server", "services"}
-	serverFields      = []string{"addr", "database", "inherit_env", "mask_env"}
+	serverFields      = []string{"addr", "database", "inherit_env", "mask_env", "banner"}
+	bannerFields      = []string{"public"}
 	serviceFields     = []string{"name", "repository", "environments"}
 	environmentFields = []string{"name", "bake", "deploy", "windows", "migrations", "checks", "canary"}
 	deployFields      = []string{"command", "timeout", "dir", "env", "inherit_env"}
@@ -246,6 +247,14 @@ func (p *parser) server(n, at *yaml.Node) Server {
 	}
 	if v := f.get("mask_env"); v != nil {
 		s.MaskEnv = p.envNames(v, f.field("mask_env"), "mask")
+	}
+	if v := f.get("banner"); v != nil {
+		bf, ok := p.mapping(v, f.at("banner"), f.field("banner"), "server.banner", bannerFields)
+		if ok {
+			if pub := bf.get("public"); pub != nil {
+				s.Banner.Public = p.boolean(pub, bf.field("public"))
+			}
+		}
 	}
 	return s
 }

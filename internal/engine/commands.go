@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/bakery-deploy/bakery/internal/config"
@@ -110,47 +109,3 @@ func (e *Engine) Status(ctx context.Context, service string) (*config.Service, p
 
 // Now is the engine's clock.
 func (e *Engine) Now() time.Time { return e.clock.Now() }
-
-// CreateToken stores a token's hash under name with role and records who
-// created it. The secret itself is never stored.
-func (e *Engine) CreateToken(ctx context.Context, actor, name, role string, emergency bool, hash string) (store.Token, error) {
-	if !tokenName.MatchString(name) {
-		return store.Token{}, fmt.Errorf("%w: token name %q must be 1-64 characters from a-z A-Z 0-9 . _ - (it is recorded as the actor of events)", ErrInvalid, name)
-	}
-	var tok store.Token
-	err := e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		now := e.clock.Now()
-		var err error
-		tok, err = tx.TokenInsert(ctx, &store.TokenInsertParams{Name: name, Role: role, Emergency: emergency, Hash: hash, CreatedAt: now})
-		if errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("%w: a token named %s exists already; choose another name", ErrDuplicate, name)
-		}
-		if err != nil {
-			return err
-		}
-		_, err = tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventTokenCreated, Actor: actor,
-			Reason: fmt.Sprintf("token %s with role %s", name, role), Data: map[string]any{"name": name, "role": role, "emergency": emergency}})
-		return err
-	})
-	return tok, err
-}
-
-var tokenName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-
-// Bootstrap makes hash an admin token named "bootstrap" if no token with
-// that hash exists: how the first token comes to be.
-func (e *Engine) Bootstrap(ctx context.Context, hash string) error {
-	if _, err := e.store.TokenGetByHash(ctx, hash); err == nil {
-		return nil
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	name := "bootstrap"
-	for i := 2; ; i++ {
-		_, err := e.CreateToken(ctx, pipeline.ActorSystem, name, "admin", false, hash)
-		if err == nil || !errors.Is(err, ErrDuplicate) {
-			return err
-		}
-		name = fmt.Sprintf("bootstrap-%d", i)
-	}
-}

@@ -176,7 +176,7 @@ func (e *Engine) SetConfig(ctx context.Context, cfg *config.Config) {
 
 // Start starts River's workers and the leader loop.
 func (e *Engine) Start(ctx context.Context, st store.Store) error {
-	e.store = maskingStore{Store: st, m: e.masker}
+	e.store = maskingStore{Store: actorStore{st}, m: e.masker}
 	st = e.store
 	if st.Kind() == "sqlite" {
 		// One process owns a SQLite database (the store holds a file lock),

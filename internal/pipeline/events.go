@@ -7,15 +7,19 @@ import "time"
 // change it describes. The timeline, notifications and delivery metrics are
 // built from these.
 type Event struct {
-	ID           int64
-	At           time.Time
-	Type         string
-	Service      string
-	Environment  string
-	Version      string // the release the event is about
-	FromVersion  string // what the environment ran before, when it changes
-	ToVersion    string // what it runs (or will run) after
-	Actor        string // a token's name, or "bakery" for automatic decisions
+	ID          int64
+	At          time.Time
+	Type        string
+	Service     string
+	Environment string
+	Version     string // the release the event is about
+	FromVersion string // what the environment ran before, when it changes
+	ToVersion   string // what it runs (or will run) after
+	Actor       string // a token's name, or "bakery" for automatic decisions
+	// ActorTokenID is the ID of the token whose command wrote the event
+	// (0 for automatic decisions): names can be reused after a token is
+	// gone, IDs cannot.
+	ActorTokenID int64
 	Reason       string
 	DeploymentID int64
 	Data         map[string]any
@@ -31,6 +35,7 @@ const (
 	EventDeploymentFailed       = "deployment.failed"
 	EventDeploymentInterrupted  = "deployment.interrupted"
 	EventTokenCreated           = "token.created"
+	EventTokenRevoked           = "token.revoked"
 	EventConfigLoaded           = "config.loaded"
 	EventLeaderElected          = "leader.elected"
 	EventDeploymentRetryPlanned = "deployment.retry"

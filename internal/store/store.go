@@ -36,11 +36,21 @@ type Reader interface {
 	// ServiceState loads what pipeline.Decide needs about one service: the
 	// releases and deployments that can still matter for envs.
 	ServiceState(ctx context.Context, service string, envs []pipeline.EnvSpec) (pipeline.State, error)
+	// TokenGetByHash returns the token whose secret hashes to hash,
+	// revoked and expired ones included: the caller decides with its clock
+	// and says why a token is refused.
 	TokenGetByHash(ctx context.Context, hash string) (Token, error)
-	// TokenGetByID returns a token and its stored hash (sessions are
-	// signed with it).
-	TokenGetByID(ctx context.Context, id int64) (Token, string, error)
+	// TokenGetByID returns a token by ID, revoked and expired ones included.
+	TokenGetByID(ctx context.Context, id int64) (Token, error)
+	// TokenGetByName returns a token by name, revoked and expired ones
+	// included.
+	TokenGetByName(ctx context.Context, name string) (Token, error)
+	// TokenList lists every token, revoked ones included, oldest first.
+	TokenList(ctx context.Context) ([]Token, error)
 	TokenCount(ctx context.Context) (int, error)
+	// SessionGetByHash returns the dashboard session whose secret hashes
+	// to hash, expired ones included (the caller decides with its clock).
+	SessionGetByHash(ctx context.Context, hash string) (Session, error)
 	// ReleaseMigrations lists the migrations a release declared it needs.
 	ReleaseMigrations(ctx context.Context, releaseID int64) ([]string, error)
 	// MigrationsSeen maps environment → migration ID → when bakery first
@@ -78,6 +88,27 @@ type Tx interface {
 	MarkInsert(ctx context.Context, p *MarkInsertParams) error
 	EventInsert(ctx context.Context, e *pipeline.Event) (pipeline.Event, error)
 	TokenInsert(ctx context.Context, p *TokenInsertParams) (Token, error)
+	// TokenRevoke marks a token revoked at p.At; ErrNotFound if there is no
+	// such token or it is revoked already. It does not end the token's
+	// sessions: SessionDeleteByToken does, in the same transaction.
+	TokenRevoke(ctx context.Context, p *TokenRevokeParams) (Token, error)
+	// TokenTouch records that a token was used at p.At, unless its last
+	// use recorded is at or after p.NotSince (so a busy token is written at
+	// most once per interval). It reports whether it wrote.
+	TokenTouch(ctx context.Context, p *TokenTouchParams) (bool, error)
+	// SessionInsert stores a new dashboard session.
+	SessionInsert(ctx context.Context, p *SessionInsertParams) (Session, error)
+	// SessionTouch records that a session was used, like TokenTouch.
+	SessionTouch(ctx context.Context, p *SessionTouchParams) (bool, error)
+	// SessionDelete ends one session (sign-out); ErrNotFound if it does
+	// not exist.
+	SessionDelete(ctx context.Context, hash string) error
+	// SessionDeleteByToken ends every session of a token (revocation) and
+	// returns how many there were.
+	SessionDeleteByToken(ctx context.Context, tokenID int64) (int, error)
+	// SessionDeleteExpired removes the sessions expired at now and returns
+	// how many there were.
+	SessionDeleteExpired(ctx context.Context, now time.Time) (int, error)
 	// LockInsert places a lock; ErrConflict if one is held already.
 	LockInsert(ctx context.Context, p *LockInsertParams) (pipeline.Lock, error)
 	// LockRelease releases a held lock; ErrNotFound if it is not held.
@@ -213,7 +244,24 @@ type Token struct {
 	Role      string
 	Emergency bool // may a deployer token break glass
 	CreatedAt time.Time
+	// ExpiresAt is when the token stops working (zero: never).
+	ExpiresAt time.Time
+	// LastUsedAt is its last recorded use (zero: never used), written at
+	// most about once a minute.
+	LastUsedAt time.Time
+	// RevokedAt is when it was revoked (zero: it was not).
+	RevokedAt time.Time
 }
+
+// Revoked reports whether the token was revoked.
+func (t Token) Revoked() bool { return !t.RevokedAt.IsZero() }
+
+// Expired reports whether the token has expired at now.
+func (t Token) Expired(now time.Time) bool { return !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt) }
+
+// Active reports whether the token may be used at now: neither revoked nor
+// expired.
+func (t Token) Active(now time.Time) bool { return !t.Revoked() && !t.Expired(now) }
 
 // TokenInsertParams is a new token.
 type TokenInsertParams struct {
@@ -222,6 +270,50 @@ type TokenInsertParams struct {
 	Emergency bool
 	Hash      string
 	CreatedAt time.Time
+	ExpiresAt time.Time // zero: never
+}
+
+// TokenRevokeParams revokes a token.
+type TokenRevokeParams struct {
+	ID int64
+	At time.Time
+}
+
+// TokenTouchParams records a token's use at At unless one at or after
+// NotSince is recorded already.
+type TokenTouchParams struct {
+	ID       int64
+	At       time.Time
+	NotSince time.Time
+}
+
+// Session is a dashboard sign-in kept on the server. The cookie carries a
+// random secret; only its SHA-256 (Hash) is stored, so reading the database
+// gives no way to sign in.
+type Session struct {
+	Hash       string
+	TokenID    int64
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	LastUsedAt time.Time
+	UserAgent  string
+}
+
+// SessionInsertParams is a new session.
+type SessionInsertParams struct {
+	Hash      string
+	TokenID   int64
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UserAgent string
+}
+
+// SessionTouchParams records a session's use at At unless one at or after
+// NotSince is recorded already.
+type SessionTouchParams struct {
+	Hash     string
+	At       time.Time
+	NotSince time.Time
 }
 
 // LockListParams filters held locks. Service matches that service's locks

@@ -1,6 +1,7 @@
 // Package web is bakery's dashboard: server-rendered pages (embedded
-// templates, one stylesheet, one small plain script), signed stateless
-// session cookies with CSRF tokens, and live updates over server-sent
+// templates, one stylesheet, one small plain script), sessions kept on the
+// server (the cookie carries a random secret) with CSRF tokens derived
+// from it, and live updates over server-sent
 // events. The pages read through the JSON API's views and every control
 // calls the JSON API, so the dashboard can do nothing the API cannot.
 package web
@@ -21,6 +22,7 @@ import (
 
 	"github.com/bakery-deploy/bakery/internal/api"
 	"github.com/bakery-deploy/bakery/internal/engine"
+	"github.com/bakery-deploy/bakery/internal/httpx"
 	"github.com/bakery-deploy/bakery/internal/store"
 )
 
@@ -51,6 +53,10 @@ type Options struct {
 	// only this replica's). Set it when several replicas share a
 	// PostgreSQL database.
 	PollInterval time.Duration
+	// Limiter counts failed sign-ins per client address; pass the API's
+	// (api.Server.AuthLimiter) so that both doors count together. Nil: the
+	// dashboard has its own.
+	Limiter *httpx.Limiter
 }
 
 // Handler serves the dashboard. Mount it on the API server with
@@ -72,6 +78,9 @@ type Handler struct {
 
 	cache    rowCache
 	sessions sessionCache
+	limiter  *httpx.Limiter
+	// nextMux matches the pages a person may be sent to after signing in.
+	nextMux *http.ServeMux
 }
 
 // New builds the dashboard and installs its change filter on the hub.
@@ -88,7 +97,15 @@ func New(o Options) *Handler {
 	}
 	h := &Handler{e: o.Engine, views: o.Views, hub: o.Hub, log: o.Logger, ping: o.PingInterval,
 		mux: http.NewServeMux(), static: static, assetsHash: map[string]string{}, tails: map[string]int64{},
-		cache: rowCache{rows: map[string]*rowEntry{}, announced: map[string][32]byte{}, flights: map[string]*flight{}}}
+		cache:   rowCache{rows: map[string]*rowEntry{}, announced: map[string][32]byte{}, flights: map[string]*flight{}},
+		limiter: o.Limiter}
+	if h.limiter == nil {
+		var clock httpx.Clock
+		if o.Engine != nil {
+			clock = o.Engine
+		}
+		h.limiter = httpx.NewLimiter(httpx.LimiterOptions{Clock: clock})
+	}
 	for _, name := range []string{"app.css", "app.js", "banner.js", "favicon.svg"} {
 		b, err := fs.ReadFile(static, name)
 		if err != nil {
@@ -125,29 +142,35 @@ func (h *Handler) zone(service, env string) string {
 type route struct {
 	pattern string
 	handler http.Handler
+	// page: a person may be sent here after signing in (?next=).
+	page bool
 }
 
 func (h *Handler) routeList() []route {
 	return []route{
-		{"GET /{$}", h.page(h.overview)},
-		{"GET /services/{service}", h.page(h.servicePage)},
-		{"GET /signin", http.HandlerFunc(h.signinForm)},
-		{"POST /signin", http.HandlerFunc(h.signin)},
-		{"POST /signout", http.HandlerFunc(h.signout)},
-		{"GET /ui/events", h.ui(h.events)},
-		{"GET /ui/fragments/services", h.ui(h.rowsFragment)},
-		{"GET /ui/fragments/services/{service}", h.ui(h.rowFragment)},
-		{"GET /ui/fragments/services/{service}/page", h.ui(h.pageFragment)},
-		{"GET /ui/fragments/banner", h.ui(h.bannerFragment)},
-		{"GET /ui/fragments/incident", h.ui(h.incidentFragment)},
-		{"GET /static/", http.HandlerFunc(h.serveStatic)},
-		{"GET /banner.js", http.HandlerFunc(h.serveBannerJS)},
+		{"GET /{$}", h.page(h.overview), true},
+		{"GET /services/{service}", h.page(h.servicePage), true},
+		{"GET /signin", http.HandlerFunc(h.signinForm), false},
+		{"POST /signin", http.HandlerFunc(h.signin), false},
+		{"POST /signout", http.HandlerFunc(h.signout), false},
+		{"GET /ui/events", h.ui(h.events), false},
+		{"GET /ui/fragments/services", h.ui(h.rowsFragment), false},
+		{"GET /ui/fragments/services/{service}", h.ui(h.rowFragment), false},
+		{"GET /ui/fragments/services/{service}/page", h.ui(h.pageFragment), false},
+		{"GET /ui/fragments/banner", h.ui(h.bannerFragment), false},
+		{"GET /ui/fragments/incident", h.ui(h.incidentFragment), false},
+		{"GET /static/", http.HandlerFunc(h.serveStatic), false},
+		{"GET /banner.js", http.HandlerFunc(h.serveBannerJS), false},
 	}
 }
 
 func (h *Handler) routes() {
+	h.nextMux = http.NewServeMux()
 	for _, rt := range h.routeList() {
 		h.mux.Handle(rt.pattern, rt.handler)
+		if rt.page {
+			h.nextMux.Handle(rt.pattern, http.NotFoundHandler())
+		}
 	}
 }
 
@@ -179,7 +202,7 @@ func (h *Handler) Session(r *http.Request) (*store.Token, string, *api.Error) {
 	if err != nil || c.Value == "" {
 		return nil, "", nil
 	}
-	s, err := h.sessions.verify(r.Context(), h.e.Store(), c.Value, time.Now())
+	s, err := h.session(r)
 	if errors.Is(err, errStoreUnhealthy) {
 		return nil, "", &api.Error{Status: http.StatusServiceUnavailable, Message: "cannot check the session", Detail: err.Error()}
 	}
@@ -191,13 +214,26 @@ func (h *Handler) Session(r *http.Request) (*store.Token, string, *api.Error) {
 	return &tok, s.CSRF, nil
 }
 
-// session verifies the request's cookie.
+// TokenRevoked forgets the cached sessions of a revoked token
+// (api.Sessions); the store has deleted them already.
+func (h *Handler) TokenRevoked(tokenID int64) { h.sessions.forgetToken(tokenID) }
+
+// session verifies the request's cookie, and records the session's and
+// its token's use (at most once per engine.UseInterval each).
 func (h *Handler) session(r *http.Request) (*Session, error) {
 	c, err := r.Cookie(CookieName)
 	if err != nil {
 		return nil, ErrNoSession
 	}
-	return h.sessions.verify(r.Context(), h.e.Store(), c.Value, time.Now())
+	s, fresh, err := h.sessions.verify(r.Context(), h.e.Store(), c.Value, h.e.Now())
+	if err != nil {
+		return nil, err
+	}
+	if fresh {
+		h.e.SessionUsed(r.Context(), s.Stored)
+		h.e.TokenUsed(r.Context(), s.Token)
+	}
+	return s, nil
 }
 
 // page wraps a page handler: no valid session, no page — the browser goes
@@ -290,7 +326,8 @@ func (h *Handler) serveStatic(w http.ResponseWriter, r *http.Request) {
 
 // serveBannerJS serves the script apps include to show employees which
 // environment they are on. It needs no session: it carries no secret, and
-// the app's page gives it a viewer token.
+// the app's page gives it a banner token (role banner: it reads the banner
+// and nothing else), or none when server.banner.public is set.
 func (h *Handler) serveBannerJS(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Header().Set("Access-Control-Allow-Origin", "*")

@@ -49,7 +49,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-const adminToken = "e2e-admin-token"
+// adminToken is the server's BAKERY_BOOTSTRAP_TOKEN: random-looking and 44 characters, as
+// the server requires (api.CheckBootstrapToken).
+const adminToken = "e2e-admin-Qm9vdHN0cmFwIHRva2VuIGZvciB0ZXN0cyBvbmx5"
 
 // deployScript records every start and end of a deploy in a log file,
 // sleeps SLEEP_<ENV> seconds (from the environment) and fails with exit 7

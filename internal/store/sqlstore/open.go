@@ -187,14 +187,12 @@ func openSQLite(ctx context.Context, path string, opts Options) (*sqliteStore, e
 	if path == "" {
 		return nil, errors.New("sqlite:// URL has no path: use sqlite:///var/lib/bakery/bakery.db or sqlite://bakery.db")
 	}
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("error creating directory for database %s: %w", path, err)
-		}
+	if err := privateFiles(path, opts.Logger); err != nil {
+		return nil, err
 	}
 	// One process at a time owns a SQLite database: River's single writer
 	// connection and bakery's leadership both assume it.
-	lockFD, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	lockFD, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("error opening lock file for %s: %w", path, err)
 	}
@@ -236,6 +234,11 @@ func openSQLite(ctx context.Context, path string, opts Options) (*sqliteStore, e
 	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fail(fmt.Errorf("error applying River migrations: %w", err))
 	}
+	// SQLite creates the -wal and -shm files with the database file's
+	// mode; check, in case they were left by an older bakery.
+	if err := privateFiles(path, opts.Logger); err != nil {
+		return fail(err)
+	}
 	s.read, err = sql.Open("sqlite", sqliteDSN(path, true))
 	if err != nil {
 		return fail(fmt.Errorf("error opening read pool for %s: %w", path, err))
@@ -248,6 +251,77 @@ func openSQLite(ctx context.Context, path string, opts Options) (*sqliteStore, e
 		return fail(fmt.Errorf("error creating River client: %w", err))
 	}
 	return s, nil
+}
+
+// sqliteFiles are the files SQLite and bakery keep for a database.
+func sqliteFiles(path string) []string {
+	return []string{path, path + "-wal", path + "-shm", path + ".lock"}
+}
+
+// privateFiles keeps a SQLite database readable by its owner only: the
+// database holds token hashes and deployment output. A missing directory
+// is created 0700 (an existing one the operator chose, such as /tmp, is
+// left alone), a missing database file is created 0600 before the driver
+// opens it, and an existing file that others may read is tightened, with a
+// log line saying so. Modes are set with chmod, so the umask does not
+// matter.
+func privateFiles(path string, log *slog.Logger) error {
+	if err := mkdirPrivate(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("error creating directory for database %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
+	switch {
+	case err == nil:
+		f.Close()
+		if err := os.Chmod(path, 0o600); err != nil {
+			return fmt.Errorf("error making database %s private: %w", path, err)
+		}
+	case !errors.Is(err, fs.ErrExist):
+		return fmt.Errorf("error creating database %s: %w", path, err)
+	}
+	for _, name := range sqliteFiles(path) {
+		st, err := os.Stat(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("error checking %s: %w", name, err)
+		}
+		if mode := st.Mode().Perm(); mode&0o077 != 0 || mode&0o600 != 0o600 {
+			if err := os.Chmod(name, 0o600); err != nil {
+				return fmt.Errorf("error making %s private (mode %#o): %w", name, mode, err)
+			}
+			if mode&0o077 != 0 {
+				log.Warn("database file was readable by others; made it private", "file", name, "was", fmt.Sprintf("%#o", mode), "now", "0600")
+			}
+		}
+	}
+	return nil
+}
+
+// mkdirPrivate creates dir and any missing parents with mode 0700; it does
+// not change directories that exist.
+func mkdirPrivate(dir string) error {
+	if st, err := os.Stat(dir); err == nil {
+		if !st.IsDir() {
+			return fmt.Errorf("%s is not a directory", dir)
+		}
+		return nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := mkdirPrivate(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil // made by someone else meanwhile: theirs
+		}
+		return err
+	}
+	return os.Chmod(dir, 0o700)
 }
 
 func (s *sqliteStore) Kind() string { return "sqlite" }

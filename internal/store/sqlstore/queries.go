@@ -301,7 +301,7 @@ func (s queries) MarkInsert(ctx context.Context, p *store.MarkInsertParams) erro
 	return nil
 }
 
-const eventCols = `id, at, type, service, environment, version, from_version, to_version, actor, reason, deployment_id, data`
+const eventCols = `id, at, type, service, environment, version, from_version, to_version, actor, actor_token_id, reason, deployment_id, data`
 
 func (s queries) EventInsert(ctx context.Context, e *pipeline.Event) (pipeline.Event, error) {
 	data := []byte("{}")
@@ -315,12 +315,16 @@ func (s queries) EventInsert(ctx context.Context, e *pipeline.Event) (pipeline.E
 	if e.DeploymentID != 0 {
 		depID = sql.NullInt64{Int64: e.DeploymentID, Valid: true}
 	}
+	var tokID sql.NullInt64
+	if e.ActorTokenID != 0 {
+		tokID = sql.NullInt64{Int64: e.ActorTokenID, Valid: true}
+	}
 	out := *e
 	err := s.q.queryRow(ctx, `
-		INSERT INTO events (at, type, service, environment, version, from_version, to_version, actor, reason, deployment_id, data)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		INSERT INTO events (at, type, service, environment, version, from_version, to_version, actor, actor_token_id, reason, deployment_id, data)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		RETURNING id`,
-		micros(e.At), e.Type, e.Service, e.Environment, e.Version, e.FromVersion, e.ToVersion, e.Actor, e.Reason, depID, string(data)).Scan(&out.ID)
+		micros(e.At), e.Type, e.Service, e.Environment, e.Version, e.FromVersion, e.ToVersion, e.Actor, tokID, e.Reason, depID, string(data)).Scan(&out.ID)
 	if err != nil {
 		return pipeline.Event{}, fmt.Errorf("error recording event %s: %w", e.Type, err)
 	}
@@ -346,14 +350,14 @@ func (s queries) EventList(ctx context.Context, p *store.EventListParams) ([]pip
 	for rs.Next() {
 		var e pipeline.Event
 		var at int64
-		var depID sql.NullInt64
+		var depID, tokID sql.NullInt64
 		var data string
 		if err := rs.Scan(&e.ID, &at, &e.Type, &e.Service, &e.Environment, &e.Version, &e.FromVersion, &e.ToVersion,
-			&e.Actor, &e.Reason, &depID, &data); err != nil {
+			&e.Actor, &tokID, &e.Reason, &depID, &data); err != nil {
 			return nil, fmt.Errorf("error reading event: %w", err)
 		}
 		e.At = fromMicros(at)
-		e.DeploymentID = depID.Int64
+		e.DeploymentID, e.ActorTokenID = depID.Int64, tokID.Int64
 		if data != "" && data != "{}" {
 			if err := json.Unmarshal([]byte(data), &e.Data); err != nil {
 				return nil, fmt.Errorf("error decoding data of event %d: %w", e.ID, err)
@@ -586,30 +590,60 @@ func (s queries) ReleaseReject(ctx context.Context, id int64) error {
 	return nil
 }
 
-func (s queries) TokenGetByHash(ctx context.Context, hash string) (store.Token, error) {
+const tokenCols = `id, name, role, emergency, created_at, expires_at, last_used_at, revoked_at`
+
+func scanToken(r row) (store.Token, error) {
 	var t store.Token
 	var at, emergency int64
-	err := s.q.queryRow(ctx, `SELECT id, name, role, emergency, created_at FROM tokens WHERE hash = ?`, hash).Scan(&t.ID, &t.Name, &t.Role, &emergency, &at)
-	if err != nil {
-		return t, fmt.Errorf("error looking up token: %w", err)
+	var expires, used, revoked sql.NullInt64
+	if err := r.Scan(&t.ID, &t.Name, &t.Role, &emergency, &at, &expires, &used, &revoked); err != nil {
+		return store.Token{}, err
 	}
 	t.CreatedAt = fromMicros(at)
 	t.Emergency = emergency != 0
+	t.ExpiresAt, t.LastUsedAt, t.RevokedAt = fromNullMicros(expires), fromNullMicros(used), fromNullMicros(revoked)
 	return t, nil
 }
 
-func (s queries) TokenGetByID(ctx context.Context, id int64) (store.Token, string, error) {
-	var t store.Token
-	var at, emergency int64
-	var hash string
-	err := s.q.queryRow(ctx, `SELECT id, name, role, emergency, created_at, hash FROM tokens WHERE id = ?`, id).
-		Scan(&t.ID, &t.Name, &t.Role, &emergency, &at, &hash)
+func (s queries) TokenGetByHash(ctx context.Context, hash string) (store.Token, error) {
+	t, err := scanToken(s.q.queryRow(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash = ?`, hash))
 	if err != nil {
-		return t, "", fmt.Errorf("error looking up token %d: %w", id, err)
+		return t, fmt.Errorf("error looking up token: %w", err)
 	}
-	t.CreatedAt = fromMicros(at)
-	t.Emergency = emergency != 0
-	return t, hash, nil
+	return t, nil
+}
+
+func (s queries) TokenGetByID(ctx context.Context, id int64) (store.Token, error) {
+	t, err := scanToken(s.q.queryRow(ctx, `SELECT `+tokenCols+` FROM tokens WHERE id = ?`, id))
+	if err != nil {
+		return t, fmt.Errorf("error looking up token %d: %w", id, err)
+	}
+	return t, nil
+}
+
+func (s queries) TokenGetByName(ctx context.Context, name string) (store.Token, error) {
+	t, err := scanToken(s.q.queryRow(ctx, `SELECT `+tokenCols+` FROM tokens WHERE name = ?`, name))
+	if err != nil {
+		return t, fmt.Errorf("error looking up token %s: %w", name, err)
+	}
+	return t, nil
+}
+
+func (s queries) TokenList(ctx context.Context) ([]store.Token, error) {
+	rs, err := s.q.query(ctx, `SELECT `+tokenCols+` FROM tokens ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("error listing tokens: %w", err)
+	}
+	defer rs.Close()
+	var out []store.Token
+	for rs.Next() {
+		t, err := scanToken(rs)
+		if err != nil {
+			return nil, fmt.Errorf("error reading token: %w", err)
+		}
+		out = append(out, t)
+	}
+	return out, rs.Err()
 }
 
 func (s queries) TokenCount(ctx context.Context) (int, error) {
@@ -621,13 +655,97 @@ func (s queries) TokenCount(ctx context.Context) (int, error) {
 }
 
 func (s queries) TokenInsert(ctx context.Context, p *store.TokenInsertParams) (store.Token, error) {
-	t := store.Token{Name: p.Name, Role: p.Role, Emergency: p.Emergency, CreatedAt: fromMicros(micros(p.CreatedAt))}
-	err := s.q.queryRow(ctx, `INSERT INTO tokens (name, role, emergency, hash, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
-		p.Name, p.Role, boolInt(p.Emergency), p.Hash, micros(p.CreatedAt)).Scan(&t.ID)
+	t, err := scanToken(s.q.queryRow(ctx, `INSERT INTO tokens (name, role, emergency, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+		RETURNING `+tokenCols,
+		p.Name, p.Role, boolInt(p.Emergency), p.Hash, micros(p.CreatedAt), nullMicros(p.ExpiresAt)))
 	if err != nil {
 		return t, fmt.Errorf("error creating token %s: %w", p.Name, err)
 	}
 	return t, nil
+}
+
+func (s queries) TokenRevoke(ctx context.Context, p *store.TokenRevokeParams) (store.Token, error) {
+	t, err := scanToken(s.q.queryRow(ctx, `UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING `+tokenCols,
+		micros(p.At), p.ID))
+	if err != nil {
+		return t, fmt.Errorf("error revoking token %d: %w", p.ID, err)
+	}
+	return t, nil
+}
+
+func (s queries) TokenTouch(ctx context.Context, p *store.TokenTouchParams) (bool, error) {
+	n, err := s.q.exec(ctx, `UPDATE tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`,
+		micros(p.At), p.ID, micros(p.NotSince))
+	if err != nil {
+		return false, fmt.Errorf("error recording use of token %d: %w", p.ID, err)
+	}
+	return n > 0, nil
+}
+
+const sessionCols = `hash, token_id, created_at, expires_at, last_used_at, user_agent`
+
+func scanSession(r row) (store.Session, error) {
+	var ss store.Session
+	var created, expires, used int64
+	if err := r.Scan(&ss.Hash, &ss.TokenID, &created, &expires, &used, &ss.UserAgent); err != nil {
+		return store.Session{}, err
+	}
+	ss.CreatedAt, ss.ExpiresAt, ss.LastUsedAt = fromMicros(created), fromMicros(expires), fromMicros(used)
+	return ss, nil
+}
+
+func (s queries) SessionGetByHash(ctx context.Context, hash string) (store.Session, error) {
+	ss, err := scanSession(s.q.queryRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE hash = ?`, hash))
+	if err != nil {
+		return ss, fmt.Errorf("error looking up session: %w", err)
+	}
+	return ss, nil
+}
+
+func (s queries) SessionInsert(ctx context.Context, p *store.SessionInsertParams) (store.Session, error) {
+	ss, err := scanSession(s.q.queryRow(ctx, `INSERT INTO sessions (hash, token_id, created_at, expires_at, last_used_at, user_agent)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING `+sessionCols,
+		p.Hash, p.TokenID, micros(p.CreatedAt), micros(p.ExpiresAt), micros(p.CreatedAt), p.UserAgent))
+	if err != nil {
+		return ss, fmt.Errorf("error creating session of token %d: %w", p.TokenID, err)
+	}
+	return ss, nil
+}
+
+func (s queries) SessionTouch(ctx context.Context, p *store.SessionTouchParams) (bool, error) {
+	n, err := s.q.exec(ctx, `UPDATE sessions SET last_used_at = ? WHERE hash = ? AND last_used_at < ?`,
+		micros(p.At), p.Hash, micros(p.NotSince))
+	if err != nil {
+		return false, fmt.Errorf("error recording use of a session: %w", err)
+	}
+	return n > 0, nil
+}
+
+func (s queries) SessionDelete(ctx context.Context, hash string) error {
+	n, err := s.q.exec(ctx, `DELETE FROM sessions WHERE hash = ?`, hash)
+	if err != nil {
+		return fmt.Errorf("error ending a session: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("error ending a session: %w", store.ErrNotFound)
+	}
+	return nil
+}
+
+func (s queries) SessionDeleteByToken(ctx context.Context, tokenID int64) (int, error) {
+	n, err := s.q.exec(ctx, `DELETE FROM sessions WHERE token_id = ?`, tokenID)
+	if err != nil {
+		return 0, fmt.Errorf("error ending the sessions of token %d: %w", tokenID, err)
+	}
+	return int(n), nil
+}
+
+func (s queries) SessionDeleteExpired(ctx context.Context, now time.Time) (int, error) {
+	n, err := s.q.exec(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, micros(now))
+	if err != nil {
+		return 0, fmt.Errorf("error removing expired sessions: %w", err)
+	}
+	return int(n), nil
 }
 
 func (s queries) leaderAcquire(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error) {

@@ -2,8 +2,10 @@ package sqlstore_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -60,4 +62,47 @@ func TestOpenRejectsUnknownURL(t *testing.T) {
 	_, err := sqlstore.Open(context.Background(), "mysql://root:secret@localhost/x", sqlstore.Options{})
 	require.ErrorContains(t, err, "use sqlite://PATH or postgres://")
 	require.NotContains(t, err.Error(), "secret")
+}
+
+func TestSQLiteFilesArePrivate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	// A directory bakery creates is 0700; the database, its -wal and -shm
+	// and the lock file are 0600, whatever the umask lets through.
+	dir := filepath.Join(t.TempDir(), "state", "bakery")
+	path := filepath.Join(dir, "bakery.db")
+	s, err := sqlstore.Open(ctx, "sqlite://"+path, sqlstore.Options{})
+	require.NoError(t, err)
+	require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.TokenInsert(ctx, &store.TokenInsertParams{Name: "ci", Role: "admin", Hash: "h", CreatedAt: time.Now()})
+		return err
+	}))
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		st, err := os.Stat(d)
+		require.NoError(t, err)
+		require.Equal(t, os.FileMode(0o700), st.Mode().Perm(), d)
+	}
+	for _, name := range []string{path, path + "-wal", path + "-shm", path + ".lock"} {
+		st, err := os.Stat(name)
+		require.NoError(t, err)
+		require.Equal(t, os.FileMode(0o600), st.Mode().Perm(), name)
+	}
+	require.NoError(t, s.Close(ctx))
+
+	// An existing directory the operator chose is left alone; an existing
+	// database that others may read is tightened.
+	shared := t.TempDir()
+	require.NoError(t, os.Chmod(shared, 0o755))
+	old := filepath.Join(shared, "old.db")
+	require.NoError(t, os.WriteFile(old, nil, 0o644))
+	require.NoError(t, os.Chmod(old, 0o644))
+	s, err = sqlstore.Open(ctx, "sqlite://"+old, sqlstore.Options{})
+	require.NoError(t, err)
+	defer s.Close(ctx)
+	st, err := os.Stat(shared)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o755), st.Mode().Perm(), "the operator's directory is theirs")
+	st, err = os.Stat(old)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
 }

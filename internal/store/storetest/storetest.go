@@ -32,6 +32,8 @@ func Run(t *testing.T, open Factory) {
 	t.Run("ServiceStateAndRestart", func(t *testing.T) { t.Parallel(); testServiceStateRestart(t, open) })
 	t.Run("RollbackLeavesNothing", func(t *testing.T) { t.Parallel(); testRollback(t, open) })
 	t.Run("Tokens", func(t *testing.T) { t.Parallel(); testTokens(t, open) })
+	t.Run("TokenLifecycle", func(t *testing.T) { t.Parallel(); testTokenLifecycle(t, open) })
+	t.Run("Sessions", func(t *testing.T) { t.Parallel(); testSessions(t, open) })
 	t.Run("LeaderElection", func(t *testing.T) { t.Parallel(); testLeader(t, open) })
 	t.Run("ConcurrentDecisionsSerialise", func(t *testing.T) { t.Parallel(); testConcurrentInsert(t, open) })
 	t.Run("LocksAndRejection", func(t *testing.T) { t.Parallel(); testLocks(t, open) })
@@ -178,7 +180,7 @@ func testEvents(t *testing.T, open Factory) {
 	require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		first, err = tx.EventInsert(ctx, &pipeline.Event{At: t0, Type: pipeline.EventReleaseCreated, Service: "web", Version: "a",
-			Actor: "ci", Reason: "merge", Data: map[string]any{"artifact": "img:a"}})
+			Actor: "ci", ActorTokenID: 42, Reason: "merge", Data: map[string]any{"artifact": "img:a"}})
 		if err != nil {
 			return err
 		}
@@ -191,6 +193,8 @@ func testEvents(t *testing.T, open Factory) {
 	require.Len(t, all, 2)
 	require.Equal(t, first.ID, all[0].ID)
 	require.Equal(t, "img:a", all[0].Data["artifact"])
+	require.Equal(t, int64(42), all[0].ActorTokenID, "a command's event names its token by id")
+	require.Zero(t, all[1].ActorTokenID, "an automatic decision has no token")
 	require.Equal(t, int64(7), all[1].DeploymentID)
 	require.Equal(t, "w", all[1].FromVersion)
 
@@ -314,17 +318,189 @@ func testTokens(t *testing.T, open Factory) {
 	require.Equal(t, "deployer", tok.Role)
 	_, err = s.TokenGetByHash(ctx, "h2")
 	require.ErrorIs(t, err, store.ErrNotFound)
-	byID, hash, err := s.TokenGetByID(ctx, tok.ID)
+	byID, err := s.TokenGetByID(ctx, tok.ID)
 	require.NoError(t, err)
 	require.Equal(t, tok, byID)
-	require.Equal(t, "h1", hash)
-	_, _, err = s.TokenGetByID(ctx, tok.ID+100)
+	_, err = s.TokenGetByID(ctx, tok.ID+100)
+	require.ErrorIs(t, err, store.ErrNotFound)
+	byName, err := s.TokenGetByName(ctx, "ci")
+	require.NoError(t, err)
+	require.Equal(t, tok, byName)
+	_, err = s.TokenGetByName(ctx, "nope")
 	require.ErrorIs(t, err, store.ErrNotFound)
 	err = s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		_, err := tx.TokenInsert(ctx, &store.TokenInsertParams{Name: "ci", Role: "admin", Hash: "h3", CreatedAt: t0})
 		return err
 	})
 	require.ErrorIs(t, err, store.ErrConflict)
+}
+
+func mustToken(t *testing.T, s store.Store, p *store.TokenInsertParams) store.Token {
+	t.Helper()
+	var tok store.Token
+	require.NoError(t, s.InTx(context.Background(), func(ctx context.Context, tx store.Tx) error {
+		var err error
+		tok, err = tx.TokenInsert(ctx, p)
+		return err
+	}))
+	return tok
+}
+
+func testTokenLifecycle(t *testing.T, open Factory) {
+	ctx := context.Background()
+	s, reopen := open(t)
+	ci := mustToken(t, s, &store.TokenInsertParams{Name: "ci", Role: "deployer", Hash: "h1", CreatedAt: t0})
+	temp := mustToken(t, s, &store.TokenInsertParams{Name: "temp", Role: "viewer", Hash: "h2", CreatedAt: t0,
+		ExpiresAt: t0.Add(90 * 24 * time.Hour)})
+	require.True(t, ci.ExpiresAt.IsZero(), "no expiry")
+	require.True(t, ci.LastUsedAt.IsZero(), "never used")
+	require.True(t, temp.ExpiresAt.Equal(t0.Add(90*24*time.Hour)))
+	require.True(t, temp.Active(t0.Add(89*24*time.Hour)))
+	require.False(t, temp.Active(t0.Add(90*24*time.Hour)), "expired at its expiry")
+
+	touch := func(p *store.TokenTouchParams) bool {
+		var wrote bool
+		require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			var err error
+			wrote, err = tx.TokenTouch(ctx, p)
+			return err
+		}))
+		return wrote
+	}
+	require.True(t, touch(&store.TokenTouchParams{ID: ci.ID, At: t0.Add(time.Minute), NotSince: t0}), "first use")
+	require.False(t, touch(&store.TokenTouchParams{ID: ci.ID, At: t0.Add(90 * time.Second), NotSince: t0.Add(30 * time.Second)}),
+		"used within the interval: not written again")
+	require.True(t, touch(&store.TokenTouchParams{ID: ci.ID, At: t0.Add(3 * time.Minute), NotSince: t0.Add(2 * time.Minute)}))
+	got, err := s.TokenGetByHash(ctx, "h1")
+	require.NoError(t, err)
+	require.True(t, got.LastUsedAt.Equal(t0.Add(3*time.Minute)), got.LastUsedAt)
+
+	revoke := func(id int64) (store.Token, error) {
+		var tok store.Token
+		err := s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			var err error
+			tok, err = tx.TokenRevoke(ctx, &store.TokenRevokeParams{ID: id, At: t0.Add(time.Hour)})
+			return err
+		})
+		return tok, err
+	}
+	revoked, err := revoke(ci.ID)
+	require.NoError(t, err)
+	require.True(t, revoked.Revoked())
+	require.False(t, revoked.Active(t0))
+	_, err = revoke(ci.ID)
+	require.ErrorIs(t, err, store.ErrNotFound, "revoked once")
+	_, err = revoke(ci.ID + 100)
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	// A revoked token survives a restart as revoked, still found by its
+	// hash so that the API can say why it is refused; its name stays taken.
+	s = reopen(t, s)
+	got, err = s.TokenGetByHash(ctx, "h1")
+	require.NoError(t, err)
+	require.True(t, got.RevokedAt.Equal(t0.Add(time.Hour)))
+	list, err := s.TokenList(ctx)
+	require.NoError(t, err)
+	require.Len(t, list, 2)
+	require.Equal(t, "ci", list[0].Name, "oldest first")
+	require.True(t, list[0].Revoked())
+	require.Equal(t, temp, list[1])
+	err = s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.TokenInsert(ctx, &store.TokenInsertParams{Name: "ci", Role: "deployer", Hash: "h9", CreatedAt: t0})
+		return err
+	})
+	require.ErrorIs(t, err, store.ErrConflict)
+}
+
+func testSessions(t *testing.T, open Factory) {
+	ctx := context.Background()
+	s, reopen := open(t)
+	ana := mustToken(t, s, &store.TokenInsertParams{Name: "ana", Role: "admin", Hash: "ha", CreatedAt: t0})
+	bo := mustToken(t, s, &store.TokenInsertParams{Name: "bo", Role: "viewer", Hash: "hb", CreatedAt: t0})
+	inTx := func(fn func(ctx context.Context, tx store.Tx) error) error { return s.InTx(ctx, fn) }
+	insert := func(hash string, tok store.Token, expires time.Time) store.Session {
+		var ss store.Session
+		require.NoError(t, inTx(func(ctx context.Context, tx store.Tx) error {
+			var err error
+			ss, err = tx.SessionInsert(ctx, &store.SessionInsertParams{Hash: hash, TokenID: tok.ID, CreatedAt: t0,
+				ExpiresAt: expires, UserAgent: "Firefox/140"})
+			return err
+		}))
+		return ss
+	}
+	s1 := insert("s1", ana, t0.Add(12*time.Hour))
+	require.Equal(t, store.Session{Hash: "s1", TokenID: ana.ID, CreatedAt: t0, ExpiresAt: t0.Add(12 * time.Hour),
+		LastUsedAt: t0, UserAgent: "Firefox/140"}, s1)
+	insert("s2", ana, t0.Add(time.Hour))
+	insert("s3", bo, t0.Add(12*time.Hour))
+	err := inTx(func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.SessionInsert(ctx, &store.SessionInsertParams{Hash: "s1", TokenID: bo.ID, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)})
+		return err
+	})
+	require.ErrorIs(t, err, store.ErrConflict)
+
+	got, err := s.SessionGetByHash(ctx, "s1")
+	require.NoError(t, err)
+	require.Equal(t, s1, got)
+	_, err = s.SessionGetByHash(ctx, "nope")
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	touch := func(at, notSince time.Time) bool {
+		var wrote bool
+		require.NoError(t, inTx(func(ctx context.Context, tx store.Tx) error {
+			var err error
+			wrote, err = tx.SessionTouch(ctx, &store.SessionTouchParams{Hash: "s1", At: at, NotSince: notSince})
+			return err
+		}))
+		return wrote
+	}
+	require.False(t, touch(t0.Add(30*time.Second), t0.Add(-30*time.Second)), "used at creation, within the interval")
+	require.True(t, touch(t0.Add(2*time.Minute), t0.Add(time.Minute)))
+	got, err = s.SessionGetByHash(ctx, "s1")
+	require.NoError(t, err)
+	require.True(t, got.LastUsedAt.Equal(t0.Add(2*time.Minute)))
+
+	// Sessions survive a restart: signing in is not undone by a deploy of
+	// bakery itself.
+	s = reopen(t, s)
+	_, err = s.SessionGetByHash(ctx, "s2")
+	require.NoError(t, err)
+
+	// Sign-out ends one session.
+	require.NoError(t, inTx(func(ctx context.Context, tx store.Tx) error { return tx.SessionDelete(ctx, "s2") }))
+	_, err = s.SessionGetByHash(ctx, "s2")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	err = inTx(func(ctx context.Context, tx store.Tx) error { return tx.SessionDelete(ctx, "s2") })
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	// Revocation ends every session of the token, and only its.
+	insert("s4", ana, t0.Add(time.Hour))
+	var n int
+	require.NoError(t, inTx(func(ctx context.Context, tx store.Tx) error {
+		var err error
+		n, err = tx.SessionDeleteByToken(ctx, ana.ID)
+		return err
+	}))
+	require.Equal(t, 2, n)
+	for _, h := range []string{"s1", "s4"} {
+		_, err = s.SessionGetByHash(ctx, h)
+		require.ErrorIs(t, err, store.ErrNotFound, h)
+	}
+	_, err = s.SessionGetByHash(ctx, "s3")
+	require.NoError(t, err)
+
+	// Expired sessions are cleaned up; live ones stay.
+	insert("s5", bo, t0.Add(time.Hour))
+	require.NoError(t, inTx(func(ctx context.Context, tx store.Tx) error {
+		var err error
+		n, err = tx.SessionDeleteExpired(ctx, t0.Add(time.Hour))
+		return err
+	}))
+	require.Equal(t, 1, n, "s5 expired at exactly now")
+	_, err = s.SessionGetByHash(ctx, "s5")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	_, err = s.SessionGetByHash(ctx, "s3")
+	require.NoError(t, err)
 }
 
 func testLeader(t *testing.T, open Factory) {

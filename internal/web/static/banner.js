@@ -3,7 +3,12 @@
  * and how far the one before it is ahead. Include it in the app's pages:
  *
  *   <script src="https://bakery.example/banner.js" data-service="web"
- *     data-environment="production" data-token="VIEWER_TOKEN"></script>
+ *     data-environment="production" data-token="BANNER_TOKEN"></script>
+ *
+ * The token is public to anyone who loads the page: use a banner token
+ * (bakery token create --name web-banner --role banner), which reads this
+ * banner and nothing else, never a viewer token. With server.banner.public
+ * set, leave data-token out.
  *
  * Optional: data-newer-url="https://staging.example" makes "use staging" a
  * link; data-always shows the bar even when nothing newer is waiting.
