@@ -34,7 +34,7 @@ onwards by itself.`,
 			if err := c.do(cmd.Context(), "POST", "/api/v1/services/"+url.PathEscape(args[0])+"/releases", req, &rel); err != nil {
 				return fmt.Errorf("error creating release %s of %s: %w", args[1], args[0], err)
 			}
-			fmt.Fprintf(g.out, "release %s of %s created; follow it with: bakery watch %s %s\n", rel.Version, rel.Service, rel.Service, rel.Version)
+			fmt.Fprintf(g.out, "release %s of %s created; follow it with: bakery watch %s %s\n", termSafe(rel.Version), termSafe(rel.Service), termSafe(rel.Service), termSafe(rel.Version))
 			return nil
 		},
 	}
