@@ -19,7 +19,9 @@ func newReleaseCmd(g *globals) *cobra.Command {
 		Use:   "create SERVICE VERSION",
 		Short: "Register a release; it enters the first environment at once",
 		Long: `Register a release of SERVICE. VERSION is a commit SHA or tag (1-128 characters
-from A-Z a-z 0-9 . _ -) and is immutable: registering it again is refused.
+from A-Z a-z 0-9 . _ -, not starting with "-", not "." or "..") and is
+immutable: registering it again is refused. No text (message, author,
+artifact, reason) may hold a NUL character.
 The release deploys to the first environment at once, bakes, and is promoted
 onwards by itself.`,
 		Example: `  bakery release create web 3f2c1ab --artifact registry.example.com/web:3f2c1ab --message "Fix login" --author ana`,
