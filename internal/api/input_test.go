@@ -27,16 +27,23 @@ type apiFixture struct {
 	srv *httptest.Server
 }
 
+func testEnv(name string, bake time.Duration) config.Environment {
+	return config.Environment{Name: name, Bake: bake, Deploy: config.Deploy{Command: []string{"/bin/true"}, Timeout: time.Minute}}
+}
+
 func newAPIFixture(t *testing.T) *apiFixture {
+	t.Helper()
+	return newAPIFixtureWith(t, &config.Config{Services: []config.Service{
+		{Name: "web", Environments: []config.Environment{testEnv("staging", 0), testEnv("production", time.Hour)}},
+	}})
+}
+
+// newAPIFixtureWith serves cfg, with the tokens admin-secret (admin) and
+// eye-secret (viewer).
+func newAPIFixtureWith(t *testing.T, cfg *config.Config) *apiFixture {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	env := func(name string, bake time.Duration) config.Environment {
-		return config.Environment{Name: name, Bake: bake, Deploy: config.Deploy{Command: []string{"/bin/true"}, Timeout: time.Minute}}
-	}
-	cfg := &config.Config{Services: []config.Service{
-		{Name: "web", Environments: []config.Environment{env("staging", 0), env("production", time.Hour)}},
-	}}
 	e := engine.New(engine.Options{Config: cfg, Logger: log})
 	st, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "bakery.db"), sqlstore.Options{Workers: e.Workers(), Logger: log})
 	require.NoError(t, err)
@@ -48,6 +55,8 @@ func newAPIFixture(t *testing.T) *apiFixture {
 		require.NoError(t, st.Close(ctx))
 	})
 	_, err = e.CreateToken(ctx, "test", "admin", "admin", false, HashToken("admin-secret"))
+	require.NoError(t, err)
+	_, err = e.CreateToken(ctx, "test", "eye", "viewer", false, HashToken("eye-secret"))
 	require.NoError(t, err)
 	return &apiFixture{t: t, e: e, srv: srv}
 }
@@ -61,20 +70,27 @@ type errorBody struct {
 // do sends body as the admin and returns the status and the decoded error body.
 func (f *apiFixture) do(method, path, body string) (int, errorBody) {
 	f.t.Helper()
+	status, b := f.as("admin-secret", method, path, body)
+	var e errorBody
+	if status >= 300 {
+		require.NoError(f.t, json.Unmarshal([]byte(b), &e), b)
+	}
+	return status, e
+}
+
+// as sends body with the token and returns the status and the raw body.
+func (f *apiFixture) as(token, method, path, body string) (int, string) {
+	f.t.Helper()
 	req, err := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
 	require.NoError(f.t, err)
-	req.Header.Set("Authorization", "Bearer admin-secret")
+	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(f.t, err)
 	defer resp.Body.Close()
-	var e errorBody
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(f.t, err)
-	if resp.StatusCode >= 300 {
-		require.NoError(f.t, json.Unmarshal(b, &e), string(b))
-	}
-	return resp.StatusCode, e
+	return resp.StatusCode, string(b)
 }
 
 // TestTextFieldsRefuseNUL: every text field of every command refuses a NUL
