@@ -49,6 +49,8 @@ if [ ! -s "$db/index/modules.json" ]; then
   go run ./scripts/vulndb -src "$src" -version "$VULNDB_VERSION" -out "$db" ||
     cannot_run "the database could not be built from $src"
 fi
+# A database that lost its standard-library entries would let every scan pass.
+grep -q '"path":"stdlib"' "$db/index/modules.json" || cannot_run "the database in $db has no standard-library entries: delete it to rebuild"
 
 if [ ! -x "$bin" ]; then
   echo "vulncheck: installing govulncheck $GOVULNCHECK_VERSION in $(dirname "$bin")"
