@@ -12,9 +12,16 @@
 # next demo replaces them (or: kill $(cat .bakery-demo/*.pid)).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# bakery is built and tested with Go 1.27.3, the release with no known
+# standard-library vulnerabilities: any go command from Go 1.21 on fetches
+# that toolchain itself (once, about 76 MB, through the Go module proxy).
+export GOTOOLCHAIN=go1.27.3
 if ! command -v go >/dev/null 2>&1; then
   if [ -x /usr/local/go/bin/go ]; then export PATH="/usr/local/go/bin:$PATH"; else
-    echo "Go is not installed: install Go 1.26 or later (https://go.dev/doc/install)" >&2; exit 1; fi
+    echo "Go is not installed: install Go 1.21 or later (https://go.dev/doc/install); it fetches Go 1.27.3 itself" >&2; exit 1; fi
+fi
+if [ "$(go env GOVERSION 2>/dev/null)" != go1.27.3 ]; then
+  echo "the go command ($(command -v go)) could not switch to Go 1.27.3: it needs Go 1.21 or later and the Go module proxy once" >&2; exit 1
 fi
 DEMO="$PWD/.bakery-demo"
 mkdir -p "$DEMO"

@@ -2,6 +2,10 @@
 # Runs every test of bakery, setting up what the tests need first. This is
 # the README's test command and what CI runs (.ci/run calls it).
 #
+# It builds and tests with Go 1.27.3 (GOTOOLCHAIN below) and fails when
+# bakery's code reaches a known vulnerability (scripts/vulncheck.sh, offline;
+# under CI=true also when that scan cannot run).
+#
 # What it sets up, when missing and running as root on Debian:
 #   - PostgreSQL at 127.0.0.1:5432 (started if installed but stopped; installed otherwise)
 #   - Chromium (Debian's chromium package) for the dashboard's browser tests
@@ -12,9 +16,16 @@ cd "$(dirname "$0")/.."
 
 log() { printf '==> %s\n' "$*"; }
 
+# bakery is built and tested with Go 1.27.3, the release with no known
+# standard-library vulnerabilities: any go command from Go 1.21 on fetches
+# that toolchain itself (once, about 76 MB, through the Go module proxy).
+export GOTOOLCHAIN=go1.27.3
 if ! command -v go >/dev/null 2>&1; then
   if [ -x /usr/local/go/bin/go ]; then export PATH="/usr/local/go/bin:$PATH"; else
-    echo "Go is not installed: install Go 1.26 or later (https://go.dev/doc/install)" >&2; exit 1; fi
+    echo "Go is not installed: install Go 1.21 or later (https://go.dev/doc/install); it fetches Go 1.27.3 itself" >&2; exit 1; fi
+fi
+if [ "$(go env GOVERSION 2>/dev/null)" != go1.27.3 ]; then
+  echo "the go command ($(command -v go)) could not switch to Go 1.27.3: it needs Go 1.21 or later and the Go module proxy once" >&2; exit 1
 fi
 
 apt_install() {
@@ -70,5 +81,7 @@ unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go')
 if [ -n "$unformatted" ]; then echo "gofmt would change:" >&2; echo "$unformatted" >&2; exit 1; fi
 log "go vet"
 go vet ./...
+log "vulnerability scan (scripts/vulncheck.sh)"
+./scripts/vulncheck.sh
 log "go test -race"
 go test -race -count=1 -timeout 30m "$@" ./...

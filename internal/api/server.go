@@ -18,6 +18,7 @@ import (
 
 	"github.com/bakery-deploy/bakery/internal/engine"
 	"github.com/bakery-deploy/bakery/internal/httpx"
+	"github.com/bakery-deploy/bakery/internal/redact"
 	"github.com/bakery-deploy/bakery/internal/store"
 )
 
@@ -153,7 +154,9 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if _, err := s.e.Store().TokenCount(ctx); err != nil {
-		writeError(w, &Error{Status: http.StatusServiceUnavailable, Message: "database unreachable", Detail: err.Error()})
+		// /healthz needs no token: the database's address and user stay in the log.
+		s.log.Error("health check: database unreachable", "error", err)
+		writeError(w, &Error{Status: http.StatusServiceUnavailable, Message: "database unreachable", Detail: redact.ForViewers(err.Error())})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "leader": s.e.IsLeader(), "database": s.e.Store().Kind()})
@@ -207,7 +210,9 @@ func toAPIError(err error) *Error {
 	case errors.Is(err, store.ErrConflict):
 		return &Error{Status: http.StatusConflict, Message: "conflict", Detail: err.Error()}
 	}
-	return &Error{Status: http.StatusInternalServerError, Message: "internal error", Detail: err.Error()}
+	// An unexpected error (usually the database's) is logged in full by
+	// the caller; the client gets it without paths, hosts or users.
+	return &Error{Status: http.StatusInternalServerError, Message: "internal error", Detail: redact.ForViewers(err.Error())}
 }
 
 // maxBody bounds request bodies; releases carry at most a commit message.

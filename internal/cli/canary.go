@@ -104,7 +104,7 @@ func printCanary(w io.Writer, service, env string, c *api.CanaryView, js []api.J
 		fmt.Fprintf(w, "%s/%s has had no canary yet: the first release into it deploys plainly; later ones go through the canary\n", service, env)
 		return
 	}
-	fmt.Fprintf(w, "%s/%s canary %s: %s", service, env, c.Version, c.State)
+	fmt.Fprintf(w, "%s/%s canary %s: %s", termSafe(service), termSafe(env), termSafe(c.Version), termSafe(c.State))
 	if c.State == "running" {
 		fmt.Fprintf(w, " at %d%% (step %d of %d)", c.Weight, c.Step, c.Steps)
 		if c.StepEndsAt != nil {
@@ -112,14 +112,14 @@ func printCanary(w io.Writer, service, env string, c *api.CanaryView, js []api.J
 		}
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "  %s\n", holding)
+	fmt.Fprintf(w, "  %s\n", termSafe(holding))
 	if routerErr != "" {
-		fmt.Fprintf(w, "  ! built-in router: %s\n", routerErr)
+		fmt.Fprintf(w, "  ! built-in router: %s\n", termSafe(routerErr))
 	}
 	for _, j := range js {
 		fmt.Fprintf(w, "\njudgement at %s of the traffic since %s (step %d, %d%%): %s, score %.0f\n", j.At.Local().Format("15:04:05"),
-			j.From.Local().Format("15:04:05"), j.Step, j.Weight, strings.ToUpper(j.Verdict), j.Score)
-		fmt.Fprintf(w, "  %s\n", j.Reason)
+			j.From.Local().Format("15:04:05"), j.Step, j.Weight, termSafe(strings.ToUpper(j.Verdict)), j.Score)
+		fmt.Fprintf(w, "  %s\n", termSafe(j.Reason))
 		var d judgementDetail
 		if json.Unmarshal(j.Detail, &d) != nil {
 			continue
@@ -132,11 +132,11 @@ func printCanary(w io.Writer, service, env string, c *api.CanaryView, js []api.J
 			if m.Critical {
 				name += "*"
 			}
-			fmt.Fprintf(w, "  %-14s %-7s %8d %8d %10s %10s %9s\n", name, m.Outcome, m.BaselineCount, m.CanaryCount,
+			fmt.Fprintf(w, "  %-14s %-7s %8d %8d %10s %10s %9s\n", termSafe(name), termSafe(m.Outcome), m.BaselineCount, m.CanaryCount,
 				num(m.BaselineMedian), num(m.CanaryMedian), num(m.PValue))
 		}
 		for _, ch := range d.Checks {
-			fmt.Fprintf(w, "  check %s: %s: %s\n", ch.Name, ch.Outcome, ch.Reason)
+			fmt.Fprintf(w, "  check %s: %s: %s\n", termSafe(ch.Name), termSafe(ch.Outcome), termSafe(ch.Reason))
 		}
 	}
 }
@@ -183,10 +183,10 @@ promoted automatically again.`
 			switch action {
 			case "promote":
 				fmt.Fprintf(g.out, "%s: canary promoted; the stable version in %s is being replaced (follow with: bakery watch %s)\n",
-					out.Canary.Version, args[1], args[0])
+					termSafe(out.Canary.Version), args[1], args[0])
 			default:
 				fmt.Fprintf(g.out, "%s: canary aborted; all traffic in %s goes to the stable version, and %s is rejected\n",
-					out.Canary.Version, args[1], out.Canary.Version)
+					termSafe(out.Canary.Version), args[1], termSafe(out.Canary.Version))
 			}
 			return nil
 		},

@@ -44,11 +44,13 @@ type APIError struct {
 	Detail  string `json:"detail"`
 }
 
+// Error is the server's message and detail made safe for a terminal: the
+// detail can quote the request (a version, a reason) back.
 func (e *APIError) Error() string {
 	if e.Detail != "" {
-		return fmt.Sprintf("%s (HTTP %d): %s", e.Message, e.Status, e.Detail)
+		return fmt.Sprintf("%s (HTTP %d): %s", termSafe(e.Message), e.Status, termSafe(e.Detail))
 	}
-	return fmt.Sprintf("%s (HTTP %d)", e.Message, e.Status)
+	return fmt.Sprintf("%s (HTTP %d)", termSafe(e.Message), e.Status)
 }
 
 func (c *client) do(ctx context.Context, method, path string, body, out any) error {

@@ -42,7 +42,7 @@ VERSION is not a release yet, --artifact creates it.`,
 				return fmt.Errorf("error making the emergency deploy of %s %s: %w", args[0], args[1], err)
 			}
 			fmt.Fprintf(g.out, "emergency deploy of %s to %s started (deployment %d); %s\nfollow it with: bakery watch %s %s\n",
-				args[1], out.Deployment.Environment, out.Deployment.ID, out.Note, args[0], args[1])
+				termSafe(args[1]), termSafe(out.Deployment.Environment), out.Deployment.ID, termSafe(out.Note), termSafe(args[0]), termSafe(args[1]))
 			return nil
 		},
 	}

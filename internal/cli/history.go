@@ -42,8 +42,8 @@ decision with its type, time, actor, environment, version and reason.`,
 				if e.FromVersion != "" && e.ToVersion != "" && e.FromVersion != e.ToVersion {
 					version = e.FromVersion + " → " + e.ToVersion
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.At.Local().Format(time.DateTime), e.Type, e.Actor,
-					dash(e.Environment), dash(version), e.Reason)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.At.Local().Format(time.DateTime), termSafe(e.Type), termSafe(e.Actor),
+					termSafe(dash(e.Environment)), termSafe(dash(version)), termSafe(e.Reason))
 			}
 			return tw.Flush()
 		},

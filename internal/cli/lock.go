@@ -63,7 +63,7 @@ and holds until 'bakery unlock' or until --expires passes.`,
 			if err := c.do(cmd.Context(), "POST", path, req, &l); err != nil {
 				return fmt.Errorf("error locking %s: %w", what, err)
 			}
-			fmt.Fprintf(g.out, "locked %s: %s", what, l.Reason)
+			fmt.Fprintf(g.out, "locked %s: %s", termSafe(what), termSafe(l.Reason))
 			if l.ExpiresAt != nil {
 				fmt.Fprintf(g.out, " (until %s)", l.ExpiresAt.Local().Format(time.DateTime))
 			}
@@ -102,8 +102,8 @@ at once.`,
 			if err := c.do(cmd.Context(), "DELETE", path, api.ReasonRequest{Reason: reason}, &out); err != nil {
 				return fmt.Errorf("error unlocking %s: %w", what, err)
 			}
-			fmt.Fprintf(g.out, "unlocked %s (locked by %s since %s: %s)\n", what, out.Released.Actor,
-				out.Released.Since.Local().Format(time.DateTime), out.Released.Reason)
+			fmt.Fprintf(g.out, "unlocked %s (locked by %s since %s: %s)\n", termSafe(what), termSafe(out.Released.Actor),
+				out.Released.Since.Local().Format(time.DateTime), termSafe(out.Released.Reason))
 			return nil
 		},
 	}

@@ -39,7 +39,7 @@ Exits non-zero when there is drift.`,
 			} else {
 				for _, e := range out.Environments {
 					if e.Error != "" {
-						fmt.Fprintf(g.out, "%-12s %-15s UNREADABLE: %s\n", e.Name, e.Tool, e.Error)
+						fmt.Fprintf(g.out, "%-12s %-15s UNREADABLE: %s\n", termSafe(e.Name), termSafe(e.Tool), termSafe(e.Error))
 						continue
 					}
 					applied := strings.Join(e.Applied, ", ")
@@ -49,13 +49,13 @@ Exits non-zero when there is drift.`,
 					if applied == "" {
 						applied = "none"
 					}
-					fmt.Fprintf(g.out, "%-12s %-15s %s\n", e.Name, e.Tool, applied)
+					fmt.Fprintf(g.out, "%-12s %-15s %s\n", termSafe(e.Name), termSafe(e.Tool), termSafe(applied))
 				}
 				if len(out.Drift) == 0 {
 					fmt.Fprintln(g.out, "no drift")
 				}
 				for _, d := range out.Drift {
-					fmt.Fprintf(g.out, "! %s: %s\n", d.Kind, d.Message)
+					fmt.Fprintf(g.out, "! %s: %s\n", termSafe(d.Kind), termSafe(d.Message))
 				}
 			}
 			if len(out.Drift) > 0 {

@@ -19,7 +19,9 @@ func newReleaseCmd(g *globals) *cobra.Command {
 		Use:   "create SERVICE VERSION",
 		Short: "Register a release; it enters the first environment at once",
 		Long: `Register a release of SERVICE. VERSION is a commit SHA or tag (1-128 characters
-from A-Z a-z 0-9 . _ -) and is immutable: registering it again is refused.
+from A-Z a-z 0-9 . _ -, not starting with "-", not "." or "..") and is
+immutable: registering it again is refused. No text (message, author,
+artifact, reason) may hold a NUL character.
 The release deploys to the first environment at once, bakes, and is promoted
 onwards by itself.`,
 		Example: `  bakery release create web 3f2c1ab --artifact registry.example.com/web:3f2c1ab --message "Fix login" --author ana`,
@@ -34,7 +36,7 @@ onwards by itself.`,
 			if err := c.do(cmd.Context(), "POST", "/api/v1/services/"+url.PathEscape(args[0])+"/releases", req, &rel); err != nil {
 				return fmt.Errorf("error creating release %s of %s: %w", args[1], args[0], err)
 			}
-			fmt.Fprintf(g.out, "release %s of %s created; follow it with: bakery watch %s %s\n", rel.Version, rel.Service, rel.Service, rel.Version)
+			fmt.Fprintf(g.out, "release %s of %s created; follow it with: bakery watch %s %s\n", termSafe(rel.Version), termSafe(rel.Service), termSafe(rel.Service), termSafe(rel.Version))
 			return nil
 		},
 	}

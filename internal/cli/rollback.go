@@ -37,7 +37,7 @@ automatically again. Newer releases still are.`,
 				return fmt.Errorf("error rolling back %s/%s: %w", args[0], args[1], err)
 			}
 			fmt.Fprintf(g.out, "rolling %s/%s back to %s (deployment %d); %s is rejected and will not be promoted again\n",
-				args[0], args[1], out.Deployment.Version, out.Deployment.ID, out.Rejected.Version)
+				termSafe(args[0]), termSafe(args[1]), termSafe(out.Deployment.Version), out.Deployment.ID, termSafe(out.Rejected.Version))
 			return nil
 		},
 	}

@@ -16,8 +16,11 @@ type globals struct {
 }
 
 // NewRoot builds the bakery command tree.
-func NewRoot() *cobra.Command {
-	g := &globals{out: os.Stdout}
+func NewRoot() *cobra.Command { return newRoot(os.Stdout) }
+
+// newRoot builds the command tree printing to out (tests read it).
+func newRoot(out io.Writer) *cobra.Command {
+	g := &globals{out: out}
 	root := &cobra.Command{
 		Use:   "bakery",
 		Short: "A deployment pipeline: staging first, bake, then production by itself",
@@ -27,7 +30,12 @@ the brake.
 
 Commands that talk to a server read its address from --server or
 BAKERY_SERVER (default http://127.0.0.1:8080) and an API token from
-BAKERY_TOKEN.`,
+BAKERY_TOKEN.
+
+Text that comes from the server (reasons, messages, authors, lock holders,
+check results, errors) is printed with control characters, escape sequences
+and bidi overrides shown as escapes such as \x1b or \u202e, so it cannot
+rewrite your terminal; --json prints it unchanged (JSON-escaped).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -34,7 +34,7 @@ gate still applies: a lock or a closed window still holds it.`,
 			if err := c.do(cmd.Context(), "POST", path, api.ReasonRequest{Reason: reason}, &out); err != nil {
 				return fmt.Errorf("error skipping the bake into %s/%s: %w", args[0], args[1], err)
 			}
-			fmt.Fprintf(g.out, "%s counts as baked for %s; a lock or a closed window still holds it\n", out.Release.Version, args[1])
+			fmt.Fprintf(g.out, "%s counts as baked for %s; a lock or a closed window still holds it\n", termSafe(out.Release.Version), termSafe(args[1]))
 			return nil
 		},
 	}

@@ -72,7 +72,7 @@ func printStatus(w io.Writer, services []api.ServiceView, now time.Time) {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "%s\n", s.Service)
+		fmt.Fprintf(w, "%s\n", termSafe(s.Service))
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "  ENVIRONMENT\tVERSION\tSINCE\tSTATE\tNEXT PROMOTION")
 		for _, e := range s.Environments {
@@ -92,12 +92,12 @@ func printStatus(w io.Writer, services []api.ServiceView, now time.Time) {
 			if e.Waiting.Until != nil {
 				next += fmt.Sprintf(" (%s left)", humanDuration(e.Waiting.Until.Sub(now)))
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", e.Name, version, since, state, next)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", termSafe(e.Name), termSafe(version), since, termSafe(state), termSafe(next))
 		}
 		tw.Flush()
 		for _, e := range s.Environments {
 			if e.PileUp != nil {
-				fmt.Fprintf(w, "  ! %s: %s\n", e.Name, e.PileUp.Message)
+				fmt.Fprintf(w, "  ! %s: %s\n", termSafe(e.Name), termSafe(e.PileUp.Message))
 			}
 		}
 	}

@@ -61,12 +61,12 @@ is superseded by a newer release, or --timeout passes.`,
 				r.render(p, time.Now())
 				if p.Done {
 					r.finish()
-					fmt.Fprintf(g.out, "%s\n", p.Message)
+					fmt.Fprintf(g.out, "%s\n", termSafe(p.Message))
 					return nil
 				}
 				if p.Failed {
 					r.finish()
-					return errors.New(p.Message)
+					return errors.New(termSafe(p.Message))
 				}
 				select {
 				case <-cmd.Context().Done():
@@ -107,12 +107,12 @@ type watchRenderer struct {
 func (r *watchRenderer) render(p api.ReleaseProgress, now time.Time) {
 	if !r.header {
 		msg := strings.SplitN(p.Release.Message, "\n", 2)[0]
-		fmt.Fprintf(r.w, "%s %s", p.Release.Service, p.Release.Version)
+		fmt.Fprintf(r.w, "%s %s", termSafe(p.Release.Service), termSafe(p.Release.Version))
 		if msg != "" {
-			fmt.Fprintf(r.w, "  %q", msg)
+			fmt.Fprintf(r.w, "  \"%s\"", termSafe(msg))
 		}
 		if p.Release.Author != "" {
-			fmt.Fprintf(r.w, " by %s", p.Release.Author)
+			fmt.Fprintf(r.w, " by %s", termSafe(p.Release.Author))
 		}
 		fmt.Fprintln(r.w)
 		r.header = true
@@ -147,7 +147,7 @@ const barWidth = 24
 // stageLine draws one environment; the second result leaves out what
 // changes every second (for non-terminal output).
 func stageLine(st api.ReleaseStageView, now time.Time) (string, string) {
-	name := fmt.Sprintf("  %-12s", st.Name)
+	name := fmt.Sprintf("  %-12s", termSafe(st.Name))
 	switch st.State {
 	case "succeeded":
 		at := ""
@@ -193,15 +193,15 @@ func stageLine(st api.ReleaseStageView, now time.Time) (string, string) {
 			return s, name + "baking until " + st.BakeUntil.Local().Format("15:04:05")
 		}
 	case "failed", "cancelled":
-		s := name + "✗ " + st.State + ": " + st.Message
+		s := name + "✗ " + termSafe(st.State) + ": " + termSafe(st.Message)
 		return s, s
 	case "superseded":
-		s := name + "- superseded: " + st.Message
+		s := name + "- superseded: " + termSafe(st.Message)
 		return s, s
 	}
 	s := name + "waiting"
 	if st.Message != "" {
-		s += ": " + st.Message
+		s += ": " + termSafe(st.Message)
 	}
 	return s, s
 }

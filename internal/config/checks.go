@@ -185,5 +185,12 @@ func (p *parser) ddCheck(n *yaml.Node, path string) *check.DatadogSpec {
 			spec.Window = d
 		}
 	}
+	// The query carries the API and application keys: only Datadog's own
+	// sites, over HTTPS, may receive it. Reported here, at the site's line,
+	// rather than by check.New below.
+	if _, err := check.DatadogAPIBase(spec.Site); err != nil {
+		p.add(f.at("site"), f.field("site"), "%s", err.Error())
+		return nil
+	}
 	return spec
 }

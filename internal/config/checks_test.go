@@ -68,3 +68,39 @@ func TestChecksBlock(t *testing.T) {
 `))
 	require.ErrorContains(t, err, "the first environment cannot have checks")
 }
+
+// TestDatadogSiteIsOneOfDatadogs: the check sends its keys to the site, so
+// the configuration accepts Datadog's documented sites only, and says
+// which at the site's line.
+func TestDatadogSiteIsOneOfDatadogs(t *testing.T) {
+	t.Parallel()
+	src := func(site string) string {
+		return y(
+			"services:",
+			"  - name: web",
+			"    environments:",
+			"      - name: staging",
+			"        deploy: {command: [./deploy.sh]}",
+			"      - name: production",
+			"        deploy: {command: [./deploy.sh]}",
+			"        checks:",
+			"          - name: errors",
+			"            datadog:",
+			"              site: "+site,
+			"              query: avg:errors{env:staging}",
+			"              max: 1",
+		)
+	}
+	for _, site := range []string{"datadoghq.eu", "us5.datadoghq.com", "ddog-gov.com", "https://api.ap1.datadoghq.com"} {
+		cfg, err := Parse("bakery.yaml", []byte(src(site)))
+		require.NoError(t, err, site)
+		require.Equal(t, site, cfg.Services[0].Environments[1].Checks[0].Datadog.Site)
+	}
+	for _, site := range []string{"http://127.0.0.1:8126", "https://collector.evil.example", "datadoghq.com.evil.example", "http://api.datadoghq.com"} {
+		requireProblems(t, src(site), want{11, 15, "services[0].environments[1].checks[0].datadog.site",
+			"use one of datadoghq.com, us3.datadoghq.com, us5.datadoghq.com, datadoghq.eu, ap1.datadoghq.com, ap2.datadoghq.com, ddog-gov.com"})
+	}
+	// There is no other way to name the host from the file.
+	requireProblems(t, src("datadoghq.eu")+"              api_url: http://127.0.0.1:8126\n",
+		want{14, 15, "services[0].environments[1].checks[0].datadog.api_url", `unknown field "api_url"`})
+}

@@ -38,10 +38,7 @@ func requireReason(what, reason string) error {
 	if strings.TrimSpace(reason) == "" {
 		return fmt.Errorf("%w: %s needs a reason: say why (--reason in the CLI, \"reason\" in the API); it goes on the record", ErrInvalid, what)
 	}
-	if len(reason) > 4096 {
-		return fmt.Errorf("%w: the reason is %d bytes; keep it under 4096", ErrInvalid, len(reason))
-	}
-	return nil
+	return validText("reason", reason, maxReason)
 }
 
 // environment looks up service/env in the configuration.
@@ -175,6 +172,9 @@ func (e *Engine) lockScope(service, env string) ([]*config.Service, error) {
 // Unlock releases the lock on service/env (or on every service's env) and
 // lets promotions that were held go at once.
 func (e *Engine) Unlock(ctx context.Context, actor, service, env, reason string) (pipeline.Lock, error) {
+	if err := validText("reason", reason, maxReason); err != nil {
+		return pipeline.Lock{}, err
+	}
 	services, err := e.lockScope(service, env)
 	if err != nil {
 		return pipeline.Lock{}, err
@@ -393,8 +393,8 @@ func (e *Engine) Emergency(ctx context.Context, actor string, p EmergencyParams)
 	if err != nil {
 		return pipeline.Deployment{}, err
 	}
-	if err := pipeline.ValidateVersion(p.Version); err != nil {
-		return pipeline.Deployment{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	if err := validRelease(p.Version, p.Artifact, p.Message, p.Author); err != nil {
+		return pipeline.Deployment{}, err
 	}
 	last := svc.Environments[len(svc.Environments)-1].Name
 	var dep pipeline.Deployment
@@ -463,6 +463,11 @@ type RollbackParams struct {
 func (e *Engine) Rollback(ctx context.Context, actor string, p RollbackParams) (pipeline.Deployment, pipeline.Release, error) {
 	if err := requireReason("a rollback", p.Reason); err != nil {
 		return pipeline.Deployment{}, pipeline.Release{}, err
+	}
+	if p.To != "" {
+		if err := validVersion("to", p.To); err != nil {
+			return pipeline.Deployment{}, pipeline.Release{}, err
+		}
 	}
 	svc, _, err := e.environment(p.Service, p.Environment)
 	if err != nil {

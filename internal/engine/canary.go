@@ -533,7 +533,7 @@ func (e *Engine) judgeCanary(ctx context.Context, c pipeline.Canary, cc *config.
 		b, cn, src, err := e.gather(ctx, c, m, from, to)
 		sources[m.Name] = src
 		if err != nil {
-			errs[m.Name] = err.Error()
+			errs[m.Name] = e.forViewers("canary metric unreadable", err.Error(), "service", c.Service, "environment", c.Environment, "metric", m.Name)
 			continue
 		}
 		baseline[m.Name], canary[m.Name] = b, cn
@@ -572,6 +572,7 @@ func (e *Engine) judgeCanary(ctx context.Context, c pipeline.Canary, cc *config.
 		} else {
 			res = checker.Check(ctx)
 		}
+		res.Reason = e.forViewers("canary check result", res.Reason, "service", c.Service, "environment", c.Environment, "check", spec.Name)
 		cd := CheckDetail{Name: spec.Name, Outcome: string(res.Outcome), Value: Float(math.NaN()), Reason: res.Reason}
 		if res.Value != nil {
 			cd.Value = Float(*res.Value)

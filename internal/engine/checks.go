@@ -156,7 +156,8 @@ func (e *Engine) runCheck(ctx context.Context, service, env string, spec check.S
 		return pipeline.CheckResult{}, err
 	}
 	res := checker.Check(ctx)
-	r := pipeline.CheckResult{Environment: env, Name: spec.Name, Outcome: string(res.Outcome), Value: res.Value, Reason: res.Reason,
+	reason := e.forViewers("check result", res.Reason, "service", service, "environment", env, "check", spec.Name)
+	r := pipeline.CheckResult{Environment: env, Name: spec.Name, Outcome: string(res.Outcome), Value: res.Value, Reason: reason,
 		At: e.clock.Now()}
 	svc, i, err := e.environment(service, env)
 	if err != nil {

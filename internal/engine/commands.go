@@ -29,14 +29,11 @@ func (e *Engine) CreateRelease(ctx context.Context, actor string, p ReleaseParam
 	if !ok {
 		return pipeline.Release{}, fmt.Errorf("%w %q: the configuration has %s", ErrUnknownService, p.Service, e.serviceNames())
 	}
-	if err := pipeline.ValidateVersion(p.Version); err != nil {
-		return pipeline.Release{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	if err := validRelease(p.Version, p.Artifact, p.Message, p.Author); err != nil {
+		return pipeline.Release{}, err
 	}
 	if err := validateMigrationIDs(p.Migrations); err != nil {
 		return pipeline.Release{}, err
-	}
-	if len(p.Artifact) > 2048 || len(p.Message) > 64<<10 || len(p.Author) > 256 {
-		return pipeline.Release{}, fmt.Errorf("%w: artifact (max 2048 bytes), message (max 64 KiB) or author (max 256 bytes) is too long", ErrInvalid)
 	}
 	var rel pipeline.Release
 	var next time.Time

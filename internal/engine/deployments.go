@@ -10,6 +10,7 @@ import (
 
 	"github.com/bakery-deploy/bakery/internal/deploy"
 	"github.com/bakery-deploy/bakery/internal/pipeline"
+	"github.com/bakery-deploy/bakery/internal/redact"
 	"github.com/bakery-deploy/bakery/internal/store"
 )
 
@@ -72,7 +73,7 @@ func (e *Engine) runDeployment(ctx context.Context, id int64, attempt int) error
 	switch {
 	case cfgErr != nil:
 		runErr = cfgErr
-		_, _ = tail.Write([]byte(cfgErr.Error() + "\n"))
+		_, _ = tail.Write([]byte(redact.ForViewers(cfgErr.Error()) + "\n"))
 	case phase == "none":
 		return nil // the canary ended meanwhile
 	case phase == "canary":
@@ -117,7 +118,7 @@ func (e *Engine) finishCanaryPromotion(ctx context.Context, dep pipeline.Deploym
 	err := e.finishDeploymentWith(ctx, dep, runErr, output, func(ctx context.Context, tx store.Tx, now time.Time) error {
 		state, reason := pipeline.CanaryPromoted, "promoted: "+dep.Version+" is the stable version"
 		if runErr != nil {
-			state, reason = pipeline.CanaryAborted, "the deploy command replacing stable failed: "+runErr.Error()
+			state, reason = pipeline.CanaryAborted, "the deploy command replacing stable failed: "+redact.ForViewers(runErr.Error())
 		}
 		var err error
 		c, err = e.endCanary(ctx, tx, c, state, reason, now)
@@ -235,7 +236,8 @@ func (e *Engine) finishDeploymentWith(ctx context.Context, dep pipeline.Deployme
 			ev.Type = pipeline.EventDeploymentSucceeded
 			ev.Reason = fmt.Sprintf("deploy command exited 0 after %s", now.Sub(dep.StartedAt).Round(time.Millisecond))
 		} else {
-			msg := runErr.Error()
+			msg := e.forViewers("deployment failed", runErr.Error(), "service", dep.Service, "environment", dep.Environment,
+				"version", dep.Version, "deployment", dep.ID)
 			p.State, p.Error = pipeline.DeploymentFailed, &msg
 			ev.Type = pipeline.EventDeploymentFailed
 			ev.Reason = msg

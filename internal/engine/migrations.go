@@ -112,6 +112,7 @@ func (e *Engine) migrate(ctx context.Context, dep pipeline.Deployment, rel pipel
 	}
 	st, err := migrations.Read(ctx, src)
 	if err != nil {
+		err = e.migrationErrorForViewers(src, err, "service", dep.Service, "environment", dep.Environment, "deployment", dep.ID)
 		return fmt.Errorf("cannot verify migrations in %s, so the code was not deployed: %w", dep.Environment, err)
 	}
 	if err := e.recordSeen(ctx, dep.Service, dep.Environment, st); err != nil {
@@ -174,6 +175,7 @@ func (e *Engine) Migrations(ctx context.Context, service string) (MigrationRepor
 			src, err := migrationSource(db)
 			if err == nil {
 				me.State, err = migrations.Read(ctx, src)
+				err = e.migrationErrorForViewers(src, err, "service", svc.Name, "environment", me.Name)
 			}
 			me.Err, me.ReadAt = err, e.clock.Now()
 		}(i, env.Migrations.Database)

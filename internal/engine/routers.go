@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bakery-deploy/bakery/internal/redact"
 	"github.com/bakery-deploy/bakery/internal/router"
 	"github.com/bakery-deploy/bakery/internal/store"
 )
@@ -53,7 +54,12 @@ func (e *Engine) RouterError(service, env string) error {
 	if re == nil {
 		return nil
 	}
-	return re.listenErr()
+	// Shown on the dashboard and in the API: the address it could not
+	// listen on stays in the log (startRouters logs it).
+	if err := re.listenErr(); err != nil {
+		return &viewerError{msg: redact.ForViewers(err.Error()), err: err}
+	}
+	return nil
 }
 
 // startRouters starts the built-in routers the configuration asks for and

@@ -1,10 +1,16 @@
 package migrations
 
 import (
+	"net"
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bakery-deploy/bakery/internal/redact"
 )
 
 // redacted replaces a password wherever one was found.
@@ -77,4 +83,51 @@ func scrub(s string) string {
 	s = dsnPasswordRE.ReplaceAllString(s, "${1}:"+redacted+"@${3}")
 	s = kvPasswordRE.ReplaceAllString(s, "${1}${2}"+redacted)
 	return s
+}
+
+// identity lists what names src's database server and account: its hosts
+// (with their ports) and its user (PostgreSQL and MySQL). A viewer is shown none of them.
+func identity(src Source) []string {
+	var out []string
+	add := func(s string) {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	switch normalDriver(src.Driver) {
+	case "postgres":
+		cfg, err := pgx.ParseConfig(src.URL)
+		if err != nil {
+			return nil
+		}
+		add(cfg.User)
+		add(net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))))
+		add(cfg.Host)
+		for _, f := range cfg.Fallbacks {
+			add(net.JoinHostPort(f.Host, strconv.Itoa(int(f.Port))))
+			add(f.Host)
+		}
+	case "mysql":
+		cfg, err := mysqlConfig(src.URL)
+		if err != nil {
+			return nil
+		}
+		add(cfg.User)
+		add(cfg.Addr)
+		if h, _, err := net.SplitHostPort(cfg.Addr); err == nil {
+			add(h)
+		}
+	}
+	// An SQLite file's path is reduced to its base name by redact.
+	// Longest first, so a host is masked with its port.
+	sort.SliceStable(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
+}
+
+// ForViewers returns text about src (an error reading its migration
+// table) as viewers may read it: credentials, the database's hosts, ports
+// and user, network addresses and absolute paths are masked (see package
+// redact). The engine logs the full text.
+func ForViewers(src Source, text string) string {
+	return redact.ForViewers(newRedactor(src.URL).text(text), identity(src)...)
 }

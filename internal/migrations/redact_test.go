@@ -59,3 +59,36 @@ func TestMySQLConfig(t *testing.T) {
 		require.Equal(t, want, [4]string{cfg.User, cfg.Passwd, cfg.Addr, cfg.DBName}, in)
 	}
 }
+
+// TestForViewers: what viewers read about an unreadable migration table
+// names none of the database's hosts, ports, users or credentials.
+func TestForViewers(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		src     Source
+		text    string
+		hidden  []string
+		visible []string
+	}{
+		{Source{Driver: "postgres", URL: "postgres://reporting:hunter2@db-7.prod.internal:6543/appdb"},
+			"postgres database \"appdb\" at db-7.prod.internal:6543 is unreachable: failed to connect to `user=reporting database=appdb`: 10.2.3.4:6543 (db-7.prod.internal): dial error: dial tcp 10.2.3.4:6543: connect: connection refused",
+			[]string{"reporting", "hunter2", "db-7.prod.internal", "6543", "10.2.3.4"}, []string{"appdb", "unreachable", "connection refused"}},
+		{Source{Driver: "postgres", URL: "host=pg.internal port=5433 user=ops password=s3 dbname=app"},
+			`postgres database "app" at pg.internal:5433 is unreachable: ops cannot log in`,
+			[]string{"pg.internal", "5433", "ops", "s3"}, []string{`"app"`, "cannot log in"}},
+		{Source{Driver: "mysql", URL: "root:pw@tcp(mysql.internal:3307)/shop"},
+			`mysql database "shop" at mysql.internal:3307 is unreachable: Error 1045: Access denied for user 'root'@'10.0.0.9'`,
+			[]string{"mysql.internal", "3307", "root", "10.0.0.9"}, []string{"shop", "Access denied"}},
+		{Source{Driver: "sqlite", URL: "sqlite:///var/lib/app/data/app.db"},
+			"sqlite database /var/lib/app/data/app.db is unreachable: no such file or directory",
+			[]string{"/var/lib"}, []string{"app.db", "unreachable"}},
+	} {
+		got := ForViewers(tc.src, tc.text)
+		for _, h := range tc.hidden {
+			require.NotContains(t, got, h, got)
+		}
+		for _, v := range tc.visible {
+			require.Contains(t, got, v, got)
+		}
+	}
+}

@@ -341,10 +341,11 @@ func TestDecideDeployEveryTenMinutes(t *testing.T) {
 
 func TestValidateVersion(t *testing.T) {
 	t.Parallel()
-	for _, ok := range []string{"a", "abc123", "v1.2.3", "release_2026-11-25", string(make128('a'))} {
+	for _, ok := range []string{"a", "abc123", "v1.2.3", "release_2026-11-25", string(make128('a')), "a-", "...", ".hidden", "v1..2", "_x"} {
 		require.NoError(t, ValidateVersion(ok), ok)
 	}
-	for _, bad := range []string{"", "a b", "v1/2", "ü", "a;rm", string(make128('a')) + "a"} {
+	for _, bad := range []string{"", "a b", "v1/2", "ü", "a;rm", string(make128('a')) + "a",
+		"-rf", "--force", "-", ".", "..", "a\x00b", "\x00", "a\nb", "a\x1b", "../etc", "a\\b"} {
 		require.Error(t, ValidateVersion(bad), bad)
 	}
 }

@@ -178,7 +178,11 @@ type Window interface {
 
 var versionPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
 
-// ValidateVersion checks a release version (a commit SHA or a tag).
+// ValidateVersion checks a release version (a commit SHA or a tag). A
+// version reaches deploy commands as BAKERY_VERSION and often as an argument
+// or a path element of theirs (`git checkout "$BAKERY_VERSION"`,
+// `releases/$BAKERY_VERSION`), so besides the character set it may not start
+// with "-" (read as an option) and may not be "." or ".." (a directory).
 func ValidateVersion(v string) error {
 	if !versionPattern.MatchString(v) {
 		if v == "" {
@@ -188,6 +192,12 @@ func ValidateVersion(v string) error {
 			return fmt.Errorf("version is %d characters long: use at most 128 characters from A-Z a-z 0-9 . _ -", len(v))
 		}
 		return fmt.Errorf("version %q has characters other than A-Z a-z 0-9 . _ -: use a commit SHA or a tag", v)
+	}
+	if v[0] == '-' {
+		return fmt.Errorf("version %q starts with \"-\", which commands read as an option: use a commit SHA or a tag such as v1.2.3", v)
+	}
+	if v == "." || v == ".." {
+		return fmt.Errorf("version %q names a directory: use a commit SHA or a tag such as v1.2.3", v)
 	}
 	return nil
 }

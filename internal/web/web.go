@@ -23,6 +23,7 @@ import (
 	"github.com/bakery-deploy/bakery/internal/api"
 	"github.com/bakery-deploy/bakery/internal/engine"
 	"github.com/bakery-deploy/bakery/internal/httpx"
+	"github.com/bakery-deploy/bakery/internal/redact"
 	"github.com/bakery-deploy/bakery/internal/store"
 )
 
@@ -291,16 +292,18 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, errStoreUnhealthy):
 		status, msg = http.StatusServiceUnavailable, "database unreachable"
 	}
+	detail := err.Error()
 	if status >= 500 {
 		h.log.Error("dashboard request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		detail = redact.ForViewers(detail) // the full error is in the log
 	}
 	if strings.HasPrefix(r.URL.Path, "/ui/") {
-		writeJSONError(w, status, msg, err.Error())
+		writeJSONError(w, status, msg, detail)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	_ = h.pages.errorPage.ExecuteTemplate(w, "error", map[string]any{"Status": status, "Message": msg, "Detail": err.Error(),
+	_ = h.pages.errorPage.ExecuteTemplate(w, "error", map[string]any{"Status": status, "Message": msg, "Detail": detail,
 		"Assets": h.assetsHash})
 }
 

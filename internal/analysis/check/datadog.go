@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,9 +31,11 @@ import (
 // Datadog cannot be reached, rejects the keys or the query, or returns no
 // series or only null points.
 type DatadogSpec struct {
-	// Site is the API's base URL (default https://api.datadoghq.com). A bare
-	// Datadog site such as "datadoghq.eu" or "us3.datadoghq.com" means its
-	// API host, https://api.<site>.
+	// Site is the Datadog site the account lives on, one of DatadogSites
+	// (default datadoghq.com); the check queries its API host over HTTPS,
+	// https://api.<site>. "api.<site>" and "https://api.<site>" are
+	// accepted too. Nothing else is: the request carries the API and
+	// application keys, which must reach Datadog and no other host.
 	Site  string
 	Query string
 	// APIKeyEnv and AppKeyEnv name the environment variables that hold the
@@ -43,10 +46,46 @@ type DatadogSpec struct {
 	// Window is how far back the query looks: from=now-Window to=now
 	// (default 5m).
 	Window time.Duration
+
+	// apiURL replaces the site's API base URL in this package's tests (a
+	// local fake Datadog). It is unexported so that no configuration file
+	// can send the keys elsewhere.
+	apiURL string
+}
+
+// DatadogSites are Datadog's documented sites (the "site parameter" of
+// Datadog's "Getting Started with Datadog Sites": US1, US3, US5, EU1, AP1,
+// AP2, US1-FED and US2-FED). The check talks to https://api.<site> only.
+var DatadogSites = []string{
+	"datadoghq.com",
+	"us3.datadoghq.com",
+	"us5.datadoghq.com",
+	"datadoghq.eu",
+	"ap1.datadoghq.com",
+	"ap2.datadoghq.com",
+	"ddog-gov.com",
+	"us2.ddog-gov.com",
+}
+
+// DatadogAPIBase returns the API base URL (https://api.<site>) of a
+// configured site, or an error that lists the documented sites. An empty
+// site is datadoghq.com.
+func DatadogAPIBase(site string) (string, error) {
+	s := strings.ToLower(strings.TrimSpace(site))
+	if s == "" {
+		s = defaultDatadogSite
+	}
+	s = strings.TrimSuffix(strings.TrimPrefix(s, "https://"), "/")
+	s = strings.TrimPrefix(s, "api.")
+	if slices.Contains(DatadogSites, s) {
+		return "https://api." + s, nil
+	}
+	return "", fmt.Errorf("datadog site %q is not one of Datadog's sites: use one of %s (the API is reached at https://api.<site>; the keys go nowhere else)",
+		site, strings.Join(DatadogSites, ", "))
 }
 
 const (
-	defaultDatadogSite = "https://api.datadoghq.com"
+	defaultDatadogSite = "datadoghq.com"
 	defaultDatadogWin  = 5 * time.Minute
 	// maxDatadogBody bounds how much of an answer is read: a query over a
 	// few minutes returns kilobytes; a runaway "by" can return megabytes.
@@ -67,22 +106,12 @@ type datadogChecker struct {
 
 func newDatadog(spec Spec) (*datadogChecker, error) {
 	d := *spec.Datadog
-	site := strings.TrimRight(strings.TrimSpace(d.Site), "/")
-	switch {
-	case site == "":
-		site = defaultDatadogSite
-	case !strings.Contains(site, "://"):
-		if !strings.HasPrefix(site, "api.") {
-			site = "api." + site
-		}
-		site = "https://" + site
+	site, err := DatadogAPIBase(d.Site)
+	if d.apiURL != "" {
+		site, err = strings.TrimRight(d.apiURL, "/"), nil
 	}
-	u, err := url.Parse(site)
 	if err != nil {
-		return nil, fmt.Errorf("datadog site %q cannot be parsed: %w", d.Site, err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
-		return nil, fmt.Errorf("datadog site %q must be a Datadog site (e.g. datadoghq.eu) or an API base URL (e.g. https://api.datadoghq.eu)", d.Site)
+		return nil, err
 	}
 	d.Site = site
 	if strings.TrimSpace(d.Query) == "" {

@@ -106,7 +106,7 @@ type ddCase struct {
 func newDatadogCheck(t *testing.T, siteURL string, now time.Time, tc ddCase) Checker {
 	t.Helper()
 	spec := tc.spec
-	spec.Site = siteURL
+	spec.apiURL = siteURL
 	if spec.Query == "" {
 		spec.Query = ddQuery
 	}
@@ -277,7 +277,7 @@ func TestDatadogReadsKeysFromTheEnvironment(t *testing.T) {
 		ddAnswer("["+ddOneSeries("env:staging", `[[1700000000000, 0]]`)+"]"))
 	// The fake expects from/to of the moment it was made: pin the clock.
 	c, err := New(Spec{Name: "dd", Datadog: &DatadogSpec{
-		Site: f.srv.URL, Query: ddQuery, APIKeyEnv: "BAKERY_TEST_DD_API", AppKeyEnv: "BAKERY_TEST_DD_APP", Max: ptr(1),
+		apiURL: f.srv.URL, Query: ddQuery, APIKeyEnv: "BAKERY_TEST_DD_API", AppKeyEnv: "BAKERY_TEST_DD_APP", Max: ptr(1),
 	}})
 	require.NoError(t, err)
 	fixed := time.Unix(f.to, 0)
@@ -298,14 +298,48 @@ func TestDatadogSite(t *testing.T) {
 	t.Parallel()
 	for site, want := range map[string]string{
 		"":                          "https://api.datadoghq.com/api/v1/query",
+		"datadoghq.com":             "https://api.datadoghq.com/api/v1/query",
 		"datadoghq.eu":              "https://api.datadoghq.eu/api/v1/query",
 		"us3.datadoghq.com":         "https://api.us3.datadoghq.com/api/v1/query",
+		"US5.datadoghq.com":         "https://api.us5.datadoghq.com/api/v1/query",
+		"ap1.datadoghq.com":         "https://api.ap1.datadoghq.com/api/v1/query",
+		"ap2.datadoghq.com":         "https://api.ap2.datadoghq.com/api/v1/query",
+		"ddog-gov.com":              "https://api.ddog-gov.com/api/v1/query",
+		"us2.ddog-gov.com":          "https://api.us2.ddog-gov.com/api/v1/query",
 		"api.us5.datadoghq.com":     "https://api.us5.datadoghq.com/api/v1/query",
 		"https://api.datadoghq.eu/": "https://api.datadoghq.eu/api/v1/query",
-		"http://127.0.0.1:8126":     "http://127.0.0.1:8126/api/v1/query",
 	} {
 		c, err := New(Spec{Name: "dd", Datadog: &DatadogSpec{Site: site, Query: ddQuery, Max: ptr(1)}})
 		require.NoError(t, err, site)
 		require.Equal(t, want, c.(*datadogChecker).endpoint, site)
+	}
+}
+
+// TestDatadogSiteRefusesOtherHosts: the request carries the API and
+// application keys, so a site that is not one of Datadog's — another host,
+// plain HTTP, a port, a path, credentials in the URL, a look-alike — is
+// refused before any request is made, naming the allowed sites.
+func TestDatadogSiteRefusesOtherHosts(t *testing.T) {
+	t.Parallel()
+	for _, site := range []string{
+		"http://127.0.0.1:8126",
+		"http://api.datadoghq.com",
+		"https://api.datadoghq.com:8443",
+		"https://user:pw@api.datadoghq.com",
+		"https://api.datadoghq.com/api/v1",
+		"https://api.datadoghq.com?x=1",
+		"https://evil.example",
+		"evil.example",
+		"datadoghq.com.evil.example",
+		"api.datadoghq.com.evil.example",
+		"evil.example/datadoghq.com",
+		"evildatadoghq.com",
+		"app.datadoghq.com",
+		"ftp://x",
+		"us4.datadoghq.com",
+	} {
+		_, err := New(Spec{Name: "dd", Datadog: &DatadogSpec{Site: site, Query: ddQuery, Max: ptr(1)}})
+		require.ErrorContains(t, err, "is not one of Datadog's sites", site)
+		require.ErrorContains(t, err, "datadoghq.com, us3.datadoghq.com, us5.datadoghq.com, datadoghq.eu, ap1.datadoghq.com", site)
 	}
 }
