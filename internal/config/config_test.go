@@ -95,6 +95,7 @@ func TestParseValidFile(t *testing.T) {
 		Server: Server{
 			Addr:     "0.0.0.0:9090",
 			Database: "sqlite://" + filepath.Join(dir, "state", "bakery.db"),
+			Limits:   DefaultLimits(),
 		},
 		Services: []Service{
 			{
@@ -159,7 +160,7 @@ func TestParseDefaults(t *testing.T) {
 	require.NoError(t, err)
 	dir := filepath.FromSlash("/etc/bakery")
 	require.Equal(t, dir, cfg.Dir)
-	require.Equal(t, Server{Addr: DefaultAddr, Database: "sqlite://" + filepath.Join(dir, "bakery.db")}, cfg.Server)
+	require.Equal(t, Server{Addr: DefaultAddr, Database: "sqlite://" + filepath.Join(dir, "bakery.db"), Limits: DefaultLimits()}, cfg.Server)
 	env := cfg.Services[0].Environments[0]
 	require.Equal(t, Environment{Name: "staging", Deploy: Deploy{
 		Command: []string{filepath.Join(dir, "deploy.sh")},
@@ -421,7 +422,7 @@ func TestProblems(t *testing.T) {
 				"        deploy:",
 				"          command: [./deploy.sh]",
 			),
-			wants: []want{{1, 9, "server", "server must be a mapping with the fields addr, database; got a list"}},
+			wants: []want{{1, 9, "server", "server must be a mapping with the fields addr, database, tls, hsts, trusted_proxies, limits; got a list"}},
 		},
 		{
 			name: "service field",
