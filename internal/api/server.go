@@ -83,6 +83,9 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	s.mux.HandleFunc("OPTIONS "+bannerPattern, bannerPreflight)
 	s.mux.HandleFunc("GET /api/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
+		// Public and the same for everyone, but it changes with an
+		// upgrade: caches must ask again.
+		w.Header().Set("Cache-Control", "no-cache")
 		_, _ = w.Write(openapiJSON)
 	})
 	s.mux.HandleFunc("GET /healthz", s.healthz)
@@ -115,8 +118,43 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w, status: 200}
 	s.mux.ServeHTTP(sw, r)
+	s.metrics.requests.WithLabelValues(methodLabel(r.Method), s.routeLabel(r), statusLabel(sw.status)).Observe(time.Since(start).Seconds())
+}
+
+// Every label of the request metric comes from a fixed set, whatever the
+// client sends: a label per made-up method or path would let anyone grow
+// /metrics (and the server's memory) without bound.
+
+// methodLabel is the method's label: one of the standard methods bakery
+// may serve, or OTHER.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "OTHER"
+}
+
+// unmatchedRoute is the route label of requests that match no pattern
+// (answered 404 or 405).
+const unmatchedRoute = "unmatched"
+
+// routeLabel is the ServeMux pattern that served r: one of the patterns
+// registered in routes and Mount, never text from the request.
+func (s *Server) routeLabel(r *http.Request) string {
 	_, pattern := s.mux.Handler(r)
-	s.metrics.requests.WithLabelValues(r.Method, pattern, strconv.Itoa(sw.status)).Observe(time.Since(start).Seconds())
+	if pattern == "" {
+		return unmatchedRoute
+	}
+	return pattern
+}
+
+// statusLabel is the status code's label; net/http allows only 100-999.
+func statusLabel(code int) string {
+	if code < 100 || code > 999 {
+		return "other"
+	}
+	return strconv.Itoa(code)
 }
 
 type statusWriter struct {
@@ -158,8 +196,15 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Message }
 
+// writeJSON writes every API answer. None may be stored by a cache (unless
+// its handler chose a Cache-Control, as the banner's does): they carry
+// one-time token secrets, deploy output and state that is stale a second
+// later.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	if w.Header().Get("Cache-Control") == "" {
+		w.Header().Set("Cache-Control", "no-store")
+	}
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
