@@ -14,6 +14,7 @@ import (
 
 	"github.com/bakery-deploy/bakery/internal/api"
 	"github.com/bakery-deploy/bakery/internal/config"
+	"github.com/bakery-deploy/bakery/internal/httpx"
 )
 
 type overviewData struct {
@@ -120,6 +121,18 @@ func jsonBytes(v any) []byte {
 func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *Session) error {
 	if h.hub == nil {
 		return &api.Error{Status: http.StatusServiceUnavailable, Message: "live updates are off"}
+	}
+	release, refused := h.streams.acquire(r)
+	if refused != nil {
+		w.Header().Set("Retry-After", strconv.Itoa(streamRetryAfter))
+		writeJSONError(w, refused.Status, refused.Message, refused.Detail)
+		return nil
+	}
+	defer release()
+	// The stream outlives the server's read and write timeouts: each
+	// write below sets its own deadline instead.
+	if err := httpx.Stream(w); err != nil {
+		return err
 	}
 	rc := http.NewResponseController(w)
 	hdr := w.Header()

@@ -51,6 +51,10 @@ type Options struct {
 	// only this replica's). Set it when several replicas share a
 	// PostgreSQL database.
 	PollInterval time.Duration
+	// MaxStreams and MaxStreamsPerSession bound the live-update streams
+	// open at once, overall (more: 503) and per session cookie (more: 429);
+	// 0: no limit. The configuration's server.limits sets them.
+	MaxStreams, MaxStreamsPerSession int
 }
 
 // Handler serves the dashboard. Mount it on the API server with
@@ -72,6 +76,7 @@ type Handler struct {
 
 	cache    rowCache
 	sessions sessionCache
+	streams  streamLimits
 }
 
 // New builds the dashboard and installs its change filter on the hub.
@@ -88,7 +93,8 @@ func New(o Options) *Handler {
 	}
 	h := &Handler{e: o.Engine, views: o.Views, hub: o.Hub, log: o.Logger, ping: o.PingInterval,
 		mux: http.NewServeMux(), static: static, assetsHash: map[string]string{}, tails: map[string]int64{},
-		cache: rowCache{rows: map[string]*rowEntry{}, announced: map[string][32]byte{}, flights: map[string]*flight{}}}
+		cache:   rowCache{rows: map[string]*rowEntry{}, announced: map[string][32]byte{}, flights: map[string]*flight{}},
+		streams: streamLimits{max: o.MaxStreams, perSession: o.MaxStreamsPerSession, open: map[[32]byte]int{}}}
 	for _, name := range []string{"app.css", "app.js", "banner.js", "favicon.svg"} {
 		b, err := fs.ReadFile(static, name)
 		if err != nil {
