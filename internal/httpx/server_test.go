@@ -53,7 +53,7 @@ func TestLimitListener(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 	require.NoError(t, first.Close())
-	_ = first.Close() // a second Close gives no second slot back
+	_ = first.Close()   // a second Close gives no second slot back
 	third := <-accepted // the slot is free again
 	require.NotNil(t, third)
 	select {
