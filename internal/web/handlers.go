@@ -143,13 +143,21 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *Session) err
 	defer sub.Close()
 	write := func(msg string) error {
 		// A client that stops reading is dropped; nothing waits for it.
-		if err := rc.SetWriteDeadline(time.Now().Add(10 * time.Second)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		if err := rc.SetWriteDeadline(time.Now().Add(h.streamWrite)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 			return err
 		}
 		if _, err := fmt.Fprint(w, msg); err != nil {
 			return err
 		}
-		return rc.Flush()
+		if err := rc.Flush(); err != nil {
+			return err
+		}
+		// The deadline is for this write only: over HTTP/2 a deadline
+		// that passes between writes resets the stream.
+		if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		return nil
 	}
 	w.WriteHeader(http.StatusOK)
 	// Catch up from where the page (or the stream before a reconnect)
