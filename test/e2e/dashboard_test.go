@@ -530,7 +530,9 @@ func TestDashboardPerformance(t *testing.T) {
 	)
 	w := newWorld(t, worldOpts{bake: time.Hour})
 	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "server:\n  addr: %s\nservices:\n", w.addr)
+	// The 100 streams below share one session, like 100 tabs of one
+	// person; the default allows 8 per session.
+	fmt.Fprintf(&cfg, "server:\n  addr: %s\n  limits: {max_event_streams_per_session: %d}\nservices:\n", w.addr, clients+10)
 	for i := range services {
 		// Even services bake 2 s (so production runs something), odd
 		// ones an hour (so production shows a bake in progress).
