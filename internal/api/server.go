@@ -29,6 +29,9 @@ type Server struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	metrics *metrics
+	// patterns are the patterns registered on mux: the only route labels
+	// of the request metric.
+	patterns map[string]bool
 	// sessions, once the dashboard is mounted, lets its session cookie
 	// stand in for a bearer token.
 	sessions Sessions
@@ -36,7 +39,7 @@ type Server struct {
 
 // New builds the API server for an engine whose store is open.
 func New(e *engine.Engine, log *slog.Logger, reg *prometheus.Registry) *Server {
-	s := &Server{e: e, log: log, mux: http.NewServeMux(), metrics: newMetrics(reg)}
+	s := &Server{e: e, log: log, mux: http.NewServeMux(), metrics: newMetrics(reg), patterns: map[string]bool{}}
 	s.routes(reg)
 	return s
 }
@@ -78,22 +81,28 @@ func (s *Server) apiRoutes() []route {
 
 func (s *Server) routes(reg *prometheus.Registry) {
 	for _, rt := range s.apiRoutes() {
-		s.mux.Handle(rt.method+" "+rt.pattern, withCORS(rt.pattern, s.authed(rt.role, rt.h)))
+		s.handle(rt.method+" "+rt.pattern, withCORS(rt.pattern, s.authed(rt.role, rt.h)))
 	}
-	s.mux.HandleFunc("OPTIONS "+bannerPattern, bannerPreflight)
-	s.mux.HandleFunc("GET /api/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+	s.handle("OPTIONS "+bannerPattern, http.HandlerFunc(bannerPreflight))
+	s.handle("GET /api/v1/openapi.json", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		// Public and the same for everyone, but it changes with an
 		// upgrade: caches must ask again.
 		w.Header().Set("Cache-Control", "no-cache")
 		_, _ = w.Write(openapiJSON)
-	})
-	s.mux.HandleFunc("GET /healthz", s.healthz)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+	}))
+	s.handle("GET /healthz", http.HandlerFunc(s.healthz))
+	s.handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	s.handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &Error{Status: http.StatusNotFound, Message: "no such endpoint: " + r.Method + " " + r.URL.Path,
 			Detail: "the endpoints are listed in /api/v1/openapi.json"})
-	})
+	}))
+}
+
+// handle registers h for pattern on the server's mux.
+func (s *Server) handle(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, h)
+	s.patterns[pattern] = true
 }
 
 // UI is the web dashboard (internal/web): pages served beside the API,
@@ -109,7 +118,7 @@ type UI interface {
 func (s *Server) Mount(ui UI) {
 	s.sessions = ui
 	for _, p := range ui.Patterns() {
-		s.mux.Handle(p, ui)
+		s.handle(p, ui)
 	}
 }
 
@@ -140,10 +149,12 @@ func methodLabel(m string) string {
 const unmatchedRoute = "unmatched"
 
 // routeLabel is the ServeMux pattern that served r: one of the patterns
-// registered in routes and Mount, never text from the request.
+// registered in routes and Mount, never text from the request. (For its
+// redirects, such as /static to /static/, ServeMux.Handler returns the
+// path it redirects to rather than a pattern; those count as unmatched.)
 func (s *Server) routeLabel(r *http.Request) string {
 	_, pattern := s.mux.Handler(r)
-	if pattern == "" {
+	if !s.patterns[pattern] {
 		return unmatchedRoute
 	}
 	return pattern

@@ -19,6 +19,7 @@ import (
 
 	"github.com/bakery-deploy/bakery/internal/config"
 	"github.com/bakery-deploy/bakery/internal/engine"
+	"github.com/bakery-deploy/bakery/internal/store"
 	"github.com/bakery-deploy/bakery/internal/store/sqlstore"
 )
 
@@ -79,6 +80,7 @@ func requestSeries(t *testing.T, reg *prometheus.Registry) int {
 func TestOddRequestsDoNotGrowMetrics(t *testing.T) {
 	t.Parallel()
 	s, reg := testServer(t)
+	s.Mount(fakeUI{"GET /{$}", "GET /services/{service}", "GET /static/"})
 	rng := rand.New(rand.NewPCG(10, 3))
 	const letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	word := func(n int) string {
@@ -94,10 +96,20 @@ func TestOddRequestsDoNotGrowMetrics(t *testing.T) {
 		func() string { return "/api/v1/services/" + strings.ToLower(word(5)) },
 		func() string { return "/metrics/" + word(3) },
 		func() string { return "/healthz" },
+		func() string { return "/" + word(2) + "/../" + strings.ToLower(word(3)) }, // ServeMux redirects: cleaned path
+		func() string { return "/api" },                                            // ServeMux redirects: to /api/
+		func() string { return "/static" },                                         // to /static/
+		func() string { return "/services/" + word(4) },
 	}
 	odd := func(n int) {
 		for range n {
 			method := word(3 + rng.IntN(8))
+			switch rng.IntN(10) {
+			case 0:
+				method = "CONNECT"
+			case 1:
+				method = "GET" // for ServeMux's redirects
+			}
 			serve(s, method, paths[rng.IntN(len(paths))](), "", "")
 		}
 	}
@@ -123,7 +135,8 @@ func TestOddRequestsDoNotGrowMetrics(t *testing.T) {
 	for _, rt := range s.apiRoutes() {
 		routes[rt.method+" "+rt.pattern] = true
 	}
-	for _, p := range []string{"/api/", "GET /metrics", "GET /healthz", "GET /api/v1/openapi.json", "OPTIONS " + bannerPattern} {
+	for _, p := range []string{"/api/", "GET /metrics", "GET /healthz", "GET /api/v1/openapi.json", "OPTIONS " + bannerPattern,
+		"GET /{$}", "GET /services/{service}", "GET /static/"} {
 		routes[p] = true
 	}
 	for _, mf := range mfs {
@@ -181,4 +194,15 @@ func TestAPIResponsesAreNotStored(t *testing.T) {
 	require.Equal(t, "no-cache", w.Header().Get("Cache-Control"))
 	body, _ := io.ReadAll(w.Body)
 	require.True(t, bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")), fmt.Sprintf("%.40s", body))
+}
+
+// fakeUI stands in for the dashboard: its patterns answer 204.
+type fakeUI []string
+
+func (u fakeUI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNoContent)
+}
+func (u fakeUI) Patterns() []string { return u }
+func (u fakeUI) Session(*http.Request) (*store.Token, string, *Error) {
+	return nil, "", nil
 }
