@@ -53,7 +53,9 @@ func BenchmarkLimitsOverhead(b *testing.B) {
 		}
 		slices.Sort(p)
 		slices.Sort(l)
-		q := func(s []time.Duration, f float64) float64 { return float64(s[int(f*float64(len(s)))].Nanoseconds()) / 1e3 }
+		q := func(s []time.Duration, f float64) float64 {
+			return float64(s[int(f*float64(len(s)))].Nanoseconds()) / 1e3
+		}
 		b.ReportMetric(q(p, .5), "plain-p50-µs")
 		b.ReportMetric(q(l, .5), "limited-p50-µs")
 		b.ReportMetric(q(p, .99), "plain-p99-µs")
