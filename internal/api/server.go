@@ -31,6 +31,9 @@ type Server struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	metrics *metrics
+	// patterns are the patterns registered on mux: the only route labels
+	// of the request metric.
+	patterns map[string]bool
 	// sessions, once the dashboard is mounted, lets its session cookie
 	// stand in for a bearer token.
 	sessions Sessions
@@ -40,7 +43,7 @@ type Server struct {
 
 // New builds the API server for an engine whose store is open.
 func New(e *engine.Engine, log *slog.Logger, reg *prometheus.Registry) *Server {
-	s := &Server{e: e, log: log, mux: http.NewServeMux(), metrics: newMetrics(reg),
+	s := &Server{e: e, log: log, mux: http.NewServeMux(), metrics: newMetrics(reg), patterns: map[string]bool{},
 		limiter: httpx.NewLimiter(httpx.LimiterOptions{Clock: e})}
 	s.routes(reg)
 	return s
@@ -89,19 +92,28 @@ func (s *Server) routes(reg *prometheus.Registry) {
 		if rt.pattern == bannerPattern {
 			h = s.publicBanner(h)
 		}
-		s.mux.Handle(rt.method+" "+rt.pattern, withCORS(rt.pattern, h))
+		s.handle(rt.method+" "+rt.pattern, withCORS(rt.pattern, h))
 	}
-	s.mux.HandleFunc("OPTIONS "+bannerPattern, bannerPreflight)
-	s.mux.HandleFunc("GET /api/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+	s.handle("OPTIONS "+bannerPattern, http.HandlerFunc(bannerPreflight))
+	s.handle("GET /api/v1/openapi.json", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
+		// Public and the same for everyone, but it changes with an
+		// upgrade: caches must ask again.
+		w.Header().Set("Cache-Control", "no-cache")
 		_, _ = w.Write(openapiJSON)
-	})
-	s.mux.HandleFunc("GET /healthz", s.healthz)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+	}))
+	s.handle("GET /healthz", http.HandlerFunc(s.healthz))
+	s.handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	s.handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &Error{Status: http.StatusNotFound, Message: "no such endpoint: " + r.Method + " " + r.URL.Path,
 			Detail: "the endpoints are listed in /api/v1/openapi.json"})
-	})
+	}))
+}
+
+// handle registers h for pattern on the server's mux.
+func (s *Server) handle(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, h)
+	s.patterns[pattern] = true
 }
 
 // UI is the web dashboard (internal/web): pages served beside the API,
@@ -117,7 +129,7 @@ type UI interface {
 func (s *Server) Mount(ui UI) {
 	s.sessions = ui
 	for _, p := range ui.Patterns() {
-		s.mux.Handle(p, ui)
+		s.handle(p, ui)
 	}
 }
 
@@ -126,8 +138,45 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w, status: 200}
 	s.mux.ServeHTTP(sw, r)
+	s.metrics.requests.WithLabelValues(methodLabel(r.Method), s.routeLabel(r), statusLabel(sw.status)).Observe(time.Since(start).Seconds())
+}
+
+// Every label of the request metric comes from a fixed set, whatever the
+// client sends: a label per made-up method or path would let anyone grow
+// /metrics (and the server's memory) without bound.
+
+// methodLabel is the method's label: one of the standard methods bakery
+// may serve, or OTHER.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "OTHER"
+}
+
+// unmatchedRoute is the route label of requests that match no pattern
+// (answered 404 or 405).
+const unmatchedRoute = "unmatched"
+
+// routeLabel is the ServeMux pattern that served r: one of the patterns
+// registered in routes and Mount, never text from the request. (For its
+// redirects, such as /static to /static/, ServeMux.Handler returns the
+// path it redirects to rather than a pattern; those count as unmatched.)
+func (s *Server) routeLabel(r *http.Request) string {
 	_, pattern := s.mux.Handler(r)
-	s.metrics.requests.WithLabelValues(r.Method, pattern, strconv.Itoa(sw.status)).Observe(time.Since(start).Seconds())
+	if !s.patterns[pattern] {
+		return unmatchedRoute
+	}
+	return pattern
+}
+
+// statusLabel is the status code's label; net/http allows only 100-999.
+func statusLabel(code int) string {
+	if code < 100 || code > 999 {
+		return "other"
+	}
+	return strconv.Itoa(code)
 }
 
 type statusWriter struct {
@@ -171,8 +220,15 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Message }
 
+// writeJSON writes every API answer. None may be stored by a cache (unless
+// its handler chose a Cache-Control, as the banner's does): they carry
+// one-time token secrets, deploy output and state that is stale a second
+// later.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	if w.Header().Get("Cache-Control") == "" {
+		w.Header().Set("Cache-Control", "no-store")
+	}
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

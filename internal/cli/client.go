@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,7 +36,35 @@ func newClient(server string) (*client, error) {
 	if token == "" {
 		return nil, errors.New("BAKERY_TOKEN is not set: export an API token (the server's BAKERY_BOOTSTRAP_TOKEN, or one made with 'bakery token create')")
 	}
-	return &client{base: strings.TrimSuffix(server, "/"), token: token, http: &http.Client{Timeout: 30 * time.Second}}, nil
+	hc := &http.Client{Timeout: 30 * time.Second}
+	if ca := os.Getenv("BAKERY_CA_CERT"); ca != "" {
+		tr, err := caTransport(ca)
+		if err != nil {
+			return nil, err
+		}
+		hc.Transport = tr
+	}
+	return &client{base: strings.TrimSuffix(server, "/"), token: token, http: hc}, nil
+}
+
+// caTransport trusts the certificates in the PEM file path besides the
+// system's: for a server whose certificate a private CA signed, or a
+// self-signed one (server.tls).
+func caTransport(path string) (*http.Transport, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read BAKERY_CA_CERT: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("BAKERY_CA_CERT %s holds no PEM certificate (-----BEGIN CERTIFICATE-----); give the server's certificate or its CA's", path)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return tr, nil
 }
 
 // APIError is an error response from the server.

@@ -30,7 +30,9 @@ the brake.
 
 Commands that talk to a server read its address from --server or
 BAKERY_SERVER (default http://127.0.0.1:8080) and an API token from
-BAKERY_TOKEN.
+BAKERY_TOKEN. For an https:// server whose certificate the system does not
+trust (self-signed, or from a private CA), BAKERY_CA_CERT names a PEM file
+with that certificate or its CA's.
 
 Text that comes from the server (reasons, messages, authors, lock holders,
 check results, errors) is printed with control characters, escape sequences

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -19,6 +21,8 @@ import (
 	"github.com/bakery-deploy/bakery/internal/api"
 	"github.com/bakery-deploy/bakery/internal/config"
 	"github.com/bakery-deploy/bakery/internal/engine"
+	"github.com/bakery-deploy/bakery/internal/httpx"
+	"github.com/bakery-deploy/bakery/internal/store"
 	"github.com/bakery-deploy/bakery/internal/store/sqlstore"
 	"github.com/bakery-deploy/bakery/internal/web"
 )
@@ -48,7 +52,24 @@ server.mask_env) are masked as *** in stored output and events.
 SIGHUP reloads the configuration (a file with problems is
 refused and the old one kept); SIGINT or SIGTERM stops the server, letting
 running deploy commands finish for up to 30 seconds. Stored state is never
-lost by a reload or a restart.`,
+lost by a reload or a restart.
+
+Network (the server block of the file; a change needs a restart, except a
+renewed TLS certificate, which SIGHUP reloads):
+  server.tls: {cert, key}     serve HTTPS (TLS 1.2+) with these PEM files;
+                              session cookies are then Secure
+  server.hsts: true           add Strict-Transport-Security to HTTPS answers
+  server.trusted_proxies      addresses/CIDRs of reverse proxies whose
+                              X-Forwarded-For/-Proto/-Host are believed;
+                              from anyone else those headers are ignored
+  server.limits               read_header_timeout (default ` + shortDur(config.DefaultReadHeaderTimeout) + `),
+                              read_timeout (` + shortDur(config.DefaultReadTimeout) + `, headers and body),
+                              write_timeout (` + shortDur(config.DefaultWriteTimeout) + `), idle_timeout (` + shortDur(config.DefaultIdleTimeout) + `),
+                              max_header_bytes (` + strconv.Itoa(config.DefaultMaxHeaderBytes) + `; more: 431),
+                              max_connections (` + strconv.Itoa(config.DefaultMaxConnections) + `; more wait to be accepted),
+                              max_event_streams (` + strconv.Itoa(config.DefaultMaxEventStreams) + `; more: 503),
+                              max_event_streams_per_session (` + strconv.Itoa(config.DefaultMaxEventStreamsPerSession) + `; more: 429)
+The built-in canary routers use the header, idle and connection limits too.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if path == "" {
@@ -77,6 +98,18 @@ lost by a reload or a restart.`,
 	return cmd
 }
 
+// shortDur prints 10s, 2m rather than 10s, 2m0s.
+func shortDur(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
 func newLogger(format string) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
 	if format == "json" {
@@ -98,70 +131,47 @@ func loadConfig(path string) (*config.Config, error) {
 	return cfg, err
 }
 
+// server is a bakery server's parts once started: the engine on its open
+// store, the HTTP server with the API and the dashboard, and its listener.
+// serve runs one; tests start the same one.
+type server struct {
+	log  *slog.Logger
+	e    *engine.Engine
+	st   store.Store
+	hub  *web.Hub
+	http *http.Server
+	ln   net.Listener
+	cert *httpx.Certificate // nil: plain HTTP
+}
+
 func serve(ctx context.Context, cfg *config.Config, path string, log *slog.Logger) error {
 	// A weak bootstrap token is refused before anything starts: it would
-	// become an admin token.
-	if tok := os.Getenv("BAKERY_BOOTSTRAP_TOKEN"); tok != "" {
-		if err := api.CheckBootstrapToken(tok); err != nil {
-			return err
-		}
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	// The dashboard's live updates: the engine reports every change to the
-	// hub, which never blocks it.
-	hub := web.NewHub()
-	defer hub.Close()
-	// The bootstrap token is read once and then removed from bakery's own
-	// environment, so nothing started later can see it; its value stays
+	// become an admin token. It is read once and then removed from bakery's
+	// own environment, so nothing started later can see it; its value stays
 	// masked in stored output.
 	bootstrap := os.Getenv("BAKERY_BOOTSTRAP_TOKEN")
 	_ = os.Unsetenv("BAKERY_BOOTSTRAP_TOKEN")
 	var secrets []string
 	if bootstrap != "" {
+		if err := api.CheckBootstrapToken(bootstrap); err != nil {
+			return err
+		}
 		secrets = append(secrets, bootstrap)
 	}
-	e := engine.New(engine.Options{Config: cfg, Logger: log, OnChange: hub.Notify, Registerer: reg, Secrets: secrets})
-	st, err := sqlstore.Open(ctx, cfg.Server.Database, sqlstore.Options{Workers: e.Workers(), Logger: log})
+	s, err := start(ctx, cfg, log, secrets...)
 	if err != nil {
 		return err
 	}
-	closeStore := func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := st.Close(cctx); err != nil {
-			log.Error("error closing the database", "error", err)
-		}
-	}
-	if err := e.Start(ctx, st); err != nil {
-		closeStore()
-		return err
-	}
-	if tok := bootstrap; tok != "" {
-		if _, err := e.Bootstrap(ctx, api.HashToken(tok)); err != nil {
-			e.Stop(context.Background())
-			closeStore()
+	if bootstrap != "" {
+		if _, err := s.e.Bootstrap(ctx, api.HashToken(bootstrap)); err != nil {
+			s.stop()
 			return err
 		}
 	}
-	ln, err := net.Listen("tcp", cfg.Server.Addr)
-	if err != nil {
-		e.Stop(context.Background())
-		closeStore()
-		return fmt.Errorf("cannot listen on %s: %w (choose another with --addr)", cfg.Server.Addr, err)
+	if err := s.listen(cfg.Server); err != nil {
+		s.stop()
+		return err
 	}
-	apiSrv := api.New(e, log, reg)
-	// Replicas sharing PostgreSQL each see only their own changes through
-	// OnChange; the dashboard reads the others' from the event log.
-	var poll time.Duration
-	if st.Kind() == "postgres" {
-		poll = time.Second
-	}
-	apiSrv.Mount(web.New(web.Options{Engine: e, Views: apiSrv, Hub: hub, Logger: log, PollInterval: poll, Limiter: apiSrv.AuthLimiter()}))
-	srv := &http.Server{Handler: apiSrv, ReadHeaderTimeout: 10 * time.Second}
-	// Event streams never go idle: end them when the server shuts down.
-	srv.RegisterOnShutdown(hub.Close)
-	log.Info("bakery is serving", "url", "http://"+ln.Addr().String(), "database", st.Kind(), "services", len(cfg.Services))
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -172,31 +182,148 @@ func serve(ctx context.Context, cfg *config.Config, path string, log *slog.Logge
 			case <-ctx.Done():
 				return
 			case <-hup:
-				next, err := loadConfig(path)
-				if err != nil {
-					log.Error("configuration not reloaded; keeping the one in force", "path", path, "error", err)
-					continue
-				}
-				next.Server = e.Config().Server // address and database change only with a restart
-				e.SetConfig(ctx, next)
+				s.reload(ctx, path)
 			}
 		}
 	}()
+	return s.run(ctx)
+}
 
+// start opens the store and starts the engine, and builds the HTTP server
+// with cfg.Server's limits, TLS and trusted proxies. It does not listen
+// yet (see listen); on an error everything started is stopped.
+// secrets are values masked in stored output besides those the
+// configuration names (the bootstrap token).
+func start(ctx context.Context, cfg *config.Config, log *slog.Logger, secrets ...string) (*server, error) {
+	s := &server{log: log}
+	if cfg.Server.TLS != nil {
+		cert, err := httpx.LoadCertificate(cfg.Server.TLS.Cert, cfg.Server.TLS.Key)
+		if err != nil {
+			return nil, err
+		}
+		s.cert = cert
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The dashboard's live updates: the engine reports every change to the
+	// hub, which never blocks it.
+	s.hub = web.NewHub()
+	s.e = engine.New(engine.Options{Config: cfg, Logger: log, OnChange: s.hub.Notify, Registerer: reg, Secrets: secrets})
+	st, err := sqlstore.Open(ctx, cfg.Server.Database, sqlstore.Options{Workers: s.e.Workers(), Logger: log})
+	if err != nil {
+		s.hub.Close()
+		return nil, err
+	}
+	s.st = st
+	if err := s.e.Start(ctx, st); err != nil {
+		s.closeStore()
+		s.hub.Close()
+		return nil, err
+	}
+	apiSrv := api.New(s.e, log, reg)
+	// Replicas sharing PostgreSQL each see only their own changes through
+	// OnChange; the dashboard reads the others' from the event log.
+	var poll time.Duration
+	if st.Kind() == "postgres" {
+		poll = time.Second
+	}
+	limits := cfg.Server.Limits
+	apiSrv.Mount(web.New(web.Options{Engine: s.e, Views: apiSrv, Hub: s.hub, Logger: log, PollInterval: poll,
+		MaxStreams: limits.MaxEventStreams, MaxStreamsPerSession: limits.MaxEventStreamsPerSession, Limiter: apiSrv.AuthLimiter()}))
+	s.http = httpServer(cfg.Server, apiSrv, s.cert, log)
+	// Event streams never go idle: end them when the server shuts down.
+	s.http.RegisterOnShutdown(s.hub.Close)
+	return s, nil
+}
+
+// httpServer is the http.Server of bakery serve: the limits of
+// server.limits, the trusted proxies, HSTS and TLS (cert, when not nil).
+func httpServer(cfg config.Server, h http.Handler, cert *httpx.Certificate, log *slog.Logger) *http.Server {
+	o := httpx.ServerOptions{Limits: cfg.Limits, Proxies: httpx.NewProxies(cfg.TrustedProxies), HSTS: cfg.HSTS,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	if cert != nil {
+		o.TLS = cert.Config()
+	}
+	return httpx.NewServer(h, o)
+}
+
+// listen opens the server's listener: at most limits.max_connections
+// connections are served at once.
+func (s *server) listen(cfg config.Server) error {
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w (choose another with --addr)", cfg.Addr, err)
+	}
+	s.ln = httpx.LimitListener(ln, cfg.Limits.MaxConnections)
+	return nil
+}
+
+// url is where the server is reached.
+func (s *server) url() string {
+	if s.cert != nil {
+		return "https://" + s.ln.Addr().String()
+	}
+	return "http://" + s.ln.Addr().String()
+}
+
+// reload reads the configuration file again (SIGHUP) and the TLS
+// certificate, so a renewed one is served without a restart.
+func (s *server) reload(ctx context.Context, path string) {
+	next, err := loadConfig(path)
+	if err != nil {
+		s.log.Error("configuration not reloaded; keeping the one in force", "path", path, "error", err)
+	} else {
+		next.Server = s.e.Config().Server // address, database, TLS and limits change only with a restart
+		s.e.SetConfig(ctx, next)
+	}
+	if s.cert != nil {
+		if err := s.cert.Reload(); err != nil {
+			s.log.Error("TLS certificate not reloaded; keeping the one in use", "error", err)
+		} else {
+			s.log.Info("TLS certificate reloaded")
+		}
+	}
+}
+
+// run serves until ctx is done or serving fails, then shuts everything
+// down.
+func (s *server) run(ctx context.Context) error {
+	s.log.Info("bakery is serving", "url", s.url(), "database", s.st.Kind(), "services", len(s.e.Config().Services))
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if s.cert != nil {
+			errc <- s.http.ServeTLS(s.ln, "", "")
+			return
+		}
+		errc <- s.http.Serve(s.ln)
+	}()
+	var err error
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
-		log.Info("stopping")
+		s.log.Info("stopping")
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = srv.Shutdown(sctx)
-	e.Stop(context.Background())
-	closeStore()
+	_ = s.http.Shutdown(sctx)
+	s.stop()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
 	return err
+}
+
+// stop stops the engine and closes the store.
+func (s *server) stop() {
+	s.e.Stop(context.Background())
+	s.closeStore()
+	s.hub.Close()
+}
+
+func (s *server) closeStore() {
+	cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.st.Close(cctx); err != nil {
+		s.log.Error("error closing the database", "error", err)
+	}
 }

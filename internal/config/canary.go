@@ -27,7 +27,7 @@ const minAnalysisInterval = time.Second
 
 var (
 	canaryFields         = []string{"deploy", "router", "set_weight", "cleanup", "steps", "analysis"}
-	routerFields         = []string{"listen", "stable", "canary"}
+	routerFields         = []string{"listen", "stable", "canary", "track_header", "response_header_timeout"}
 	canaryStepFields     = []string{"weight", "for"}
 	analysisFields       = []string{"interval", "pass", "marginal", "metrics", "checks"}
 	analysisMetricFields = []string{"name", "router", "prometheus", "direction", "confidence", "tolerance", "critical", "weight", "min_samples", "max", "min"}
@@ -90,7 +90,19 @@ func (p *parser) router(n *yaml.Node, path string) *Router {
 	if !ok {
 		return nil
 	}
-	r := &Router{}
+	r := &Router{ResponseHeaderTimeout: DefaultResponseHeaderTimeout}
+	if v := f.get("track_header"); v != nil {
+		r.TrackHeader = p.boolean(v, f.field("track_header"))
+	}
+	if v := f.get("response_header_timeout"); v != nil {
+		if d, ok := p.duration(v, f.field("response_header_timeout")); ok {
+			if d <= 0 {
+				p.add(v, f.field("response_header_timeout"), "response_header_timeout must be greater than zero (got %q); write how long a backend may take to start its answer, such as 30s, or remove it to use the default of %s", v.Value, shortDuration(DefaultResponseHeaderTimeout))
+			} else {
+				r.ResponseHeaderTimeout = d
+			}
+		}
+	}
 	var listenOK bool
 	if v := f.get("listen"); v == nil {
 		p.add(f.at("listen"), f.field("listen"), "router.listen is required: the host:port the router listens on, where your users' traffic goes, e.g. listen: 127.0.0.1:8082")

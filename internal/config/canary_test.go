@@ -95,7 +95,8 @@ func TestCanaryValid(t *testing.T) {
 			Timeout: time.Minute,
 			Dir:     dir,
 		},
-		Router: &Router{Listen: "127.0.0.1:8082", Stable: "http://127.0.0.1:8092", Canary: "http://127.0.0.1:8093"},
+		Router: &Router{Listen: "127.0.0.1:8082", Stable: "http://127.0.0.1:8092", Canary: "http://127.0.0.1:8093",
+			ResponseHeaderTimeout: DefaultResponseHeaderTimeout},
 		SetWeight: &Deploy{
 			Command: []string{filepath.Join(dir, "weights.sh")},
 			Timeout: DefaultTimeout,

@@ -38,6 +38,26 @@
 //
 // The holidays_ical file is read while the configuration is parsed.
 //
+// The server block may also serve HTTPS, name the reverse proxies whose
+// X-Forwarded-* headers are believed, and change the limits on clients
+// (every field optional; the defaults are the Default* constants):
+//
+//	server:
+//	  tls:                              # both or neither; read at parse time
+//	    cert: tls/cert.pem              # PEM certificate, its chain after it
+//	    key: tls/key.pem
+//	  hsts: true                        # Strict-Transport-Security on HTTPS responses
+//	  trusted_proxies: [127.0.0.1, 10.0.0.0/8]
+//	  limits:
+//	    read_header_timeout: 10s
+//	    read_timeout: 30s               # headers and body
+//	    write_timeout: 60s              # not for the dashboard's event stream
+//	    idle_timeout: 120s
+//	    max_header_bytes: 65536
+//	    max_connections: 1024
+//	    max_event_streams: 1000
+//	    max_event_streams_per_session: 8
+//
 // An environment may make every promotion into it a canary rollout: the
 // release first runs beside the stable version and gets a growing share of
 // traffic, step by step, while an analysis compares it with the stable
@@ -50,6 +70,8 @@
 //	    listen: 127.0.0.1:8082
 //	    stable: http://127.0.0.1:8092
 //	    canary: http://127.0.0.1:8093
+//	    track_header: false                 # default; true: X-Bakery-Track on responses
+//	    response_header_timeout: 30s        # default 30s
 //	  set_weight:                           # run with BAKERY_CANARY_WEIGHT
 //	    command: ["./weights.sh"]
 //	  steps:                                # required, one or more
@@ -74,19 +96,21 @@
 //	        http: {url: "http://127.0.0.1:8093/healthz"}
 //
 // Relative paths in the file (a sqlite:// database, a deploy command such as
-// ./deploy.sh, a deploy dir, a holidays_ical file) are resolved against the
+// ./deploy.sh, a deploy dir, a holidays_ical file, server.tls files) are resolved against the
 // directory of the file, not against the directory bakery happens to be
 // started from, so the same file works wherever the server runs.
 package config
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/bakery-deploy/bakery/internal/analysis/check"
 	"github.com/bakery-deploy/bakery/internal/analysis/judge"
+	"github.com/bakery-deploy/bakery/internal/httpx"
 	"github.com/bakery-deploy/bakery/internal/window"
 )
 
@@ -140,6 +164,23 @@ type Server struct {
 	MaskEnv []string
 	// Banner configures the banner endpoint apps' pages read.
 	Banner Banner
+	// TLS, if set, makes the server serve HTTPS with this certificate
+	// (server.tls); nil: plain HTTP, e.g. behind a reverse proxy that
+	// terminates TLS.
+	TLS *TLS
+	// HSTS adds Strict-Transport-Security to every HTTPS response
+	// (server.hsts), so browsers never use plain HTTP for the host again.
+	HSTS bool
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For,
+	// X-Forwarded-Proto and X-Forwarded-Host are believed
+	// (server.trusted_proxies); from any other address those headers are
+	// ignored.
+	TrustedProxies []netip.Prefix
+	// Limits bound slow, idle and greedy clients (server.limits); every
+	// field is set, from DefaultLimits where the file leaves it out. The
+	// built-in canary routers use the connection, header and idle limits
+	// too.
+	Limits httpx.Limits
 }
 
 // Banner configures GET /api/v1/services/{service}/environments/{env}/banner.
@@ -225,7 +266,21 @@ type Router struct {
 	// Stable and Canary are the http(s) base URLs of the stable version
 	// and of the canary instances.
 	Stable, Canary string
+	// TrackHeader, when set (track_header: true), makes every response
+	// carry X-Bakery-Track: stable or canary. It is off by default: it
+	// tells any client which version answered, so a client could retry
+	// until it reaches the canary (or avoid it).
+	TrackHeader bool
+	// ResponseHeaderTimeout is how long a backend may take to start its
+	// response before the router answers 502 (response_header_timeout;
+	// default DefaultResponseHeaderTimeout).
+	ResponseHeaderTimeout time.Duration
 }
+
+// DefaultResponseHeaderTimeout is how long the built-in router waits for
+// a backend's response headers when canary.router.response_header_timeout
+// is unset.
+const DefaultResponseHeaderTimeout = 30 * time.Second
 
 // CanaryStep is one step of a canary rollout.
 type CanaryStep struct {

@@ -97,6 +97,7 @@ func TestParseValidFile(t *testing.T) {
 			Addr:     "0.0.0.0:9090",
 			Database: "sqlite://" + filepath.Join(dir, "state", "bakery.db"),
 			Banner:   Banner{Public: true},
+			Limits:   DefaultLimits(),
 		},
 		Services: []Service{
 			{
@@ -161,7 +162,7 @@ func TestParseDefaults(t *testing.T) {
 	require.NoError(t, err)
 	dir := filepath.FromSlash("/etc/bakery")
 	require.Equal(t, dir, cfg.Dir)
-	require.Equal(t, Server{Addr: DefaultAddr, Database: "sqlite://" + filepath.Join(dir, "bakery.db")}, cfg.Server)
+	require.Equal(t, Server{Addr: DefaultAddr, Database: "sqlite://" + filepath.Join(dir, "bakery.db"), Limits: DefaultLimits()}, cfg.Server)
 	env := cfg.Services[0].Environments[0]
 	require.Equal(t, Environment{Name: "staging", Deploy: Deploy{
 		Command: []string{filepath.Join(dir, "deploy.sh")},
@@ -410,7 +411,7 @@ func TestProblems(t *testing.T) {
 				"        deploy:",
 				"          command: [./deploy.sh]",
 			),
-			wants: []want{{2, 3, "server.address", `unknown field "address"; known fields are: addr, database, inherit_env, mask_env, banner`}},
+			wants: []want{{2, 3, "server.address", `unknown field "address"; known fields are: addr, database, inherit_env, mask_env, banner, tls, hsts, trusted_proxies, limits`}},
 		},
 		{
 			name: "server is a list",
@@ -423,7 +424,7 @@ func TestProblems(t *testing.T) {
 				"        deploy:",
 				"          command: [./deploy.sh]",
 			),
-			wants: []want{{1, 9, "server", "server must be a mapping with the fields addr, database, inherit_env, mask_env, banner; got a list"}},
+			wants: []want{{1, 9, "server", "server must be a mapping with the fields addr, database, inherit_env, mask_env, banner, tls, hsts, trusted_proxies, limits; got a list"}},
 		},
 		{
 			name: "server banner public not a boolean",

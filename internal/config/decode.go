@@ -17,7 +17,7 @@ import (
 // The fields each mapping accepts, in the order they are listed in messages.
 var (
 	rootFields        = []string{"server", "services"}
-	serverFields      = []string{"addr", "database", "inherit_env", "mask_env", "banner"}
+	serverFields      = []string{"addr", "database", "inherit_env", "mask_env", "banner", "tls", "hsts", "trusted_proxies", "limits"}
 	bannerFields      = []string{"public"}
 	serviceFields     = []string{"name", "repository", "environments"}
 	environmentFields = []string{"name", "bake", "deploy", "windows", "migrations", "checks", "canary"}
@@ -224,7 +224,7 @@ func (p *parser) root(doc *yaml.Node, cfg *Config) {
 
 // server walks the server mapping, applying defaults.
 func (p *parser) server(n, at *yaml.Node) Server {
-	s := Server{Addr: DefaultAddr, Database: DefaultDatabase}
+	s := Server{Addr: DefaultAddr, Database: DefaultDatabase, Limits: DefaultLimits()}
 	f, _ := p.mapping(n, at, "server", "server", serverFields)
 	if v := f.get("addr"); v != nil {
 		if addr, ok := p.scalar(v, f.field("addr"), `"127.0.0.1:8080"`); ok {
@@ -256,6 +256,19 @@ func (p *parser) server(n, at *yaml.Node) Server {
 			}
 		}
 	}
+	if v := f.get("tls"); v != nil {
+		s.TLS = p.tls(v, f.field("tls"))
+	}
+	if v := f.get("hsts"); v != nil {
+		s.HSTS = p.boolean(v, f.field("hsts"))
+		if s.HSTS && f.get("tls") == nil && f.get("trusted_proxies") == nil {
+			p.add(v, f.field("hsts"), "hsts is sent only on HTTPS responses, and this server has neither tls (to serve HTTPS itself) nor trusted_proxies (to learn that a proxy in front of it does); add one of them or remove hsts")
+		}
+	}
+	if v := f.get("trusted_proxies"); v != nil {
+		s.TrustedProxies = p.trustedProxies(v, f.field("trusted_proxies"))
+	}
+	s.Limits = p.limits(f.get("limits"), f.field("limits"))
 	return s
 }
 

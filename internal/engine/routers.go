@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"sync"
 	"time"
@@ -21,7 +22,7 @@ type routerKey struct{ service, env string }
 // routerEntry is one built-in router this process runs.
 type routerEntry struct {
 	r      *router.Router
-	sig    string // listen|stable|canary: a change restarts the router
+	sig    string // listen|stable|canary|track_header|response_header_timeout: a change restarts the router
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -72,7 +73,7 @@ func (e *Engine) startRouters(ctx context.Context) {
 				continue
 			}
 			rc := env.Canary.Router
-			want[routerKey{svc.Name, env.Name}] = rc.Listen + "|" + rc.Stable + "|" + rc.Canary
+			want[routerKey{svc.Name, env.Name}] = fmt.Sprintf("%s|%s|%s|%t|%s", rc.Listen, rc.Stable, rc.Canary, rc.TrackHeader, rc.ResponseHeaderTimeout)
 		}
 	}
 	e.mu.Lock()
@@ -104,7 +105,8 @@ func (e *Engine) startRouters(ctx context.Context) {
 			continue // the configuration was validated; nothing to do
 		}
 		r, err := router.New(stable, canary, router.Options{Logger: e.log, Metrics: e.routerMetrics, Now: e.clock.Now,
-			Service: k.service, Environment: k.env})
+			Service: k.service, Environment: k.env, TrackHeader: rc.TrackHeader, ResponseHeaderTimeout: rc.ResponseHeaderTimeout,
+			Limits: e.Config().Server.Limits})
 		if err != nil {
 			e.log.Error("built-in router not started", "service", k.service, "environment", k.env, "error", err)
 			continue

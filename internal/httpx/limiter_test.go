@@ -80,7 +80,7 @@ func TestRetryAfterSeconds(t *testing.T) {
 	require.Equal(t, 60, RetryAfterSeconds(time.Minute))
 }
 
-func TestClientIP(t *testing.T) {
+func TestClientIPWithoutProxies(t *testing.T) {
 	t.Parallel()
 	r := httptest.NewRequest("GET", "/", nil)
 	r.RemoteAddr = "192.0.2.7:51234"

@@ -19,12 +19,16 @@
 //
 // # What is recorded
 //
-// Every response carries the header X-Bakery-Track (stable or canary), so a
-// client can tell which version answered. Each request leaves one Sample on
-// its track:
+// With Options.TrackHeader, every response carries the header X-Bakery-Track
+// (stable or canary), so a client can tell which version answered; it is
+// off by default (and a backend's own X-Bakery-Track is removed), since it
+// would let any client retry until it reaches the canary. Each request
+// leaves one Sample on its track:
 //
 //   - the status the client received, or 502 when the backend could not be
-//     reached or its response broke off in the middle of the body;
+//     reached, did not start its response within
+//     Options.ResponseHeaderTimeout, or broke it off in the middle of the
+//     body (the client's 502 names no backend; the log does);
 //   - StatusClientClosed (499) when the client went away first: that says
 //     nothing about the backend, so it is not counted as an error;
 //   - 101 for a protocol upgrade (WebSocket), with the latency up to the

@@ -24,7 +24,7 @@ func Example() {
 	stableURL, _ := url.Parse(stable.URL)
 	canaryURL, _ := url.Parse(canary.URL)
 
-	r, err := router.New(stableURL, canaryURL, router.Options{Service: "web", Environment: "production"})
+	r, err := router.New(stableURL, canaryURL, router.Options{Service: "web", Environment: "production", TrackHeader: true})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -41,8 +41,11 @@ func mustURL(t testing.TB, s string) *url.URL {
 
 // newRouter returns a router (not yet serving) in front of stable and
 // canary.
+// newRouter makes a router with opts and, since most tests tell the
+// tracks apart by it, TrackHeader on.
 func newRouter(t testing.TB, stable, canary string, opts Options) *Router {
 	t.Helper()
+	opts.TrackHeader = true
 	r, err := New(mustURL(t, stable), mustURL(t, canary), opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)

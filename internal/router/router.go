@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bakery-deploy/bakery/internal/httpx"
 )
 
 // Track is one of the two versions behind a Router.
@@ -29,7 +32,10 @@ const (
 	Canary Track = "canary"
 )
 
-// TrackHeader is the response header that names the track that answered.
+// TrackHeader is the response header that names the track that answered,
+// when Options.TrackHeader is set. Otherwise the router removes it from
+// every response (a backend's own included), so clients cannot tell which
+// version answered them.
 const TrackHeader = "X-Bakery-Track"
 
 // StatusClientClosed is the status recorded when the client went away
@@ -46,6 +52,9 @@ const (
 	// Options.MaxSamples is 0. At about 40 bytes a sample, a full track
 	// holds 8 MB.
 	DefaultMaxSamples = 200_000
+	// DefaultResponseHeaderTimeout is how long a backend may take to start
+	// its response when Options.ResponseHeaderTimeout is 0.
+	DefaultResponseHeaderTimeout = 30 * time.Second
 )
 
 // Options configure a Router. The zero value is usable.
@@ -67,6 +76,20 @@ type Options struct {
 	// Now is the router's clock (nil: time.Now). Tests inject a clock to
 	// exercise Keep without waiting. It must not go backwards.
 	Now func() time.Time
+	// TrackHeader makes every response carry TrackHeader (stable or
+	// canary). Off by default: it tells any client which version answered,
+	// so a client could keep retrying until it reaches the canary, or
+	// avoid it.
+	TrackHeader bool
+	// ResponseHeaderTimeout is how long a backend may take to start its
+	// response before the client gets 502 (0: DefaultResponseHeaderTimeout).
+	ResponseHeaderTimeout time.Duration
+	// Limits are the server limits of ServeListener: the header timeout,
+	// header size, idle timeout and connection cap (zero fields: the
+	// defaults of Serve). Its read and write timeouts are not used: the
+	// router carries the application's own traffic (uploads, long polls,
+	// WebSockets), whose durations only the application knows.
+	Limits httpx.Limits
 }
 
 // Router is an http.Handler that proxies each request to the stable or the
@@ -81,6 +104,8 @@ type Router struct {
 	now       func() time.Time
 	keep      time.Duration
 	name      string // "router for web in production", for errors
+	trackHdr  bool   // Options.TrackHeader
+	limits    httpx.Limits
 
 	// afterRecord, if set, is called with every sample once it is
 	// recorded. Tests use it to wait for a request's sample without
@@ -125,12 +150,21 @@ func New(stable, canary *url.URL, opts Options) (*Router, error) {
 	if opts.MaxSamples < 0 {
 		return nil, fmt.Errorf("%s: MaxSamples is %d; give a positive number, or 0 for the default %d", name, opts.MaxSamples, DefaultMaxSamples)
 	}
+	if opts.ResponseHeaderTimeout < 0 {
+		return nil, fmt.Errorf("%s: ResponseHeaderTimeout is %s; give a positive duration, or 0 for the default %s", name, opts.ResponseHeaderTimeout, DefaultResponseHeaderTimeout)
+	}
+	headerTimeout := opts.ResponseHeaderTimeout
+	if headerTimeout == 0 {
+		headerTimeout = DefaultResponseHeaderTimeout
+	}
 	r := &Router{
-		transport: newTransport(),
+		transport: newTransport(headerTimeout),
 		log:       opts.Logger,
 		now:       opts.Now,
 		keep:      opts.Keep,
 		name:      name,
+		trackHdr:  opts.TrackHeader,
+		limits:    opts.Limits,
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -171,7 +205,11 @@ func New(stable, canary *url.URL, opts Options) (*Router, error) {
 				pr.SetXForwarded()
 			},
 			ModifyResponse: func(res *http.Response) error {
-				res.Header.Set(TrackHeader, string(tr.name))
+				if r.trackHdr {
+					res.Header.Set(TrackHeader, string(tr.name))
+				} else {
+					res.Header.Del(TrackHeader)
+				}
 				return nil
 			},
 			ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
@@ -228,8 +266,10 @@ func checkBackend(name string, t Track, u *url.URL) error {
 // usually on the same machine or network, so it keeps many idle
 // connections per backend (a busy router would otherwise open a connection
 // for most requests) and ignores HTTP_PROXY: going through a corporate
-// proxy to reach a local backend is never what the router is for.
-func newTransport() *http.Transport {
+// proxy to reach a local backend is never what the router is for. A
+// backend that takes longer than headerTimeout to start its response gets
+// the client a 502, rather than holding the client and a connection.
+func newTransport(headerTimeout time.Duration) *http.Transport {
 	return &http.Transport{
 		DialContext: (&net.Dialer{
 			Timeout:   5 * time.Second,
@@ -240,6 +280,7 @@ func newTransport() *http.Transport {
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
+		ResponseHeaderTimeout: headerTimeout,
 	}
 }
 
@@ -301,14 +342,22 @@ func (r *Router) proxyError(tr *track, w http.ResponseWriter, err error) {
 		w.WriteHeader(StatusClientClosed)
 		return
 	}
+	// The log says which backend and why; the client learns neither (the
+	// error names the backend's address, e.g. "dial tcp 10.0.3.7:8093").
 	r.warnBackend(tr, "backend did not answer", err)
 	h := w.Header()
-	h.Set(TrackHeader, string(tr.name))
+	if r.trackHdr {
+		h.Set(TrackHeader, string(tr.name))
+	}
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusBadGateway)
-	_, _ = fmt.Fprintf(w, "bakery router: the %s backend did not answer: %v\n", tr.name, err)
+	_, _ = io.WriteString(w, BadGatewayBody)
 }
+
+// BadGatewayBody is the body of the router's 502: nothing about the
+// backend, whose address and error go to the log only.
+const BadGatewayBody = "502 bad gateway: the service did not answer\n"
 
 // warnBackend logs a backend failure, at most once a second per track.
 func (r *Router) warnBackend(tr *track, msg string, err error) {

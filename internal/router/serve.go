@@ -1,18 +1,30 @@
 package router
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"time"
+
+	"github.com/bakery-deploy/bakery/internal/httpx"
 )
 
 // ShutdownTimeout is how long Serve and ServeListener wait for requests in
 // flight once their context is done, before cutting them off.
 const ShutdownTimeout = 5 * time.Second
+
+// The server limits of Serve and ServeListener where Options.Limits leaves
+// a field zero (bakery passes the configuration's server.limits, whose
+// defaults are the same).
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultIdleTimeout       = 2 * time.Minute
+	DefaultMaxHeaderBytes    = 64 << 10
+	DefaultMaxConnections    = 1024
+)
 
 // Serve listens on addr (host:port) and serves the router there until ctx
 // is done, then shuts down gracefully (see ShutdownTimeout) and returns
@@ -43,13 +55,14 @@ func (r *Router) ServeListener(ctx context.Context, ln net.Listener) error {
 	// which http.Server.Shutdown does not track.
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
-	srv := &http.Server{
-		Handler:           r,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		BaseContext:       func(net.Listener) context.Context { return base },
-		ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelDebug),
-	}
+	l := r.limits
+	srv := httpx.NewServer(r, httpx.ServerOptions{Limits: httpx.Limits{
+		ReadHeaderTimeout: cmp.Or(l.ReadHeaderTimeout, DefaultReadHeaderTimeout),
+		IdleTimeout:       cmp.Or(l.IdleTimeout, DefaultIdleTimeout),
+		MaxHeaderBytes:    cmp.Or(l.MaxHeaderBytes, DefaultMaxHeaderBytes),
+	}, ErrorLog: slog.NewLogLogger(r.log.Handler(), slog.LevelDebug)})
+	srv.BaseContext = func(net.Listener) context.Context { return base }
+	ln = httpx.LimitListener(ln, cmp.Or(l.MaxConnections, DefaultMaxConnections))
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	r.log.Info("router listening", "addr", addr, "weight", r.Weight())

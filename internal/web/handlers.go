@@ -14,6 +14,7 @@ import (
 
 	"github.com/bakery-deploy/bakery/internal/api"
 	"github.com/bakery-deploy/bakery/internal/config"
+	"github.com/bakery-deploy/bakery/internal/httpx"
 )
 
 type overviewData struct {
@@ -121,6 +122,18 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *Session) err
 	if h.hub == nil {
 		return &api.Error{Status: http.StatusServiceUnavailable, Message: "live updates are off"}
 	}
+	release, refused := h.streams.acquire(r)
+	if refused != nil {
+		w.Header().Set("Retry-After", strconv.Itoa(streamRetryAfter))
+		writeJSONError(w, refused.Status, refused.Message, refused.Detail)
+		return nil
+	}
+	defer release()
+	// The stream outlives the server's read and write timeouts: each
+	// write below sets its own deadline instead.
+	if err := httpx.Stream(w); err != nil {
+		return err
+	}
 	rc := http.NewResponseController(w)
 	hdr := w.Header()
 	hdr.Set("Content-Type", "text/event-stream")
@@ -130,13 +143,21 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *Session) err
 	defer sub.Close()
 	write := func(msg string) error {
 		// A client that stops reading is dropped; nothing waits for it.
-		if err := rc.SetWriteDeadline(time.Now().Add(10 * time.Second)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		if err := rc.SetWriteDeadline(time.Now().Add(h.streamWrite)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 			return err
 		}
 		if _, err := fmt.Fprint(w, msg); err != nil {
 			return err
 		}
-		return rc.Flush()
+		if err := rc.Flush(); err != nil {
+			return err
+		}
+		// The deadline is for this write only: over HTTP/2 a deadline
+		// that passes between writes resets the stream.
+		if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		return nil
 	}
 	w.WriteHeader(http.StatusOK)
 	// Catch up from where the page (or the stream before a reconnect)

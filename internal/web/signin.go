@@ -71,10 +71,9 @@ func unsafeChars(s string) bool {
 }
 
 // secure reports whether the request came over TLS (directly, or through a
-// proxy that says so): the cookie is then Secure.
-func secure(r *http.Request) bool {
-	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
-}
+// trusted proxy that says so: server.trusted_proxies): the cookie is then
+// Secure. Anyone else's X-Forwarded-Proto is ignored.
+func secure(r *http.Request) bool { return httpx.Secure(r) }
 
 func setCookie(w http.ResponseWriter, r *http.Request, value string, expires, now time.Time) {
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: value, Path: "/", Expires: expires,
@@ -100,7 +99,8 @@ func sameOrigin(r *http.Request) bool {
 		return true // not a browser, or one too old to say
 	}
 	u, err := url.Parse(origin)
-	return err == nil && (u.Host == r.Host || u.Host == r.Header.Get("X-Forwarded-Host"))
+	// X-Forwarded-Host counts only from a trusted proxy (httpx.Host).
+	return err == nil && (u.Host == r.Host || u.Host == httpx.Host(r))
 }
 
 type signinData struct {

@@ -49,6 +49,9 @@ type Options struct {
 	// PingInterval is how often an idle event stream gets a comment
 	// (default 15 s).
 	PingInterval time.Duration
+	// StreamWriteTimeout bounds each write to an event stream (default
+	// 10 s): a client that stops reading is dropped.
+	StreamWriteTimeout time.Duration
 	// PollInterval, if set, is how often the dashboard reads the event log
 	// for changes made by other replicas (the engine's OnChange reports
 	// only this replica's). Set it when several replicas share a
@@ -58,6 +61,10 @@ type Options struct {
 	// (api.Server.AuthLimiter) so that both doors count together. Nil: the
 	// dashboard has its own.
 	Limiter *httpx.Limiter
+	// MaxStreams and MaxStreamsPerSession bound the live-update streams
+	// open at once, overall (more: 503) and per session cookie (more: 429);
+	// 0: no limit. The configuration's server.limits sets them.
+	MaxStreams, MaxStreamsPerSession int
 }
 
 // Handler serves the dashboard. Mount it on the API server with
@@ -68,8 +75,10 @@ type Handler struct {
 	hub   *Hub
 	log   *slog.Logger
 	ping  time.Duration
-	mux   *http.ServeMux
-	pages *pages
+	// streamWrite bounds each write to an event stream.
+	streamWrite time.Duration
+	mux         *http.ServeMux
+	pages       *pages
 
 	static     fs.FS
 	assetsHash map[string]string
@@ -82,6 +91,7 @@ type Handler struct {
 	limiter  *httpx.Limiter
 	// nextMux matches the pages a person may be sent to after signing in.
 	nextMux *http.ServeMux
+	streams streamLimits
 }
 
 // New builds the dashboard and installs its change filter on the hub.
@@ -92,13 +102,17 @@ func New(o Options) *Handler {
 	if o.PingInterval <= 0 {
 		o.PingInterval = 15 * time.Second
 	}
+	if o.StreamWriteTimeout <= 0 {
+		o.StreamWriteTimeout = 10 * time.Second
+	}
 	static, err := fs.Sub(staticFS, "static")
 	if err != nil {
 		panic(err)
 	}
-	h := &Handler{e: o.Engine, views: o.Views, hub: o.Hub, log: o.Logger, ping: o.PingInterval,
+	h := &Handler{e: o.Engine, views: o.Views, hub: o.Hub, log: o.Logger, ping: o.PingInterval, streamWrite: o.StreamWriteTimeout,
 		mux: http.NewServeMux(), static: static, assetsHash: map[string]string{}, tails: map[string]int64{},
 		cache:   rowCache{rows: map[string]*rowEntry{}, announced: map[string][32]byte{}, flights: map[string]*flight{}},
+		streams: streamLimits{max: o.MaxStreams, perSession: o.MaxStreamsPerSession, open: map[[32]byte]int{}},
 		limiter: o.Limiter}
 	if h.limiter == nil {
 		var clock httpx.Clock

@@ -51,7 +51,7 @@ func newFixture(t *testing.T) *fixture { return newFixtureWith(t, true, 0) }
 // newFixtureWith makes a fixture whose engine reports its changes to the
 // hub (onChange) or not (as another replica's would not), and whose
 // dashboard polls the event log every poll (0: never).
-func newFixtureWith(t *testing.T, onChange bool, poll time.Duration) *fixture {
+func newFixtureWith(t *testing.T, onChange bool, poll time.Duration, more ...func(*Options)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -65,8 +65,12 @@ func newFixtureWith(t *testing.T, onChange bool, poll time.Duration) *fixture {
 	require.NoError(t, err)
 	require.NoError(t, e.Start(ctx, st))
 	a := api.New(e, log, prometheus.NewRegistry())
-	h := New(Options{Engine: e, Views: a, Hub: hub, Logger: log, PingInterval: 200 * time.Millisecond, PollInterval: poll,
-		Limiter: a.AuthLimiter()})
+	o := Options{Engine: e, Views: a, Hub: hub, Logger: log, PingInterval: 200 * time.Millisecond, PollInterval: poll,
+		Limiter: a.AuthLimiter()}
+	for _, f := range more {
+		f(&o)
+	}
+	h := New(o)
 	a.Mount(h)
 	srv := httptest.NewServer(a)
 	t.Cleanup(func() {

@@ -156,6 +156,7 @@ services:
             listen: 127.0.0.1:%d
             stable: http://127.0.0.1:%d
             canary: http://127.0.0.1:%d
+            track_header: true    # the test tells the versions apart by X-Bakery-Track
           steps:
 %s
 %s`, w.addr, staging, stable, canary, cw.routerPort, stable, canary, steps, an)
