@@ -217,7 +217,7 @@ func TestBadInput(t *testing.T) {
 		{"wrong token", "nope", "GET", "/api/v1/services/web", nil, 401, "no token matches"},
 		{"viewer may not release", viewer.Token, "POST", "/api/v1/services/web/releases", api.ReleaseRequest{Version: "v2"}, 403, "needs deployer"},
 		{"deployer may not make tokens", deployer.Token, "POST", "/api/v1/tokens", map[string]string{"name": "x", "role": "admin"}, 403, "needs admin"},
-		{"unknown role", adminToken, "POST", "/api/v1/tokens", map[string]string{"name": "x", "role": "root"}, 400, "use viewer, deployer or admin"},
+		{"unknown role", adminToken, "POST", "/api/v1/tokens", map[string]string{"name": "x", "role": "root"}, 400, "use banner, viewer, deployer or admin"},
 		{"duplicate token name", adminToken, "POST", "/api/v1/tokens", map[string]string{"name": "ci", "role": "viewer"}, 409, "exists already"},
 		{"unknown release", viewer.Token, "GET", "/api/v1/services/web/releases/zzz", nil, 404, "has no release"},
 		{"unknown endpoint", viewer.Token, "GET", "/api/v1/nope", nil, 404, "openapi.json"},
