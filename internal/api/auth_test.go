@@ -10,12 +10,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
+
+	"github.com/bakery-deploy/bakery/internal/testutil"
 
 	"github.com/bakery-deploy/bakery/internal/config"
 	"github.com/bakery-deploy/bakery/internal/engine"
@@ -24,29 +25,12 @@ import (
 	"github.com/bakery-deploy/bakery/internal/store/sqlstore"
 )
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 type testBundle struct {
 	e     *engine.Engine
 	s     *Server
-	clock *fakeClock
+	clock *testutil.Clock
 	ids   map[string]int64
 }
 
@@ -62,7 +46,7 @@ func setup(t *testing.T, mutate func(*config.Config)) *testBundle {
 	if mutate != nil {
 		mutate(cfg)
 	}
-	clock := &fakeClock{t: t0}
+	clock := testutil.NewClock(t0)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e := engine.New(engine.Options{Config: cfg, Clock: clock, Logger: log})
 	st, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "bakery.db"), sqlstore.Options{Workers: e.Workers(), Logger: log})
