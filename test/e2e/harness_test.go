@@ -152,12 +152,30 @@ services:
 // it is not told to (rule 13).
 const testInheritEnv = "DEPLOY_LOG, SLEEP_staging, SLEEP_production, BAKERY_DEMO_DIR, APP_ERROR_AFTER"
 
+// handedOut are the addresses freeAddr has given out in this process. The
+// port is free when freeAddr returns, but the server that will listen on
+// it starts later: without this, the kernel may give the same port to a
+// test running in parallel meanwhile, and one test's /healthz check is
+// answered by the other's server.
+var handedOut = struct {
+	sync.Mutex
+	addrs map[string]bool
+}{addrs: map[string]bool{}}
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().String()
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		addr := ln.Addr().String()
+		ln.Close()
+		if !handedOut.addrs[addr] {
+			handedOut.addrs[addr] = true
+			return addr
+		}
+	}
 }
 
 // server is one running `bakery serve` process.
