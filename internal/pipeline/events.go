@@ -27,13 +27,17 @@ type Event struct {
 
 // Event types. The names are part of the API: scripts read them.
 const (
-	EventReleaseCreated         = "release.created"
-	EventReleaseSuperseded      = "release.superseded"
-	EventPromotionDecided       = "promotion.decided"
-	EventDeploymentStarted      = "deployment.started"
-	EventDeploymentSucceeded    = "deployment.succeeded"
-	EventDeploymentFailed       = "deployment.failed"
-	EventDeploymentInterrupted  = "deployment.interrupted"
+	EventReleaseCreated        = "release.created"
+	EventReleaseSuperseded     = "release.superseded"
+	EventPromotionDecided      = "promotion.decided"
+	EventDeploymentStarted     = "deployment.started"
+	EventDeploymentSucceeded   = "deployment.succeeded"
+	EventDeploymentFailed      = "deployment.failed"
+	EventDeploymentInterrupted = "deployment.interrupted"
+	// EventDeploymentRecovered: a pending deployment whose job nobody will
+	// run (its worker died before starting it) was queued again under a new
+	// attempt.
+	EventDeploymentRecovered    = "deployment.recovered"
 	EventTokenCreated           = "token.created"
 	EventTokenRevoked           = "token.revoked"
 	EventConfigLoaded           = "config.loaded"
