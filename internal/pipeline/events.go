@@ -37,7 +37,10 @@ const (
 	// EventDeploymentRecovered: a pending deployment whose job nobody will
 	// run (its worker died before starting it) was queued again under a new
 	// attempt.
-	EventDeploymentRecovered    = "deployment.recovered"
+	EventDeploymentRecovered = "deployment.recovered"
+	// EventJobRescued: a durable job held by a worker whose process died
+	// was handed back to the queue, to run again on a live worker.
+	EventJobRescued             = "job.rescued"
 	EventTokenCreated           = "token.created"
 	EventTokenRevoked           = "token.revoked"
 	EventConfigLoaded           = "config.loaded"

@@ -29,8 +29,10 @@ import (
 //go:embed migrations
 var migrationsFS embed.FS
 
-// Queue names. Deploy commands get their own queue so that long deploys
-// never hold up quick bookkeeping jobs.
+// Queue names the workers run: the engine's (engine.QueueDeploy and
+// engine.QueueDefault, which own them; an engine test keeps the two in
+// step). Deploy commands get their own queue so that long deploys never
+// hold up quick bookkeeping jobs.
 const (
 	QueueDeploy  = "deploy"
 	QueueDefault = river.QueueDefault
@@ -93,11 +95,13 @@ func riverConfig(opts Options, sqlite bool) *river.Config {
 		QueueDefault: {MaxWorkers: 10},
 	}
 	// Deploy commands have their own timeouts; River must not cancel them.
+	// With a negative timeout River's rescuer (v0.51) skips every running
+	// job, so River never hands out again a job whose process died: bakery
+	// does that itself, from its replicas' heartbeats, within
+	// HeartbeatTimeout (engine/recovery.go, store.Tx.JobRescue). River's own
+	// rescue measures from when a job was handed out, so it could not tell
+	// a long deploy from a dead one.
 	cfg.JobTimeout = -1
-	// A job taken by a process that died is handed out again after this.
-	// Deploy jobs are guarded by the deployment's state and attempt, so a
-	// rescue of a job that is in fact still running does nothing.
-	cfg.RescueStuckJobsAfter = 2 * time.Minute
 	if sqlite {
 		// One process owns a SQLite database, so River's notification
 		// table (polled every 50 ms on the single writer connection) buys
@@ -372,16 +376,6 @@ type sqliteTx struct {
 	river *river.Client[*sql.Tx]
 }
 
-func (t *sqliteTx) JobInsert(ctx context.Context, jobs ...river.InsertManyParams) error {
-	if len(jobs) == 0 {
-		return nil
-	}
-	if _, err := t.river.InsertManyTx(ctx, t.tx, jobs); err != nil {
-		return fmt.Errorf("error enqueueing jobs: %w", err)
-	}
-	return nil
-}
-
 // --- PostgreSQL ---
 
 type pgStore struct {
@@ -484,16 +478,6 @@ type pgTx struct {
 	queries
 	tx    pgx.Tx
 	river *river.Client[pgx.Tx]
-}
-
-func (t *pgTx) JobInsert(ctx context.Context, jobs ...river.InsertManyParams) error {
-	if len(jobs) == 0 {
-		return nil
-	}
-	if _, err := t.river.InsertManyTx(ctx, t.tx, jobs); err != nil {
-		return fmt.Errorf("error enqueueing jobs: %w", err)
-	}
-	return nil
 }
 
 // RawExec runs a statement the store's API does not offer. Only the
