@@ -82,6 +82,9 @@ type cleanupWorker struct {
 }
 
 func (w *cleanupWorker) Work(ctx context.Context, job *river.Job[CanaryCleanupArgs]) error {
+	if !w.e.recovery.jobStarts(ctx, job.Kind, job.Args) {
+		return nil
+	}
 	return w.e.cleanupCanary(ctx, job.Args.CanaryID)
 }
 
@@ -91,6 +94,9 @@ type deployWorker struct {
 }
 
 func (w *deployWorker) Work(ctx context.Context, job *river.Job[DeployArgs]) error {
+	if !w.e.recovery.jobStarts(ctx, job.Kind, job.Args) {
+		return nil
+	}
 	return w.e.runDeployment(ctx, job.Args.DeploymentID, job.Args.Attempt)
 }
 
@@ -100,5 +106,8 @@ type reconcileWorker struct {
 }
 
 func (w *reconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs]) error {
+	if !w.e.recovery.jobStarts(ctx, job.Kind, job.Args) {
+		return nil
+	}
 	return w.e.Reconcile(ctx, job.Args.Service)
 }

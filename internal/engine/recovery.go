@@ -45,6 +45,15 @@ const pendingTimeout = time.Minute
 // an attempt that recovery replaced does nothing when it runs.
 type recovery struct {
 	e *Engine
+	// beforeJob, if set, is called when a worker of this process takes a
+	// job, before it acts; false makes the job do nothing. Tests hold a
+	// job here to widen the window between hand-out and the first write,
+	// and so stand for a process that dies in it.
+	beforeJob func(ctx context.Context, kind string, args any) bool
+}
+
+func (r *recovery) jobStarts(ctx context.Context, kind string, args any) bool {
+	return r.beforeJob == nil || r.beforeJob(ctx, kind, args)
 }
 
 // start writes this replica's heartbeat now and then every
