@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -81,6 +82,7 @@ func redact(url string) string {
 func riverConfig(opts Options, sqlite bool) *river.Config {
 	cfg := &river.Config{
 		Logger: opts.Logger.With("component", "river"),
+		ID:     workerID(),
 	}
 	if opts.Workers == nil {
 		return cfg
@@ -119,6 +121,18 @@ func riverConfig(opts Options, sqlite bool) *river.Config {
 		cfg.FetchPollInterval = 50 * time.Millisecond
 	}
 	return cfg
+}
+
+// workerID names this process's job workers: the holder recorded on every
+// job they take, and the name of the replica heartbeat that says they are
+// alive (store.Store.WorkerID). Host, process and start time make it unique
+// even for two replicas started on one host in the same microsecond.
+func workerID() string {
+	host, _ := os.Hostname()
+	if len(host) > 50 {
+		host = host[:50]
+	}
+	return fmt.Sprintf("%s_%d_%s", host, os.Getpid(), strconv.FormatInt(time.Now().UnixNano(), 36))
 }
 
 func migrationFiles(dialect string) ([]string, error) {
