@@ -173,6 +173,12 @@ func (r *recovery) sweep(ctx context.Context, now time.Time, alive liveness, wor
 		if !ok {
 			js = pipeline.JobNone
 		}
+		// Decide on what was read first, and take the service's lock only
+		// for a deployment that looks stranded: a healthy one costs the
+		// sweep no write transaction.
+		if d := pipeline.DecideRecovery(r.input(ctx, st, dep, js, now, workersGone)); d.Action == pipeline.RecoveryLeave {
+			continue
+		}
 		if err := r.recoverDeployment(ctx, dep.ID, js, workersGone); err != nil && !errors.Is(err, store.ErrNotFound) {
 			errs = append(errs, fmt.Errorf("error recovering deployment %d: %w", dep.ID, err))
 		}
@@ -190,6 +196,25 @@ func (r *recovery) sweep(ctx context.Context, now time.Time, alive liveness, wor
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// input gathers what DecideRecovery needs of dep, reading its canary
+// through rd (the store, or the transaction that holds the service lock).
+func (r *recovery) input(ctx context.Context, rd store.Reader, dep pipeline.Deployment, job pipeline.JobState,
+	now time.Time, workersGone bool) pipeline.RecoveryInput {
+	in := pipeline.RecoveryInput{Deployment: dep, Job: job, Now: now,
+		HeartbeatTimeout: r.e.opts.HeartbeatTimeout, PendingTimeout: pendingTimeout, MaxAttempts: pipeline.MaxAttempts}
+	if workersGone {
+		in.HeartbeatTimeout = 0
+		in.PendingTimeout = 0
+	}
+	// Only a silent running deployment needs its canary looked at.
+	if dep.State == pipeline.DeploymentRunning && now.Sub(dep.Heartbeat) >= in.HeartbeatTimeout {
+		if c, err := rd.CanaryGetByDeployment(ctx, dep.ID); err == nil && c.State == pipeline.CanaryRunning {
+			in.CanaryObserved = true
+		}
+	}
+	return in
 }
 
 // recoverDeployment re-reads a deployment under its service's lock, asks
@@ -214,16 +239,7 @@ func (r *recovery) recoverDeployment(ctx context.Context, id int64, job pipeline
 			return err
 		}
 		now := e.clock.Now()
-		in := pipeline.RecoveryInput{Deployment: dep, Job: job, Now: now,
-			HeartbeatTimeout: e.opts.HeartbeatTimeout, PendingTimeout: pendingTimeout, MaxAttempts: pipeline.MaxAttempts}
-		if c, err := tx.CanaryGetByDeployment(ctx, dep.ID); err == nil && c.State == pipeline.CanaryRunning {
-			in.CanaryObserved = true
-		}
-		if workersGone {
-			in.HeartbeatTimeout = 0
-			in.PendingTimeout = 0
-		}
-		d = pipeline.DecideRecovery(in)
+		d = pipeline.DecideRecovery(r.input(ctx, tx, dep, job, now, workersGone))
 		base := pipeline.Event{At: now, Service: dep.Service, Environment: dep.Environment, Version: dep.Version,
 			ToVersion: dep.Version, Actor: pipeline.ActorSystem, Reason: d.Reason, DeploymentID: dep.ID}
 		switch d.Action {
