@@ -32,7 +32,7 @@ const pendingTimeout = time.Minute
 //
 //   - every replica writes a heartbeat under its job workers' ID
 //     (store.ReplicaBeat, every HeartbeatInterval);
-//   - the leader's runOnce takes every job held by a worker whose replica is
+//   - the leader's runOnce takes every job (of any kind) held by a worker whose replica is
 //     silent for longer than HeartbeatTimeout and hands it back to the
 //     queue (store.Tx.JobRescue), with a job.rescued event: reconcile and
 //     canary-cleanup jobs run again on a live replica;
@@ -107,9 +107,6 @@ func (r *recovery) live(ctx context.Context, now time.Time) (liveness, error) {
 	}, nil
 }
 
-// bakeryKinds are the kinds of every durable job the engine enqueues.
-var bakeryKinds = []string{DeployArgs{}.Kind(), ReconcileArgs{}.Kind(), CanaryCleanupArgs{}.Kind()}
-
 // waiting are the job states in which a job will still be handed out.
 var waiting = []string{store.JobStateAvailable, store.JobStateScheduled, store.JobStateRetryable, store.JobStatePending}
 
@@ -183,7 +180,9 @@ func (r *recovery) sweep(ctx context.Context, now time.Time, alive liveness, wor
 			errs = append(errs, fmt.Errorf("error recovering deployment %d: %w", dep.ID, err))
 		}
 	}
-	running, err := st.JobList(ctx, &store.JobListParams{Kinds: bakeryKinds, States: []string{store.JobStateRunning}})
+	// Every kind: the queue holds only bakery's jobs, and a kind a later
+	// change adds is rescued without being listed here.
+	running, err := st.JobList(ctx, &store.JobListParams{States: []string{store.JobStateRunning}, Limit: 10000})
 	if err != nil {
 		return errors.Join(append(errs, err)...)
 	}
