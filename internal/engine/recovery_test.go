@@ -146,8 +146,8 @@ func waitSignal[T any](t *testing.T, ch <-chan T, what string) T {
 // TestReplicaDiesHoldingFreshDeployJob is the two-replica chaos case of
 // issue 11 on PostgreSQL: replica A is handed a deploy job and dies before
 // the deployment is marked running. Replica B, once A's heartbeat is older
-// than the heartbeat timeout, starts attempt 2, and the deploy command
-// runs once.
+// than the heartbeat timeout, starts attempt 2 from its leader loop, and
+// the deploy command runs once.
 func TestReplicaDiesHoldingFreshDeployJob(t *testing.T) {
 	t.Parallel()
 	url := testutil.NewPostgresDB(t)
@@ -171,10 +171,13 @@ func TestReplicaDiesHoldingFreshDeployJob(t *testing.T) {
 	// Before A's heartbeat is stale, B leaves the deployment alone.
 	require.NoError(t, b.e.recovery.runOnce(context.Background()))
 	require.Empty(t, eventsOf(t, b.st, pipeline.EventDeploymentRecovered))
+	// Then the engine's clock passes A's heartbeat timeout (and A's
+	// leadership lease, should A have led): B's leader loop, on its own,
+	// takes the lead and recovers the deployment.
 	clock.Add(b.e.opts.HeartbeatTimeout + time.Second)
-	require.NoError(t, b.e.recovery.runOnce(context.Background()))
 	require.Equal(t, dep.ID, waitSignal(t, d.ran, "the deploy command on B"))
 	wall := time.Since(killed)
+	require.True(t, b.e.IsLeader())
 	require.Eventually(t, func() bool {
 		got, err := b.st.DeploymentGet(context.Background(), dep.ID)
 		return err == nil && got.State == pipeline.DeploymentSucceeded
@@ -278,6 +281,49 @@ func TestSQLiteRestartAfterCrashBeforeRunning(t *testing.T) {
 	require.Equal(t, 1, d.count(dep.ID))
 	require.Len(t, eventsOf(t, b.st, pipeline.EventDeploymentRecovered), 1)
 	require.Len(t, eventsOf(t, b.st, pipeline.EventJobRescued), 1)
+}
+
+// TestSQLiteRestartRerunsHeldJob: on SQLite, a reconcile or canary-cleanup
+// job held by a process that crashed runs again after the restart, once.
+func TestSQLiteRestartRerunsHeldJob(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		job  store.Job
+	}{
+		{"reconcile", availableNow(reconcileJob("web", start.Add(time.Minute)))},
+		{"canary cleanup", cleanupJob(4242)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			url := "sqlite://" + filepath.Join(t.TempDir(), "bakery.db")
+			clock := testutil.NewClock(start)
+			held, release := make(chan struct{}), make(chan struct{})
+			defer close(release)
+			a := startReplica(t, url, clock, newCountingDeployer(), holdFirst(tc.job.Kind, anyArgs, held, release))
+			require.NoError(t, a.st.InTx(context.Background(), func(ctx context.Context, tx store.Tx) error {
+				return tx.JobInsert(ctx, tc.job)
+			}))
+			waitSignal(t, held, "the first process to take the job")
+			a.kill(t)
+			ran := make(chan any, 10)
+			b := startReplica(t, url, clock, newCountingDeployer(), func(_ context.Context, kind string, args any) bool {
+				if kind != tc.job.Kind {
+					return true
+				}
+				ran <- args
+				return kind != CanaryCleanupArgs{}.Kind() // its canary does not exist
+			})
+			require.Equal(t, tc.job.Args, waitSignal(t, ran, "the job after the restart"))
+			require.Len(t, eventsOf(t, b.st, pipeline.EventJobRescued), 1)
+			require.Eventually(t, func() bool {
+				jobs, err := b.st.JobList(context.Background(), &store.JobListParams{Kinds: []string{tc.job.Kind},
+					States: []string{store.JobStateCompleted}})
+				return err == nil && len(jobs) == 1
+			}, 30*time.Second, 5*time.Millisecond)
+			require.Empty(t, ran, "the job ran once")
+		})
+	}
 }
 
 // TestRecoveryGivesUpAfterMaxAttempts: a running deployment whose worker
