@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/riverqueue/river"
-
 	"github.com/bakery-deploy/bakery/internal/config"
 	"github.com/bakery-deploy/bakery/internal/pipeline"
 	"github.com/bakery-deploy/bakery/internal/store"
@@ -368,7 +366,7 @@ func (e *Engine) manualDeploy(ctx context.Context, tx store.Tx, kind, eventType 
 		Version: rel.Version, FromVersion: from, ToVersion: rel.Version, Actor: actor, Reason: reason, DeploymentID: dep.ID}); err != nil {
 		return dep, err
 	}
-	return dep, tx.JobInsert(ctx, river.InsertManyParams{Args: DeployArgs{DeploymentID: dep.ID, Attempt: dep.Attempt}})
+	return dep, tx.JobInsert(ctx, deployJob(dep.ID, dep.Attempt))
 }
 
 // EmergencyParams is a break-glass deploy.

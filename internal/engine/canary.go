@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/riverqueue/river"
-
 	"github.com/bakery-deploy/bakery/internal/analysis/check"
 	"github.com/bakery-deploy/bakery/internal/analysis/judge"
 	"github.com/bakery-deploy/bakery/internal/config"
@@ -257,7 +255,7 @@ func (e *Engine) endCanaryFrom(ctx context.Context, tx store.Tx, c pipeline.Cana
 		return ended, err
 	}
 	if _, cc := e.canaryConfig(c.Service, c.Environment); cc != nil && cc.Cleanup != nil {
-		err = tx.JobInsert(ctx, river.InsertManyParams{Args: CanaryCleanupArgs{CanaryID: c.ID}})
+		err = tx.JobInsert(ctx, cleanupJob(c.ID))
 	}
 	return ended, err
 }
@@ -751,7 +749,7 @@ func (e *Engine) startPromotionTx(ctx context.Context, tx store.Tx, c pipeline.C
 		Data: map[string]any{"canary_id": c.ID}}); err != nil {
 		return up, err
 	}
-	return up, tx.JobInsert(ctx, river.InsertManyParams{Args: DeployArgs{DeploymentID: dep.ID, Attempt: dep.Attempt + 1}})
+	return up, tx.JobInsert(ctx, deployJob(dep.ID, dep.Attempt+1))
 }
 
 // dropCanary ends a running canary whose environment lost its canary

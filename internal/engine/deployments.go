@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/riverqueue/river"
-
 	"github.com/bakery-deploy/bakery/internal/deploy"
 	"github.com/bakery-deploy/bakery/internal/pipeline"
 	"github.com/bakery-deploy/bakery/internal/redact"
@@ -278,107 +276,5 @@ func (e *Engine) finishDeploymentWith(ctx context.Context, dep pipeline.Deployme
 	}
 	e.metrics.deployed(dep.Service, dep.Environment, dep.Kind, string(state), e.clock.Now().Sub(dep.StartedAt))
 	e.after(dep.Service, next)
-	return nil
-}
-
-// recoverInterrupted finds running deployments whose worker has been silent
-// since before staleBefore-HeartbeatTimeout and starts them again (or fails
-// them after MaxAttempts). Nothing is forgotten: each step is an event.
-func (e *Engine) recoverInterrupted(ctx context.Context, now time.Time) {
-	stale, err := e.store.DeploymentList(ctx, &store.DeploymentListParams{HeartbeatBefore: now.Add(-e.opts.HeartbeatTimeout), Limit: 100})
-	if err != nil {
-		if ctx.Err() == nil {
-			e.log.Error("error looking for interrupted deployments", "error", err)
-		}
-		return
-	}
-	for _, dep := range stale {
-		if err := e.recoverOne(ctx, dep); err != nil && ctx.Err() == nil {
-			e.log.Error("error recovering interrupted deployment", "deployment", dep.ID, "error", err)
-		}
-	}
-}
-
-func (e *Engine) recoverOne(ctx context.Context, dep pipeline.Deployment) error {
-	var next time.Time
-	err := e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		if err := tx.ServiceLock(ctx, dep.Service, e.clock.Now()); err != nil {
-			return err
-		}
-		now := e.clock.Now()
-		if c, err := tx.CanaryGetByDeployment(ctx, dep.ID); err == nil && c.State == pipeline.CanaryRunning {
-			// A canary being observed has no worker: the leader judges it.
-			return nil
-		}
-		if dep.State == pipeline.DeploymentPending {
-			// Its job may have been taken by a process that died before
-			// starting it: queue it again under a new attempt number, which
-			// makes the old job a no-op should it ever run.
-			if _, err := tx.DeploymentUpdate(ctx, &store.DeploymentUpdateParams{ID: dep.ID, Attempt: dep.Attempt,
-				FromStates: []pipeline.DeploymentState{pipeline.DeploymentPending}, State: pipeline.DeploymentPending,
-				NewAttempt: dep.Attempt + 1}); err != nil {
-				return err
-			}
-			return tx.JobInsert(ctx, river.InsertManyParams{Args: DeployArgs{DeploymentID: dep.ID, Attempt: dep.Attempt + 1}})
-		}
-		silent := now.Sub(dep.Heartbeat).Round(time.Second)
-		running := []pipeline.DeploymentState{pipeline.DeploymentRunning}
-		if dep.Attempt < pipeline.MaxAttempts {
-			if _, err := tx.DeploymentUpdate(ctx, &store.DeploymentUpdateParams{ID: dep.ID, Attempt: dep.Attempt, FromStates: running,
-				State: pipeline.DeploymentPending, NewAttempt: dep.Attempt + 1}); err != nil {
-				return err
-			}
-			reason := fmt.Sprintf("the worker running attempt %d stopped (silent for %s); starting attempt %d of %d",
-				dep.Attempt, silent, dep.Attempt+1, pipeline.MaxAttempts)
-			if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventDeploymentInterrupted, Service: dep.Service,
-				Environment: dep.Environment, Version: dep.Version, ToVersion: dep.Version, Actor: pipeline.ActorSystem,
-				Reason: reason, DeploymentID: dep.ID, Data: map[string]any{"attempt": dep.Attempt + 1}}); err != nil {
-				return err
-			}
-			e.log.Warn("deployment interrupted; retrying", "service", dep.Service, "environment", dep.Environment,
-				"deployment", dep.ID, "attempt", dep.Attempt+1)
-			return tx.JobInsert(ctx, river.InsertManyParams{Args: DeployArgs{DeploymentID: dep.ID, Attempt: dep.Attempt + 1}})
-		}
-		msg := fmt.Sprintf("interrupted %d times (worker silent for %s); giving up", dep.Attempt, silent)
-		if _, err := tx.DeploymentUpdate(ctx, &store.DeploymentUpdateParams{ID: dep.ID, Attempt: dep.Attempt, FromStates: running,
-			State: pipeline.DeploymentFailed, FinishedAt: now, Error: &msg}); err != nil {
-			return err
-		}
-		if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventDeploymentFailed, Service: dep.Service,
-			Environment: dep.Environment, Version: dep.Version, ToVersion: dep.Version, Actor: pipeline.ActorSystem,
-			Reason: msg, DeploymentID: dep.ID}); err != nil {
-			return err
-		}
-		svc, ok := e.Config().Service(dep.Service)
-		if !ok {
-			return nil
-		}
-		var err error
-		next, err = e.reconcileTx(ctx, tx, svc)
-		return err
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil // it moved on meanwhile
-	}
-	if err != nil {
-		return err
-	}
-	e.after(dep.Service, next)
-	return nil
-}
-
-// recoverAfterRestart is recovery for a store that one process owns: every
-// active deployment was left behind by a process that is gone.
-func (e *Engine) recoverAfterRestart(ctx context.Context) error {
-	active, err := e.store.DeploymentList(ctx, &store.DeploymentListParams{
-		States: []pipeline.DeploymentState{pipeline.DeploymentPending, pipeline.DeploymentRunning}, Limit: 10000})
-	if err != nil {
-		return fmt.Errorf("error looking for deployments left by a previous run: %w", err)
-	}
-	for _, dep := range active {
-		if err := e.recoverOne(ctx, dep); err != nil {
-			return fmt.Errorf("error recovering deployment %d: %w", dep.ID, err)
-		}
-	}
 	return nil
 }

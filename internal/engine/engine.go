@@ -91,6 +91,9 @@ type Engine struct {
 	routerMetrics *router.Metrics
 	ctx           context.Context
 
+	// recovery takes up work stranded by dead processes (recovery.go).
+	recovery *recovery
+
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
 }
@@ -138,6 +141,7 @@ func New(opts Options) *Engine {
 		e.routerMetrics = router.NewMetrics(opts.Registerer)
 	}
 	e.metrics = newMetrics(opts.Registerer)
+	e.recovery = &recovery{e: e}
 	e.masker = &secret.Masker{}
 	e.cfg.Store(opts.Config)
 	e.updateSecrets(opts.Config)
@@ -191,6 +195,7 @@ func (e *Engine) Start(ctx context.Context, st store.Store) error {
 	}
 	ctx, e.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	e.ctx = ctx
+	e.recovery.start(ctx, &e.wg)
 	// Every replica runs the built-in routers (each on its own host) and
 	// keeps them at the stored canary weights.
 	e.startRouters(ctx)
@@ -264,7 +269,7 @@ func (e *Engine) leaderLoop(ctx context.Context) {
 			e.log.Warn("lost leadership", "holder", e.holder)
 		}
 		if ok {
-			e.recoverInterrupted(ctx, now)
+			e.recoverInterrupted(ctx)
 			e.runDueChecks(ctx)
 			e.runCanaries(ctx)
 			if time.Since(lastFull) > 30*time.Second {
@@ -366,7 +371,7 @@ func (e *Engine) reconcileTx(ctx context.Context, tx store.Tx, svc *config.Servi
 			return time.Time{}, err
 		}
 	}
-	var jobs []river.InsertManyParams
+	var jobs []store.Job
 	for _, p := range d.Promotions {
 		dep, err := tx.DeploymentInsert(ctx, &store.DeploymentInsertParams{Service: svc.Name, Environment: p.Environment,
 			ReleaseID: p.Release.ID, Kind: pipeline.KindAuto, Actor: pipeline.ActorSystem, Reason: p.Reason, CreatedAt: now})
@@ -383,14 +388,13 @@ func (e *Engine) reconcileTx(ctx context.Context, tx store.Tx, svc *config.Servi
 			Actor: pipeline.ActorSystem, Reason: p.Reason, DeploymentID: dep.ID, Data: data}); err != nil {
 			return time.Time{}, err
 		}
-		jobs = append(jobs, river.InsertManyParams{Args: DeployArgs{DeploymentID: dep.ID, Attempt: dep.Attempt}})
+		jobs = append(jobs, deployJob(dep.ID, dep.Attempt))
 		e.log.Info("promotion decided", "service", svc.Name, "environment", p.Environment, "version", p.Release.Version,
 			"from", p.FromVersion, "deployment", dep.ID, "reason", p.Reason)
 	}
 	if !d.NextCheck.IsZero() {
 		at := d.NextCheck.UTC().Truncate(time.Millisecond).Add(time.Millisecond)
-		jobs = append(jobs, river.InsertManyParams{Args: ReconcileArgs{Service: svc.Name, At: at},
-			InsertOpts: &river.InsertOpts{ScheduledAt: at}})
+		jobs = append(jobs, reconcileJob(svc.Name, at))
 	}
 	if err := tx.JobInsert(ctx, jobs...); err != nil {
 		return time.Time{}, err

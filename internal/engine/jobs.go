@@ -6,8 +6,21 @@ import (
 
 	"github.com/riverqueue/river"
 
-	"github.com/bakery-deploy/bakery/internal/store/sqlstore"
+	"github.com/bakery-deploy/bakery/internal/store"
 )
+
+// Queues the engine's jobs run on. Deploy commands get their own queue so
+// that long deploys never hold up quick bookkeeping jobs. The store's
+// job queue must run both (sqlstore's default queues do; a test keeps them
+// in step).
+const (
+	QueueDeploy  = "deploy"
+	QueueDefault = "default"
+)
+
+// jobAttempts is how often the queue runs a job whose worker returned an
+// error before it gives up (a worker that died is recovery's business).
+const jobAttempts = 5
 
 // DeployArgs asks a worker to carry out one attempt of a deployment. The
 // attempt is part of the job so that a job from an attempt that was taken
@@ -20,11 +33,13 @@ type DeployArgs struct {
 // Kind is River's name for the job.
 func (DeployArgs) Kind() string { return "bakery_deploy" }
 
-// InsertOpts puts deploys on their own queue, once per attempt. River may
-// run a job again (a retry after an error, or a rescue of a job whose process
-// died); the deployment's state and attempt guard make that harmless.
-func (DeployArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: sqlstore.QueueDeploy, MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+// deployJob puts a deployment's attempt on the deploy queue, once per
+// attempt. The queue may run a job again (a retry after an error, or a
+// rescue of a job whose process died); the deployment's state and attempt
+// guard make that harmless.
+func deployJob(deploymentID int64, attempt int) store.Job {
+	return store.Job{Kind: DeployArgs{}.Kind(), Args: DeployArgs{DeploymentID: deploymentID, Attempt: attempt},
+		Queue: QueueDeploy, MaxAttempts: jobAttempts, UniqueByArgs: true}
 }
 
 // ReconcileArgs asks for a service's decision to be taken again at a time
@@ -39,9 +54,10 @@ type ReconcileArgs struct {
 // Kind is River's name for the job.
 func (ReconcileArgs) Kind() string { return "bakery_reconcile" }
 
-// InsertOpts makes the job unique per service and time.
-func (ReconcileArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: sqlstore.QueueDefault, MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+// reconcileJob wakes service up at at; unique per service and time.
+func reconcileJob(service string, at time.Time) store.Job {
+	return store.Job{Kind: ReconcileArgs{}.Kind(), Args: ReconcileArgs{Service: service, At: at}, ScheduledAt: at,
+		Queue: QueueDefault, MaxAttempts: jobAttempts, UniqueByArgs: true}
 }
 
 // CanaryCleanupArgs asks for a canary's cleanup command to run, once the
@@ -53,10 +69,11 @@ type CanaryCleanupArgs struct {
 // Kind is River's name for the job.
 func (CanaryCleanupArgs) Kind() string { return "bakery_canary_cleanup" }
 
-// InsertOpts makes the job unique per canary; River retries a failed
-// cleanup with its backoff, up to 5 times.
-func (CanaryCleanupArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: sqlstore.QueueDefault, MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+// cleanupJob runs a canary's cleanup, once per canary; the queue retries a
+// failed cleanup with its backoff, up to jobAttempts times.
+func cleanupJob(canaryID int64) store.Job {
+	return store.Job{Kind: CanaryCleanupArgs{}.Kind(), Args: CanaryCleanupArgs{CanaryID: canaryID},
+		Queue: QueueDefault, MaxAttempts: jobAttempts, UniqueByArgs: true}
 }
 
 type cleanupWorker struct {
@@ -65,6 +82,9 @@ type cleanupWorker struct {
 }
 
 func (w *cleanupWorker) Work(ctx context.Context, job *river.Job[CanaryCleanupArgs]) error {
+	if !w.e.recovery.jobStarts(ctx, job.Kind, job.Args) {
+		return nil
+	}
 	return w.e.cleanupCanary(ctx, job.Args.CanaryID)
 }
 
@@ -74,6 +94,9 @@ type deployWorker struct {
 }
 
 func (w *deployWorker) Work(ctx context.Context, job *river.Job[DeployArgs]) error {
+	if !w.e.recovery.jobStarts(ctx, job.Kind, job.Args) {
+		return nil
+	}
 	return w.e.runDeployment(ctx, job.Args.DeploymentID, job.Args.Attempt)
 }
 
@@ -83,5 +106,8 @@ type reconcileWorker struct {
 }
 
 func (w *reconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs]) error {
+	if !w.e.recovery.jobStarts(ctx, job.Kind, job.Args) {
+		return nil
+	}
 	return w.e.Reconcile(ctx, job.Args.Service)
 }

@@ -55,3 +55,34 @@ func checkDiagram[S ~string](t *testing.T, block string, states []S, terminal fu
 	sort.Strings(code)
 	require.Equal(t, code, inDoc)
 }
+
+// TestStateDiagramArrowsMatchCode checks the deployment diagram's arrows,
+// not only its states: every arrow between two states is one of
+// DeploymentTransitions and every transition is drawn; the only arrow in is
+// [*] --> pending.
+func TestStateDiagramArrowsMatchCode(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../../docs/ARCHITECTURE.md")
+	require.NoError(t, err)
+	m := regexp.MustCompile("(?s)```mermaid\n(stateDiagram-v2\n\\s*\\[\\*\\].*?)```").FindSubmatch(doc)
+	require.NotNil(t, m)
+	drawn := map[string]bool{}
+	var starts []string
+	for _, edge := range regexp.MustCompile(`(?m)^\s*(\[\*\]|\w+) --> (\[\*\]|\w+)`).FindAllSubmatch(m[1], -1) {
+		from, to := string(edge[1]), string(edge[2])
+		switch {
+		case from == "[*]":
+			starts = append(starts, to)
+		case to == "[*]":
+			require.True(t, DeploymentState(from).IsTerminal(), "%s --> [*] but %s is not terminal", from, from)
+		default:
+			drawn[from+" --> "+to] = true
+		}
+	}
+	require.Equal(t, []string{string(DeploymentPending)}, starts, "a deployment starts pending")
+	want := map[string]bool{}
+	for _, tr := range DeploymentTransitions {
+		want[string(tr.From)+" --> "+string(tr.To)] = true
+	}
+	require.Equal(t, want, drawn, "the diagram's arrows are DeploymentTransitions")
+}

@@ -27,13 +27,20 @@ type Event struct {
 
 // Event types. The names are part of the API: scripts read them.
 const (
-	EventReleaseCreated         = "release.created"
-	EventReleaseSuperseded      = "release.superseded"
-	EventPromotionDecided       = "promotion.decided"
-	EventDeploymentStarted      = "deployment.started"
-	EventDeploymentSucceeded    = "deployment.succeeded"
-	EventDeploymentFailed       = "deployment.failed"
-	EventDeploymentInterrupted  = "deployment.interrupted"
+	EventReleaseCreated        = "release.created"
+	EventReleaseSuperseded     = "release.superseded"
+	EventPromotionDecided      = "promotion.decided"
+	EventDeploymentStarted     = "deployment.started"
+	EventDeploymentSucceeded   = "deployment.succeeded"
+	EventDeploymentFailed      = "deployment.failed"
+	EventDeploymentInterrupted = "deployment.interrupted"
+	// EventDeploymentRecovered: a pending deployment whose job nobody will
+	// run (its worker died before starting it) was queued again under a new
+	// attempt.
+	EventDeploymentRecovered = "deployment.recovered"
+	// EventJobRescued: a durable job held by a worker whose process died
+	// was handed back to the queue, to run again on a live worker.
+	EventJobRescued             = "job.rescued"
 	EventTokenCreated           = "token.created"
 	EventTokenRevoked           = "token.revoked"
 	EventConfigLoaded           = "config.loaded"

@@ -11,8 +11,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/riverqueue/river"
-
 	"github.com/bakery-deploy/bakery/internal/pipeline"
 )
 
@@ -71,6 +69,11 @@ type Reader interface {
 	CanaryList(ctx context.Context, p *CanaryListParams) ([]pipeline.Canary, error)
 	// JudgementList lists judgements, newest first.
 	JudgementList(ctx context.Context, p *JudgementListParams) ([]pipeline.Judgement, error)
+	// JobList lists durable jobs.
+	JobList(ctx context.Context, p *JobListParams) ([]JobRow, error)
+	// ReplicaList lists the replicas that have ever beaten, with their
+	// last heartbeat.
+	ReplicaList(ctx context.Context) ([]Replica, error)
 }
 
 // Tx is a database transaction with bakery's writes.
@@ -135,9 +138,13 @@ type Tx interface {
 	CanaryCleaned(ctx context.Context, id int64, at time.Time) error
 	// JudgementInsert records one judgement of a canary.
 	JudgementInsert(ctx context.Context, j *pipeline.Judgement) (pipeline.Judgement, error)
-	// JobInsert enqueues River jobs in this transaction: they run only if it
-	// commits.
-	JobInsert(ctx context.Context, jobs ...river.InsertManyParams) error
+	// JobInsert enqueues durable jobs in this transaction: they run only if
+	// it commits (a rolled-back transaction leaves no job behind).
+	JobInsert(ctx context.Context, jobs ...Job) error
+	// JobRescue hands jobs that were handed out to a worker that died back
+	// to the queue, so that a live worker runs them again. Jobs no longer
+	// running are left alone; it returns how many it rescued.
+	JobRescue(ctx context.Context, ids ...int64) (int, error)
 }
 
 // Store is bakery's database.
@@ -158,6 +165,66 @@ type Store interface {
 	Close(ctx context.Context) error
 	// Kind is "sqlite" or "postgres".
 	Kind() string
+	// WorkerID is the name under which this process's job workers take
+	// jobs (JobRow.Holder of the jobs they hold).
+	WorkerID() string
+	// ReplicaBeat records that the replica whose workers are named id is
+	// alive at now.
+	ReplicaBeat(ctx context.Context, id string, now time.Time) error
+}
+
+// Job is a durable job to enqueue. The engine owns the kinds, their
+// arguments and the queues; the store maps a Job onto the job queue (River)
+// without the engine's interface depending on it.
+type Job struct {
+	Kind string
+	// Args are encoded as JSON; the worker for Kind decodes them.
+	Args  any
+	Queue string
+	// ScheduledAt is when the job may run first (zero: now).
+	ScheduledAt time.Time
+	// MaxAttempts is how often the queue tries a job whose worker returns
+	// an error (zero: the queue's default).
+	MaxAttempts int
+	// UniqueByArgs keeps at most one job of Kind with equal Args waiting,
+	// running or completed: inserting another is a no-op.
+	UniqueByArgs bool
+}
+
+// Job states as JobRow.State reports them (the job queue's own names).
+const (
+	JobStateAvailable = "available"
+	JobStateScheduled = "scheduled"
+	JobStateRetryable = "retryable"
+	JobStatePending   = "pending"
+	JobStateRunning   = "running"
+	JobStateCompleted = "completed"
+	JobStateDiscarded = "discarded"
+	JobStateCancelled = "cancelled"
+)
+
+// JobRow is a durable job as the queue holds it.
+type JobRow struct {
+	ID    int64
+	Kind  string
+	Args  []byte // JSON
+	State string
+	// Holder is the WorkerID of the process the job was last handed to
+	// ("" if it never was).
+	Holder string
+}
+
+// JobListParams filters jobs. Results are oldest first.
+type JobListParams struct {
+	Kinds  []string
+	States []string
+	Limit  int // 0 = 1000
+}
+
+// Replica is one process's last sign of life (ReplicaBeat).
+type Replica struct {
+	ID        string
+	Heartbeat time.Time
 }
 
 // ReleaseListParams filters releases. Results are newest first.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -29,8 +30,10 @@ import (
 //go:embed migrations
 var migrationsFS embed.FS
 
-// Queue names. Deploy commands get their own queue so that long deploys
-// never hold up quick bookkeeping jobs.
+// Queue names the workers run: the engine's (engine.QueueDeploy and
+// engine.QueueDefault, which own them; an engine test keeps the two in
+// step). Deploy commands get their own queue so that long deploys never
+// hold up quick bookkeeping jobs.
 const (
 	QueueDeploy  = "deploy"
 	QueueDefault = river.QueueDefault
@@ -79,6 +82,7 @@ func redact(url string) string {
 func riverConfig(opts Options, sqlite bool) *river.Config {
 	cfg := &river.Config{
 		Logger: opts.Logger.With("component", "river"),
+		ID:     workerID(),
 	}
 	if opts.Workers == nil {
 		return cfg
@@ -93,11 +97,13 @@ func riverConfig(opts Options, sqlite bool) *river.Config {
 		QueueDefault: {MaxWorkers: 10},
 	}
 	// Deploy commands have their own timeouts; River must not cancel them.
+	// With a negative timeout River's rescuer (v0.51) skips every running
+	// job, so River never hands out again a job whose process died: bakery
+	// does that itself, from its replicas' heartbeats, within
+	// HeartbeatTimeout (engine/recovery.go, store.Tx.JobRescue). River's own
+	// rescue measures from when a job was handed out, so it could not tell
+	// a long deploy from a dead one.
 	cfg.JobTimeout = -1
-	// A job taken by a process that died is handed out again after this.
-	// Deploy jobs are guarded by the deployment's state and attempt, so a
-	// rescue of a job that is in fact still running does nothing.
-	cfg.RescueStuckJobsAfter = 2 * time.Minute
 	if sqlite {
 		// One process owns a SQLite database, so River's notification
 		// table (polled every 50 ms on the single writer connection) buys
@@ -115,6 +121,18 @@ func riverConfig(opts Options, sqlite bool) *river.Config {
 		cfg.FetchPollInterval = 50 * time.Millisecond
 	}
 	return cfg
+}
+
+// workerID names this process's job workers: the holder recorded on every
+// job they take, and the name of the replica heartbeat that says they are
+// alive (store.Store.WorkerID). Host, process and start time make it unique
+// even for two replicas started on one host in the same microsecond.
+func workerID() string {
+	host, _ := os.Hostname()
+	if len(host) > 50 {
+		host = host[:50]
+	}
+	return fmt.Sprintf("%s_%d_%s", host, os.Getpid(), strconv.FormatInt(time.Now().UnixNano(), 36))
 }
 
 func migrationFiles(dialect string) ([]string, error) {
@@ -372,16 +390,6 @@ type sqliteTx struct {
 	river *river.Client[*sql.Tx]
 }
 
-func (t *sqliteTx) JobInsert(ctx context.Context, jobs ...river.InsertManyParams) error {
-	if len(jobs) == 0 {
-		return nil
-	}
-	if _, err := t.river.InsertManyTx(ctx, t.tx, jobs); err != nil {
-		return fmt.Errorf("error enqueueing jobs: %w", err)
-	}
-	return nil
-}
-
 // --- PostgreSQL ---
 
 type pgStore struct {
@@ -484,16 +492,6 @@ type pgTx struct {
 	queries
 	tx    pgx.Tx
 	river *river.Client[pgx.Tx]
-}
-
-func (t *pgTx) JobInsert(ctx context.Context, jobs ...river.InsertManyParams) error {
-	if len(jobs) == 0 {
-		return nil
-	}
-	if _, err := t.river.InsertManyTx(ctx, t.tx, jobs); err != nil {
-		return fmt.Errorf("error enqueueing jobs: %w", err)
-	}
-	return nil
 }
 
 // RawExec runs a statement the store's API does not offer. Only the

@@ -40,6 +40,8 @@ func Run(t *testing.T, open Factory) {
 	t.Run("Migrations", func(t *testing.T) { t.Parallel(); testMigrations(t, open) })
 	t.Run("CheckResults", func(t *testing.T) { t.Parallel(); testCheckResults(t, open) })
 	t.Run("CanariesAndJudgements", func(t *testing.T) { t.Parallel(); testCanaries(t, open) })
+	t.Run("JobsCommitOrVanish", func(t *testing.T) { t.Parallel(); testJobs(t, open) })
+	t.Run("ReplicaHeartbeats", func(t *testing.T) { t.Parallel(); testReplicas(t, open) })
 }
 
 func mustRelease(t *testing.T, s store.Store, service, version string) pipeline.Release {
@@ -784,4 +786,90 @@ func testCanaries(t *testing.T, open Factory) {
 	js, err = s.JudgementList(ctx, &store.JudgementListParams{Service: "web", Environment: "production", Limit: 1})
 	require.NoError(t, err)
 	require.Len(t, js, 1)
+}
+
+// testJobs proves the jobs port: "nothing runs before the commit" rests on a
+// job enqueued in a rolled-back transaction being gone.
+func testJobs(t *testing.T, open Factory) {
+	ctx := context.Background()
+	s, reopen := open(t)
+	const kind = "storetest_job"
+	list := func(s store.Store, states ...string) []store.JobRow {
+		t.Helper()
+		jobs, err := s.JobList(ctx, &store.JobListParams{Kinds: []string{kind}, States: states})
+		require.NoError(t, err)
+		return jobs
+	}
+	insert := func(s store.Store, jobs ...store.Job) {
+		t.Helper()
+		require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return tx.JobInsert(ctx, jobs...) }))
+	}
+
+	boom := errors.New("boom")
+	err := s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.JobInsert(ctx, store.Job{Kind: kind, Args: map[string]int{"n": 1}, Queue: "default"}); err != nil {
+			return err
+		}
+		return boom
+	})
+	require.ErrorIs(t, err, boom)
+	require.Empty(t, list(s), "a job enqueued in a rolled-back transaction is gone")
+
+	insert(s, store.Job{Kind: kind, Args: map[string]int{"n": 2}, Queue: "default", MaxAttempts: 3, UniqueByArgs: true})
+	jobs := list(s)
+	require.Len(t, jobs, 1, "a job enqueued in a committed transaction is there")
+	require.JSONEq(t, `{"n": 2}`, string(jobs[0].Args))
+	require.Equal(t, store.JobStateAvailable, jobs[0].State)
+	require.Empty(t, jobs[0].Holder, "never handed out")
+
+	insert(s, store.Job{Kind: kind, Args: map[string]int{"n": 2}, Queue: "default", UniqueByArgs: true})
+	require.Len(t, list(s), 1, "a unique job is enqueued once")
+	insert(s, store.Job{Kind: kind, Args: map[string]int{"n": 3}, Queue: "default", ScheduledAt: time.Now().Add(time.Hour)})
+	require.Len(t, list(s, store.JobStateScheduled), 1, "a job for later waits as scheduled")
+
+	s = reopen(t, s)
+	require.Len(t, list(s), 2, "jobs survive a restart")
+
+	// A job handed out to a worker that died: rescue makes it available
+	// again; a job that is not running is left alone.
+	hand := `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = CURRENT_TIMESTAMP, attempted_by = jsonb('["w1"]') WHERE id = `
+	if s.Kind() == "postgres" {
+		hand = `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now(), attempted_by = ARRAY['w0', 'w1'] WHERE id = `
+	}
+	id := jobs[0].ID
+	require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return execRaw(ctx, tx, hand+fmt.Sprint(id)) }))
+	running := list(s, store.JobStateRunning)
+	require.Len(t, running, 1)
+	require.Equal(t, "w1", running[0].Holder, "the last worker it was handed to")
+	var rescued int
+	require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		rescued, err = tx.JobRescue(ctx, id, id+1000)
+		return err
+	}))
+	require.Equal(t, 1, rescued)
+	require.Len(t, list(s, store.JobStateAvailable), 1)
+	require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		rescued, err = tx.JobRescue(ctx, id)
+		return err
+	}))
+	require.Zero(t, rescued, "an available job is not rescued again")
+}
+
+// testReplicas proves the replicas' heartbeats that job rescue relies on.
+func testReplicas(t *testing.T, open Factory) {
+	ctx := context.Background()
+	s, _ := open(t)
+	require.NotEmpty(t, s.WorkerID())
+	require.NoError(t, s.ReplicaBeat(ctx, "a", t0))
+	require.NoError(t, s.ReplicaBeat(ctx, "b", t0))
+	require.NoError(t, s.ReplicaBeat(ctx, "a", t0.Add(time.Second)))
+	reps, err := s.ReplicaList(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []store.Replica{{ID: "a", Heartbeat: t0.Add(time.Second)}, {ID: "b", Heartbeat: t0}}, reps)
+	require.NoError(t, s.ReplicaBeat(ctx, "a", t0.Add(25*time.Hour)))
+	reps, err = s.ReplicaList(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []store.Replica{{ID: "a", Heartbeat: t0.Add(25 * time.Hour)}}, reps, "a replica silent for a day is forgotten")
 }
