@@ -156,7 +156,9 @@ func Queue(st State, i int, now time.Time) []QueueEntry {
 			for j := range st.Canaries {
 				if c := st.Canaries[j]; c.DeploymentID == active.ID && !c.State.IsTerminal() {
 					e.State, e.Canary = ReleaseCanary, &c
-					e.Why = fmt.Sprintf("canary in %s at %d%%", env.Name, c.Weight)
+					if c.State == CanaryRunning {
+						e.Why = fmt.Sprintf("canary in %s at %d%%", env.Name, c.Weight)
+					}
 				}
 			}
 		case r.Rejected:
