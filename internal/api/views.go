@@ -208,6 +208,10 @@ func eventView(e pipeline.Event) EventView {
 		FromVersion: e.FromVersion, ToVersion: e.ToVersion, Actor: e.Actor, ActorTokenID: e.ActorTokenID, Reason: e.Reason, DeploymentID: e.DeploymentID, Data: e.Data}
 }
 
+// FormatService is the JSON view of a service's read model, as GET
+// /api/v1/services/{service} serves it.
+func FormatService(svc *config.Service, m readmodel.Service) ServiceView { return serviceView(svc, m) }
+
 // serviceView formats the read model of one service; it derives nothing.
 func serviceView(svc *config.Service, m readmodel.Service) ServiceView {
 	now := m.At

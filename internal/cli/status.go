@@ -141,12 +141,13 @@ func queueLine(q api.QueuedReleaseView, now time.Time) string {
 	state := strings.ReplaceAll(q.State, "_", " ")
 	switch q.State {
 	case "baking":
-		if q.BakeUntil != nil {
-			return fmt.Sprintf("baking until %s (%s left)", q.BakeUntil.UTC().Format(time.RFC3339), humanDuration(q.BakeUntil.Sub(now)))
+		if q.BakeStarted != nil && q.BakeUntil != nil {
+			return fmt.Sprintf("baking since %s until %s (%s left)", q.BakeStarted.UTC().Format(time.RFC3339),
+				q.BakeUntil.UTC().Format(time.RFC3339), humanDuration(q.BakeUntil.Sub(now)))
 		}
 	case "baked", "bake_skipped":
-		if q.BakeStarted != nil {
-			return fmt.Sprintf("%s (bake started %s)", state, q.BakeStarted.UTC().Format(time.RFC3339))
+		if q.BakeStarted != nil && q.BakeUntil != nil {
+			return fmt.Sprintf("%s (bake %s to %s)", state, q.BakeStarted.UTC().Format(time.RFC3339), q.BakeUntil.UTC().Format(time.RFC3339))
 		}
 	case "lower", "failed_below", "failed", "deploying", "canary":
 		return q.Message
