@@ -53,7 +53,7 @@ type Wait struct {
 
 type closedWindow struct{ opens time.Time }
 
-func (w closedWindow) Open(t time.Time) bool                 { return !t.Before(w.opens) }
+func (w closedWindow) Open(t time.Time) bool                { return !t.Before(w.opens) }
 func (w closedWindow) NextOpen(time.Time) (time.Time, bool) { return w.opens, true }
 
 func rel(id int64, rejected bool) pipeline.Release {
