@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/bakery-deploy/bakery/internal/api"
 	"github.com/bakery-deploy/bakery/internal/config"
 	"github.com/bakery-deploy/bakery/internal/engine"
 	"github.com/bakery-deploy/bakery/internal/migrations"
@@ -85,6 +86,9 @@ type eventRow struct {
 type migrationPanel struct {
 	Envs  []migrationEnvRow
 	Drift []migrations.Drift
+	// ReadAt is when the background reader read them; Age says it.
+	ReadAt time.Time
+	Age    string
 }
 
 type migrationEnvRow struct {
@@ -195,11 +199,13 @@ func (h *Handler) servicePageData(ctx context.Context, s *Session, svc *config.S
 	}
 	for _, env := range svc.Environments {
 		if env.Migrations != nil && env.Migrations.Database != nil {
-			rep, err := h.e.Migrations(ctx, svc.Name)
+			// What the background reader read last: a page view never
+			// connects to an application's database.
+			rep, err := h.e.CachedMigrations(svc.Name)
 			if err != nil {
 				return d, err
 			}
-			p := &migrationPanel{Drift: rep.Drift}
+			p := &migrationPanel{Drift: rep.Drift, ReadAt: rep.ReadAt(), Age: api.MigrationsAge(rep.ReadAt(), now)}
 			for i, me := range rep.Environments {
 				row := migrationEnvRow{Name: me.Name, Tool: rep.Tools[i], Latest: me.State.Latest}
 				for _, a := range me.State.Applied {
