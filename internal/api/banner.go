@@ -100,7 +100,7 @@ func (s *Server) bannerView(ctx context.Context, service, env string) (BannerVie
 		// Releases are numbered in the order they were created; every one
 		// between the two is a change the environment before runs (a newer
 		// release contains the older ones).
-		rels, err := s.e.Store().ReleaseList(ctx, &store.ReleaseListParams{Service: svc.Name, Limit: maxNewer})
+		rels, err := s.e.Records().ReleaseList(ctx, &store.ReleaseListParams{Service: svc.Name, Limit: maxNewer})
 		if err != nil {
 			return BannerView{}, err
 		}

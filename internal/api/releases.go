@@ -50,7 +50,7 @@ func (s *Server) listReleases(w http.ResponseWriter, r *http.Request, _ *store.T
 	if err != nil {
 		return err
 	}
-	rels, err := s.e.Store().ReleaseList(r.Context(), &store.ReleaseListParams{Service: svc.Name, Limit: limit})
+	rels, err := s.e.Records().ReleaseList(r.Context(), &store.ReleaseListParams{Service: svc.Name, Limit: limit})
 	if err != nil {
 		return err
 	}
@@ -69,12 +69,12 @@ func (s *Server) getRelease(w http.ResponseWriter, r *http.Request, _ *store.Tok
 		return err
 	}
 	version := r.PathValue("version")
-	rel, err := s.e.Store().ReleaseGet(r.Context(), svc.Name, version)
+	rel, err := s.e.Records().ReleaseGet(r.Context(), svc.Name, version)
 	if err != nil {
 		return &Error{Status: http.StatusNotFound, Message: "unknown release",
 			Detail: fmt.Sprintf("%s has no release %q; list them with GET /api/v1/services/%s/releases", svc.Name, version, svc.Name)}
 	}
-	deps, err := s.e.Store().DeploymentList(r.Context(), &store.DeploymentListParams{Service: svc.Name, ReleaseID: rel.ID, Limit: 1000})
+	deps, err := s.e.Records().DeploymentList(r.Context(), &store.DeploymentListParams{Service: svc.Name, ReleaseID: rel.ID, Limit: 1000})
 	if err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func (s *Server) getRelease(w http.ResponseWriter, r *http.Request, _ *store.Tok
 				blocked = true
 			}
 			if env.Canary != nil {
-				if c, err := s.e.Store().CanaryGetByDeployment(r.Context(), dep.ID); err == nil {
+				if c, err := s.e.Records().CanaryGetByDeployment(r.Context(), dep.ID); err == nil {
 					cv := canaryView(c, engine.CanarySteps(env.Canary))
 					stage.Canary = &cv
 				}

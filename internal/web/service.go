@@ -154,7 +154,7 @@ func (h *Handler) servicePageData(ctx context.Context, s *Session, svc *config.S
 	now := m.At
 	for i := range d.Row.Envs {
 		c := &d.Row.Envs[i]
-		succ, err := h.e.Store().DeploymentList(ctx, &store.DeploymentListParams{Service: svc.Name, Environment: c.Env.Name,
+		succ, err := h.e.Records().DeploymentList(ctx, &store.DeploymentListParams{Service: svc.Name, Environment: c.Env.Name,
 			States: []pipeline.DeploymentState{pipeline.DeploymentSucceeded}, Limit: 50})
 		if err != nil {
 			return d, err
@@ -182,7 +182,7 @@ func (h *Handler) servicePageData(ctx context.Context, s *Session, svc *config.S
 			d.Queues = append(d.Queues, q)
 		}
 	}
-	deps, err := h.e.Store().DeploymentList(ctx, &store.DeploymentListParams{Service: svc.Name, Limit: 25})
+	deps, err := h.e.Records().DeploymentList(ctx, &store.DeploymentListParams{Service: svc.Name, Limit: 25})
 	if err != nil {
 		return d, err
 	}
@@ -281,7 +281,7 @@ func (h *Handler) controls(ctx context.Context, svc *config.Service, c *envCell,
 			}
 			rej, known := rejected[dep.ReleaseID]
 			if !known {
-				r, err := h.e.Store().ReleaseGetByID(ctx, dep.ReleaseID)
+				r, err := h.e.Records().ReleaseGetByID(ctx, dep.ReleaseID)
 				if err != nil {
 					return nil, err
 				}
@@ -414,7 +414,7 @@ func (h *Handler) lastEvents(ctx context.Context, service string, n int) ([]pipe
 	const page = 1000
 	var ring []pipeline.Event
 	for {
-		evs, err := h.e.Store().EventList(ctx, &store.EventListParams{Service: service, AfterID: after, Limit: page})
+		evs, err := h.e.Records().EventList(ctx, &store.EventListParams{Service: service, AfterID: after, Limit: page})
 		if err != nil {
 			return nil, err
 		}

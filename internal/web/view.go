@@ -70,7 +70,7 @@ type bannerItem struct {
 // banner reads the locks held on any service's last environment: one
 // query, so every change may refresh it.
 func (h *Handler) banner(ctx context.Context) (bannerData, error) {
-	locks, err := h.e.Store().LockList(ctx, &store.LockListParams{})
+	locks, err := h.e.Records().LockList(ctx, &store.LockListParams{})
 	if err != nil {
 		return bannerData{}, err
 	}
