@@ -139,6 +139,10 @@ func (s *Server) getRelease(w http.ResponseWriter, r *http.Request, _ *store.Tok
 		} else if entry != nil && entry.State == pipeline.ReleaseBaking {
 			stage.State = "baking"
 			stage.Message = fmt.Sprintf("%s is baking in %s until %s", rel.Version, svc.Environments[i-1].Name, entry.BakeEnd.UTC().Format(time.RFC3339))
+		} else if entry != nil && entry.State == pipeline.ReleaseBelow {
+			// Not in the environment below yet: say so of this release,
+			// whatever else the environment waits for.
+			stage.Message = fmt.Sprintf("waiting for %s to reach %s", rel.Version, svc.Environments[i-1].Name)
 		} else if w := m.Environments[i].Wait; w.Kind == pipeline.WaitBake && stage.BakeUntil != nil {
 			stage.State = "baking"
 			stage.Message = w.Message
