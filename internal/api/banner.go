@@ -76,7 +76,7 @@ func (s *Server) publicBanner(authed http.Handler) http.Handler {
 }
 
 func (s *Server) bannerView(ctx context.Context, service, env string) (BannerView, error) {
-	svc, d, err := s.e.Status(ctx, service)
+	svc, d, err := s.e.View(ctx, service)
 	if err != nil {
 		return BannerView{}, err
 	}

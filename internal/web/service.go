@@ -123,10 +123,17 @@ func (h *Handler) servicePageData(ctx context.Context, s *Session, svc *config.S
 	}
 	d := servicePageData{layoutData: h.layout(s, seq, svc.Name, "service", svc.Name, b), Repository: svc.Repository,
 		APIBase: "/api/v1/services/" + url.PathEscape(svc.Name)}
-	d.Row = h.row(ctx, svc)
-	if d.Row.Err != "" {
-		return d, fmt.Errorf("%s", d.Row.Err)
+	// One read of the service's state: the cells and the queues format
+	// the same read model.
+	_, m, err := h.e.View(ctx, svc.Name)
+	if err != nil {
+		return d, err
 	}
+	latest, err := h.e.Records().DeploymentList(ctx, &store.DeploymentListParams{Service: svc.Name, Limit: 4 * len(m.Environments)})
+	if err != nil {
+		return d, err
+	}
+	d.Row = h.rowOf(svc, api.FormatService(svc, m), latest)
 	d.LastEnv = svc.Environments[len(svc.Environments)-1].Name
 	d.Emergency = fmt.Sprintf("Emergency deploy to %s of %s: the version you name goes straight to %s now, skipping ", d.LastEnv, svc.Name, d.LastEnv)
 	if len(svc.Environments) > 1 {
@@ -139,10 +146,6 @@ func (h *Handler) servicePageData(ctx context.Context, s *Session, svc *config.S
 	d.Emergency += fmt.Sprintf("the bake, locks and windows. Automatic promotion into %s is then locked until someone unlocks it.", d.LastEnv)
 
 	if d.Canaries, err = h.canaryPanels(ctx, svc, d.CanDeploy); err != nil {
-		return d, err
-	}
-	_, m, err := h.e.View(ctx, svc.Name)
-	if err != nil {
 		return d, err
 	}
 	rejected := map[int64]bool{}
