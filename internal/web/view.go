@@ -188,6 +188,12 @@ func (h *Handler) cell(svc string, i int, envs []api.EnvironmentView, latest *pi
 			c.BakeEnd = *ev.Waiting.Until
 			if err == nil && bake > 0 {
 				c.BakeStart = c.BakeEnd.Add(-bake)
+				// The read model's bake start, when the view lists it.
+				for _, q := range ev.Releases {
+					if q.Version == c.BakeVersion && q.BakeStarted != nil {
+						c.BakeStart = *q.BakeStarted
+					}
+				}
 				done := now.Sub(c.BakeStart)
 				c.BakePermille = int(min(max(done*1000/bake, 0), 1000))
 			}
