@@ -236,7 +236,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*store.To
 		return nil, fail(&Error{Status: http.StatusUnauthorized, Message: "malformed Authorization header",
 			Detail: "use 'Authorization: Bearer TOKEN'"})
 	}
-	tok, err := s.e.Store().TokenGetByHash(r.Context(), HashToken(strings.TrimSpace(secret)))
+	tok, err := s.e.Records().TokenGetByHash(r.Context(), HashToken(strings.TrimSpace(secret)))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fail(&Error{Status: http.StatusUnauthorized, Message: "invalid token",
 			Detail: "no token matches; create one with 'bakery token create --name NAME --role ROLE'"})

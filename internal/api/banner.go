@@ -30,11 +30,11 @@ type BannerView struct {
 // Status is a service's pipeline now, as GET /api/v1/services/{service}
 // serves it; the dashboard renders it.
 func (s *Server) Status(ctx context.Context, service string) (ServiceView, error) {
-	svc, d, err := s.e.Status(ctx, service)
+	svc, m, err := s.e.View(ctx, service)
 	if err != nil {
 		return ServiceView{}, err
 	}
-	return serviceView(svc, d, s.e.Now()), nil
+	return serviceView(svc, m), nil
 }
 
 // maxNewer bounds the releases counted; a gap that large says enough.
@@ -76,7 +76,7 @@ func (s *Server) publicBanner(authed http.Handler) http.Handler {
 }
 
 func (s *Server) bannerView(ctx context.Context, service, env string) (BannerView, error) {
-	svc, d, err := s.e.Status(ctx, service)
+	svc, d, err := s.e.View(ctx, service)
 	if err != nil {
 		return BannerView{}, err
 	}
@@ -100,7 +100,7 @@ func (s *Server) bannerView(ctx context.Context, service, env string) (BannerVie
 		// Releases are numbered in the order they were created; every one
 		// between the two is a change the environment before runs (a newer
 		// release contains the older ones).
-		rels, err := s.e.Store().ReleaseList(ctx, &store.ReleaseListParams{Service: svc.Name, Limit: maxNewer})
+		rels, err := s.e.Records().ReleaseList(ctx, &store.ReleaseListParams{Service: svc.Name, Limit: maxNewer})
 		if err != nil {
 			return BannerView{}, err
 		}

@@ -112,7 +112,7 @@ func (s *Server) unlock(w http.ResponseWriter, r *http.Request, tok *store.Token
 }
 
 func (s *Server) listLocks(w http.ResponseWriter, r *http.Request, _ *store.Token) error {
-	locks, err := s.e.Store().LockList(r.Context(), &store.LockListParams{})
+	locks, err := s.e.Records().LockList(r.Context(), &store.LockListParams{})
 	if err != nil {
 		return err
 	}

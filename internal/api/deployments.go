@@ -24,7 +24,7 @@ func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request, _ *stor
 	if err != nil {
 		return err
 	}
-	deps, err := s.e.Store().DeploymentList(r.Context(), &store.DeploymentListParams{Service: svc.Name, Environment: env, Limit: limit})
+	deps, err := s.e.Records().DeploymentList(r.Context(), &store.DeploymentListParams{Service: svc.Name, Environment: env, Limit: limit})
 	if err != nil {
 		return err
 	}
@@ -42,7 +42,7 @@ func (s *Server) getDeployment(w http.ResponseWriter, r *http.Request, _ *store.
 		return &Error{Status: http.StatusBadRequest, Message: "invalid deployment id",
 			Detail: fmt.Sprintf("%q is not a number", r.PathValue("id"))}
 	}
-	d, err := s.e.Store().DeploymentGet(r.Context(), id)
+	d, err := s.e.Records().DeploymentGet(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -63,7 +63,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, _ *store.Tok
 	if err != nil {
 		return err
 	}
-	events, err := s.e.Store().EventList(r.Context(), &store.EventListParams{Service: svc.Name, AfterID: after, Limit: limit})
+	events, err := s.e.Records().EventList(r.Context(), &store.EventListParams{Service: svc.Name, AfterID: after, Limit: limit})
 	if err != nil {
 		return err
 	}

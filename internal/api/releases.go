@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/bakery-deploy/bakery/internal/engine"
 	"github.com/bakery-deploy/bakery/internal/pipeline"
@@ -49,7 +50,7 @@ func (s *Server) listReleases(w http.ResponseWriter, r *http.Request, _ *store.T
 	if err != nil {
 		return err
 	}
-	rels, err := s.e.Store().ReleaseList(r.Context(), &store.ReleaseListParams{Service: svc.Name, Limit: limit})
+	rels, err := s.e.Records().ReleaseList(r.Context(), &store.ReleaseListParams{Service: svc.Name, Limit: limit})
 	if err != nil {
 		return err
 	}
@@ -63,39 +64,45 @@ func (s *Server) listReleases(w http.ResponseWriter, r *http.Request, _ *store.T
 
 // getRelease shows a release's way through the pipeline.
 func (s *Server) getRelease(w http.ResponseWriter, r *http.Request, _ *store.Token) error {
-	svc, d, err := s.e.Status(r.Context(), r.PathValue("service"))
+	svc, m, err := s.e.View(r.Context(), r.PathValue("service"))
 	if err != nil {
 		return err
 	}
 	version := r.PathValue("version")
-	rel, err := s.e.Store().ReleaseGet(r.Context(), svc.Name, version)
+	rel, err := s.e.Records().ReleaseGet(r.Context(), svc.Name, version)
 	if err != nil {
 		return &Error{Status: http.StatusNotFound, Message: "unknown release",
 			Detail: fmt.Sprintf("%s has no release %q; list them with GET /api/v1/services/%s/releases", svc.Name, version, svc.Name)}
 	}
-	deps, err := s.e.Store().DeploymentList(r.Context(), &store.DeploymentListParams{Service: svc.Name, ReleaseID: rel.ID, Limit: 1000})
+	deps, err := s.e.Records().DeploymentList(r.Context(), &store.DeploymentListParams{Service: svc.Name, ReleaseID: rel.ID, Limit: 1000})
 	if err != nil {
 		return err
 	}
 	latest := map[string]pipeline.Deployment{}
-	var bakeStart = map[string]pipeline.Deployment{} // first success per environment
-	for _, dep := range deps {                       // newest first
+	for _, dep := range deps { // newest first
 		if _, ok := latest[dep.Environment]; !ok {
 			latest[dep.Environment] = dep
 		}
-		if dep.State == pipeline.DeploymentSucceeded {
-			bakeStart[dep.Environment] = dep
-		}
 	}
+	// The release's own deployments are all the bake rule needs.
+	own := pipeline.State{Deployments: deps}
 	p := ReleaseProgress{Release: releaseView(svc, rel)}
 	blocked := false
 	for i, env := range svc.Environments {
 		stage := ReleaseStageView{Name: env.Name, State: "waiting"}
+		var entry *pipeline.QueueEntry
+		if i < len(m.Environments) {
+			for k := range m.Environments[i].Releases {
+				if q := &m.Environments[i].Releases[k]; q.Release.ID == rel.ID {
+					entry = q
+				}
+			}
+		}
 		if i > 0 {
 			stage.Bake = env.Bake.String()
-			if below, ok := bakeStart[svc.Environments[i-1].Name]; ok {
-				stage.BakeStarted = timePtr(below.FinishedAt)
-				stage.BakeUntil = timePtr(below.FinishedAt.Add(env.Bake))
+			if start, ok := pipeline.BakeStart(own, svc.Environments[i-1].Name, rel.ID); ok {
+				stage.BakeStarted = timePtr(start)
+				stage.BakeUntil = timePtr(start.Add(env.Bake))
 			}
 		}
 		if dep, ok := latest[env.Name]; ok {
@@ -109,22 +116,38 @@ func (s *Server) getRelease(w http.ResponseWriter, r *http.Request, _ *store.Tok
 				blocked = true
 			}
 			if env.Canary != nil {
-				if c, err := s.e.Store().CanaryGetByDeployment(r.Context(), dep.ID); err == nil {
+				if c, err := s.e.Records().CanaryGetByDeployment(r.Context(), dep.ID); err == nil {
 					cv := canaryView(c, engine.CanarySteps(env.Canary))
 					stage.Canary = &cv
 				}
 			}
-		} else if cur := d.Environments[i].Current; cur != nil && cur.ID > rel.ID {
+		} else if cur := m.Environments[i].Current; cur != nil && cur.ID > rel.ID {
 			stage.State = "superseded"
 			stage.Message = fmt.Sprintf("%s runs the newer %s", env.Name, cur.Version)
 			blocked = true
 		} else if blocked {
 			stage.Message = "will not be reached"
-		} else if w := d.Environments[i].Wait; w.Kind == pipeline.WaitBake && stage.BakeUntil != nil {
+		} else if entry != nil && entry.State == pipeline.ReleaseFailedBake {
+			// A check failed during its bake: Decide never promotes it.
+			stage.State = "failed"
+			stage.Message = fmt.Sprintf("failed its bake in %s; %s", svc.Environments[i-1].Name, m.Environments[i].Wait.Message)
+			blocked = true
+		} else if entry != nil && entry.State == pipeline.ReleaseSuperseded {
+			stage.State = "superseded"
+			stage.Message = fmt.Sprintf("a newer release was promoted into %s in its place", env.Name)
+			blocked = true
+		} else if entry != nil && entry.State == pipeline.ReleaseBaking {
+			stage.State = "baking"
+			stage.Message = fmt.Sprintf("%s is baking in %s until %s", rel.Version, svc.Environments[i-1].Name, entry.BakeEnd.UTC().Format(time.RFC3339))
+		} else if entry != nil && entry.State == pipeline.ReleaseBelow {
+			// Not in the environment below yet: say so of this release,
+			// whatever else the environment waits for.
+			stage.Message = fmt.Sprintf("waiting for %s to reach %s", rel.Version, svc.Environments[i-1].Name)
+		} else if w := m.Environments[i].Wait; w.Kind == pipeline.WaitBake && stage.BakeUntil != nil {
 			stage.State = "baking"
 			stage.Message = w.Message
 		} else {
-			stage.Message = d.Environments[i].Wait.Message
+			stage.Message = m.Environments[i].Wait.Message
 		}
 		p.Environments = append(p.Environments, stage)
 	}

@@ -202,13 +202,13 @@ func (w *statusWriter) Flush() {
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if _, err := s.e.Store().TokenCount(ctx); err != nil {
+	if _, err := s.e.Records().TokenCount(ctx); err != nil {
 		// /healthz needs no token: the database's address and user stay in the log.
 		s.log.Error("health check: database unreachable", "error", err)
 		writeError(w, &Error{Status: http.StatusServiceUnavailable, Message: "database unreachable", Detail: redact.ForViewers(err.Error())})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "leader": s.e.IsLeader(), "database": s.e.Store().Kind()})
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "leader": s.e.IsLeader(), "database": s.e.StoreKind()})
 }
 
 // Error is an API error: the status code and a body a person can act on.

@@ -9,22 +9,22 @@ import (
 func (s *Server) listServices(w http.ResponseWriter, r *http.Request, _ *store.Token) error {
 	out := []ServiceView{}
 	for _, svc := range s.e.Config().Services {
-		cfgSvc, d, err := s.e.Status(r.Context(), svc.Name)
+		cfgSvc, m, err := s.e.View(r.Context(), svc.Name)
 		if err != nil {
 			return err
 		}
-		out = append(out, serviceView(cfgSvc, d, s.e.Now()))
+		out = append(out, serviceView(cfgSvc, m))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"services": out})
 	return nil
 }
 
 func (s *Server) getService(w http.ResponseWriter, r *http.Request, _ *store.Token) error {
-	svc, d, err := s.e.Status(r.Context(), r.PathValue("service"))
+	svc, m, err := s.e.View(r.Context(), r.PathValue("service"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, serviceView(svc, d, s.e.Now()))
+	writeJSON(w, http.StatusOK, serviceView(svc, m))
 	return nil
 }
 

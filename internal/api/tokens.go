@@ -134,7 +134,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, tok *store.
 }
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, _ *store.Token) error {
-	tokens, err := s.e.Store().TokenList(r.Context())
+	tokens, err := s.e.Records().TokenList(r.Context())
 	if err != nil {
 		return err
 	}

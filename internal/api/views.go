@@ -8,6 +8,7 @@ import (
 	"github.com/bakery-deploy/bakery/internal/config"
 	"github.com/bakery-deploy/bakery/internal/engine"
 	"github.com/bakery-deploy/bakery/internal/pipeline"
+	"github.com/bakery-deploy/bakery/internal/readmodel"
 )
 
 // The JSON shapes of the API. Field names are part of the contract; the
@@ -44,6 +45,27 @@ type EnvironmentView struct {
 	// Waiting says what the next promotion into this environment waits for
 	// and until when.
 	Waiting WaitView `json:"waiting"`
+	// Releases are the releases between the environment below and this
+	// one, newest first, each with its state as the engine's decision sees
+	// it; absent for the first environment.
+	Releases []QueuedReleaseView `json:"releases,omitempty"`
+}
+
+// QueuedReleaseView is one release between two environments.
+type QueuedReleaseView struct {
+	Version string `json:"version"`
+	// State is one of: live, deploying, canary, baking, baked,
+	// bake_skipped, failed_bake, superseded, rejected, lower (not in the
+	// environment below yet), failed_below, failed, earlier.
+	State     string    `json:"state"`
+	CreatedAt time.Time `json:"created_at"`
+	// BakeStarted/BakeUntil are its bake in the environment below, as the
+	// decision computes them.
+	BakeStarted  *time.Time `json:"bake_started_at,omitempty"`
+	BakeUntil    *time.Time `json:"bake_until,omitempty"`
+	Deployment   int64      `json:"deployment_id,omitempty"`
+	CanaryWeight int        `json:"canary_weight,omitempty"`
+	Message      string     `json:"message"`
 }
 
 // PileUpView warns about a lock held too long.
@@ -186,12 +208,18 @@ func eventView(e pipeline.Event) EventView {
 		FromVersion: e.FromVersion, ToVersion: e.ToVersion, Actor: e.Actor, ActorTokenID: e.ActorTokenID, Reason: e.Reason, DeploymentID: e.DeploymentID, Data: e.Data}
 }
 
-func serviceView(svc *config.Service, d pipeline.Decision, now time.Time) ServiceView {
+// FormatService is the JSON view of a service's read model, as GET
+// /api/v1/services/{service} serves it.
+func FormatService(svc *config.Service, m readmodel.Service) ServiceView { return serviceView(svc, m) }
+
+// serviceView formats the read model of one service; it derives nothing.
+func serviceView(svc *config.Service, m readmodel.Service) ServiceView {
+	now := m.At
 	v := ServiceView{Service: svc.Name, Repository: svc.Repository, Environments: []EnvironmentView{}}
-	for i, env := range d.Environments {
-		ev := EnvironmentView{Name: env.Name, State: "idle"}
+	for i, env := range m.Environments {
+		ev := EnvironmentView{Name: env.Name, State: string(env.State)}
 		if i > 0 {
-			ev.Bake = svc.Environments[i].Bake.String()
+			ev.Bake = env.Bake.String()
 		}
 		if env.Current != nil {
 			version := env.Current.Version
@@ -202,14 +230,10 @@ func serviceView(svc *config.Service, d pipeline.Decision, now time.Time) Servic
 		if env.Active != nil {
 			dv := deploymentView(*env.Active, false)
 			ev.Deployment = &dv
-			ev.State = "deploying"
-			if env.Canary != nil {
+			if env.Canary != nil && i < len(svc.Environments) {
 				cv := canaryView(*env.Canary, engine.CanarySteps(svc.Environments[i].Canary))
 				ev.Canary = &cv
-				ev.State = "canary"
 			}
-		} else if env.Wait.Kind == pipeline.WaitBake || env.Wait.Kind == pipeline.WaitWindow || env.Wait.Kind == pipeline.WaitChecks {
-			ev.State = "waiting"
 		}
 		ev.Waiting = WaitView{Kind: string(env.Wait.Kind), Version: env.Wait.Version, Until: timePtr(env.Wait.Until), Message: env.Wait.Message}
 		ev.Queue = len(env.Queue)
@@ -224,10 +248,22 @@ func serviceView(svc *config.Service, d pipeline.Decision, now time.Time) Servic
 						held.Round(time.Minute), len(env.Queue), env.Name)}
 			}
 		}
-		if ev.Locked && ev.State != "deploying" && ev.State != "canary" {
-			ev.State = "locked"
+		for _, q := range env.Releases {
+			ev.Releases = append(ev.Releases, queuedReleaseView(q))
 		}
 		v.Environments = append(v.Environments, ev)
+	}
+	return v
+}
+
+func queuedReleaseView(q pipeline.QueueEntry) QueuedReleaseView {
+	v := QueuedReleaseView{Version: q.Release.Version, State: string(q.State), CreatedAt: q.Release.CreatedAt.UTC(),
+		BakeStarted: timePtr(q.BakeStart), BakeUntil: timePtr(q.BakeEnd), Message: q.Why}
+	if q.Deployment != nil {
+		v.Deployment = q.Deployment.ID
+	}
+	if q.Canary != nil {
+		v.CanaryWeight = q.Canary.Weight
 	}
 	return v
 }

@@ -15,8 +15,10 @@ func newMigrationsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "migrations SERVICE",
 		Short: "Show each environment's applied schema migrations and the drift between them",
-		Long: `Read, read-only, each environment's migration table (migrations.database in the
-configuration) and show what is applied and where environments drift:
+		Long: `Show each environment's migration table (migrations.database in the
+configuration) as the server last read it (read-only, in the background every
+30 s and after each migration step; the age is printed first), what is applied
+and where environments drift:
   skipped_rehearsal  applied in a later environment but never in an earlier one
   missing            applied in an earlier environment and missing in a later one for longer than its bake
   unreachable        the database could not be read (never shown as "no drift")
@@ -37,6 +39,9 @@ Exits non-zero when there is drift.`,
 					return err
 				}
 			} else {
+				if out.Age != "" {
+					fmt.Fprintf(g.out, "(%s)\n", termSafe(out.Age))
+				}
 				for _, e := range out.Environments {
 					if e.Error != "" {
 						fmt.Fprintf(g.out, "%-12s %-15s UNREADABLE: %s\n", termSafe(e.Name), termSafe(e.Tool), termSafe(e.Error))

@@ -100,7 +100,59 @@ func printStatus(w io.Writer, services []api.ServiceView, now time.Time) {
 				fmt.Fprintf(w, "  ! %s: %s\n", termSafe(e.Name), termSafe(e.PileUp.Message))
 			}
 		}
+		printQueues(w, s, now)
 	}
+}
+
+// queueShown is how many releases `status` lists per environment.
+const queueShown = 10
+
+// printQueues lists, per environment, the releases between it and the one
+// below, newest first, with the state the server's read model gives each
+// (the same the engine decides on): baking with its end, baked, failed
+// bake, superseded, rejected... The one running there and those that ran
+// before it are left out.
+func printQueues(w io.Writer, s api.ServiceView, now time.Time) {
+	for _, e := range s.Environments {
+		var rows []api.QueuedReleaseView
+		for _, q := range e.Releases {
+			if q.State != "live" && q.State != "earlier" {
+				rows = append(rows, q)
+			}
+		}
+		if len(rows) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "  releases for %s:\n", termSafe(e.Name))
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for k, q := range rows {
+			if k == queueShown {
+				fmt.Fprintf(tw, "    … and %d more\n", len(rows)-queueShown)
+				break
+			}
+			fmt.Fprintf(tw, "    %s\t%s\n", termSafe(q.Version), termSafe(queueLine(q, now)))
+		}
+		tw.Flush()
+	}
+}
+
+// queueLine is one release's state in words.
+func queueLine(q api.QueuedReleaseView, now time.Time) string {
+	state := strings.ReplaceAll(q.State, "_", " ")
+	switch q.State {
+	case "baking":
+		if q.BakeStarted != nil && q.BakeUntil != nil {
+			return fmt.Sprintf("baking since %s until %s (%s left)", q.BakeStarted.UTC().Format(time.RFC3339),
+				q.BakeUntil.UTC().Format(time.RFC3339), humanDuration(q.BakeUntil.Sub(now)))
+		}
+	case "baked", "bake_skipped":
+		if q.BakeStarted != nil && q.BakeUntil != nil {
+			return fmt.Sprintf("%s (bake %s to %s)", state, q.BakeStarted.UTC().Format(time.RFC3339), q.BakeUntil.UTC().Format(time.RFC3339))
+		}
+	case "lower", "failed_below", "failed", "deploying", "canary":
+		return q.Message
+	}
+	return state
 }
 
 // humanDuration rounds a duration for people: 3s, 4m10s, 2h5m.

@@ -90,6 +90,8 @@ type Engine struct {
 	routerSync    chan struct{}
 	routerMetrics *router.Metrics
 	ctx           context.Context
+	// migs is what the background reader last read of migration tables.
+	migs migrationCache
 
 	// recovery takes up work stranded by dead processes (recovery.go).
 	recovery *recovery
@@ -212,6 +214,11 @@ func (e *Engine) Start(ctx context.Context, st store.Store) error {
 	go func() {
 		defer e.wg.Done()
 		e.leaderLoop(ctx)
+	}()
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.migrationReader(ctx)
 	}()
 	return nil
 }

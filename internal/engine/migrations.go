@@ -118,6 +118,7 @@ func (e *Engine) migrate(ctx context.Context, dep pipeline.Deployment, rel pipel
 	if err := e.recordSeen(ctx, dep.Service, dep.Environment, st); err != nil {
 		return err
 	}
+	e.migs.kick(dep.Service)
 	if missing := migrations.MissingIDs(st, wanted); len(missing) > 0 {
 		return fmt.Errorf("migrations not applied in %s after the migration step: %s; the code was not deployed", dep.Environment, strings.Join(missing, ", "))
 	}

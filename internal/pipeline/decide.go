@@ -184,6 +184,10 @@ func Decide(st State, now time.Time) Decision {
 			switch {
 			case len(status.Locks) > 0:
 				status.Wait = lockWait(status.Locks, "")
+			case i > 0 && ix.onItsWay(env.Name, lower, floor) != nil:
+				r := ix.onItsWay(env.Name, lower, floor)
+				status.Wait = Wait{Kind: WaitRelease, Version: r.Version,
+					Message: fmt.Sprintf("waiting for %s to reach %s", r.Version, lower)}
 			case i == 0 || ix.hasAnyIn(lower):
 				status.Wait = Wait{Kind: WaitNothing, Message: "up to date"}
 			default:
@@ -199,15 +203,11 @@ func Decide(st State, now time.Time) Decision {
 		var nextVersion string
 		for k := len(cands) - 1; k >= 0; k-- {
 			c := cands[k]
-			if i == 0 || ix.hasMark(env.Name, c.release.ID, MarkBakeSkipped) {
+			if bakeOver(ix, i, env, c, now) {
 				chosen = k
 				break
 			}
 			deadline := c.bakeStart.Add(env.Bake)
-			if !now.Before(deadline) {
-				chosen = k
-				break
-			}
 			if nextDeadline.IsZero() || !deadline.After(nextDeadline) {
 				nextDeadline, nextVersion = deadline, c.release.Version
 			}
@@ -421,15 +421,7 @@ func (ix *index) candidates(env, lower string, floor int64) []candidate {
 	}
 	var bakeStart map[int64]time.Time
 	if lower != "" {
-		bakeStart = make(map[int64]time.Time)
-		for _, dep := range ix.deps[lower] {
-			if dep.State != DeploymentSucceeded {
-				continue
-			}
-			if t, ok := bakeStart[dep.ReleaseID]; !ok || dep.FinishedAt.Before(t) {
-				bakeStart[dep.ReleaseID] = dep.FinishedAt
-			}
-		}
+		bakeStart = bakeStarts(ix.deps[lower])
 	}
 	var out []candidate
 	for _, r := range ix.releases {
@@ -447,6 +439,53 @@ func (ix *index) candidates(env, lower string, floor int64) []candidate {
 		out = append(out, c)
 	}
 	return out
+}
+
+// bakeStarts maps each release to when its bake in the environment whose
+// deployments are deps started: its first successful deployment there
+// (rule 2). Decide and BakeStart share it.
+func bakeStarts(deps []Deployment) map[int64]time.Time {
+	out := make(map[int64]time.Time)
+	for _, dep := range deps {
+		if dep.State != DeploymentSucceeded {
+			continue
+		}
+		if t, ok := out[dep.ReleaseID]; !ok || dep.FinishedAt.Before(t) {
+			out[dep.ReleaseID] = dep.FinishedAt
+		}
+	}
+	return out
+}
+
+// onItsWay is the newest release that may still reach env but has not
+// reached lower yet: newer than what env runs, not rejected or passed over
+// in env, and not failed or cancelled in lower. Nil if none. It names what
+// an environment with nothing to promote waits for.
+func (ix *index) onItsWay(env, lower string, floor int64) *Release {
+	tried := map[int64]bool{}
+	for _, dep := range ix.deps[env] {
+		tried[dep.ReleaseID] = true
+	}
+	stopped := map[int64]bool{}
+	for _, dep := range ix.deps[lower] {
+		if dep.State == DeploymentSucceeded {
+			stopped[dep.ReleaseID] = true // already there: a candidate, or passed over
+		} else if dep.State.IsTerminal() {
+			stopped[dep.ReleaseID] = true
+		}
+	}
+	for k := len(ix.releases) - 1; k >= 0; k-- {
+		r := &ix.releases[k]
+		if r.ID <= floor {
+			break
+		}
+		if r.Rejected || tried[r.ID] || stopped[r.ID] || ix.hasMark(env, r.ID, MarkSuperseded) ||
+			ix.hasMark(lower, r.ID, MarkSuperseded) || ix.hasMark(env, r.ID, MarkFailedBake) {
+			continue
+		}
+		return r
+	}
+	return nil
 }
 
 // checksHold reports whether every check of env has been healthy in an

@@ -109,11 +109,11 @@ func (h *Handler) rowWithFingerprint(ctx context.Context, svc *config.Service) (
 	if err != nil {
 		return serviceRow{}, [32]byte{}, err
 	}
-	deps, err := h.e.Store().DeploymentList(ctx, &store.DeploymentListParams{Service: svc.Name, Limit: 4 * len(view.Environments)})
+	deps, err := h.e.Records().DeploymentList(ctx, &store.DeploymentListParams{Service: svc.Name, Limit: 4 * len(view.Environments)})
 	if err != nil {
 		return serviceRow{}, [32]byte{}, err
 	}
-	rels, err := h.e.Store().ReleaseList(ctx, &store.ReleaseListParams{Service: svc.Name, Limit: 3})
+	rels, err := h.e.Records().ReleaseList(ctx, &store.ReleaseListParams{Service: svc.Name, Limit: 3})
 	if err != nil {
 		return serviceRow{}, [32]byte{}, err
 	}

@@ -229,7 +229,7 @@ func (h *Handler) canaryFingerprint(ctx context.Context, svc *config.Service, d 
 			continue
 		}
 		canaries = true
-		cs, err := h.e.Store().CanaryList(ctx, &store.CanaryListParams{Service: svc.Name, Environment: env.Name, Limit: 1})
+		cs, err := h.e.Records().CanaryList(ctx, &store.CanaryListParams{Service: svc.Name, Environment: env.Name, Limit: 1})
 		if err != nil {
 			return err
 		}
@@ -240,7 +240,7 @@ func (h *Handler) canaryFingerprint(ctx context.Context, svc *config.Service, d 
 	if !canaries {
 		return nil
 	}
-	js, err := h.e.Store().JudgementList(ctx, &store.JudgementListParams{Service: svc.Name, Limit: 1})
+	js, err := h.e.Records().JudgementList(ctx, &store.JudgementListParams{Service: svc.Name, Limit: 1})
 	if err != nil {
 		return err
 	}

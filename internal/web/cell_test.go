@@ -42,13 +42,13 @@ func TestCellStates(t *testing.T) {
 		Waiting: api.WaitView{Kind: "bake", Version: v1, Until: ptr(now.Add(15 * time.Minute))}}, nil)
 	require.Equal(t, "baking", c.Kind)
 	require.Equal(t, 750, c.BakePermille, "45 of 60 minutes baked")
-	require.Contains(t, html, "baking 01234567")
+	require.Contains(t, html, "baking 0123456")
 	require.Contains(t, html, "15m 00s left")
 
 	c, html = render(api.EnvironmentView{Name: "production", State: "deploying",
 		Deployment: &api.DeploymentView{Version: v1, State: "running", Kind: "rollback", Actor: "ana", StartedAt: ptr(now.Add(-75 * time.Second))}}, nil)
 	require.Equal(t, "deploying", c.Kind)
-	require.Contains(t, html, "deploying 01234567")
+	require.Contains(t, html, "deploying 0123456")
 	require.Contains(t, html, ">1:15<", "elapsed time")
 	require.Contains(t, html, "rollback by ana")
 
@@ -70,7 +70,7 @@ func TestCellStates(t *testing.T) {
 		Canary:     &api.CanaryView{Version: v2, State: "promoting", Step: 3, Steps: 3, Weight: 100}}, nil)
 	require.Equal(t, "canary", c.Kind)
 	require.Contains(t, html, "promoting (replacing stable)")
-	require.Contains(t, html, "<code class=\"sha\" title=\"89abcdef01234567\">89abcdef</code>")
+	require.Contains(t, html, "<code class=\"sha\" title=\"89abcdef01234567\">89abcde</code>")
 	require.NotContains(t, html, "left", "no step time while promoting")
 
 	c, html = render(api.EnvironmentView{Name: "production", Locked: true, State: "locked",
@@ -85,7 +85,7 @@ func TestCellStates(t *testing.T) {
 	c, html = render(api.EnvironmentView{Name: "production", Version: &v1, Waiting: api.WaitView{Kind: "up_to_date"}},
 		&pipeline.Deployment{Environment: "production", Version: "feedbeef00", State: pipeline.DeploymentFailed, Error: "deploy command exited with status 7"})
 	require.Equal(t, "failed", c.Kind)
-	require.Contains(t, html, "failed: feedbeef")
+	require.Contains(t, html, "failed: feedbee")
 	require.Contains(t, html, "status 7")
 
 	opens := time.Date(2026, 11, 30, 14, 0, 0, 0, time.UTC) // Monday 09:00 in New York

@@ -189,7 +189,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *Session) err
 				}
 			}
 		case <-ping.C:
-			if _, err := VerifySession(r.Context(), h.e.Store(), s.Cookie, h.e.Now()); err != nil && !errors.Is(err, errStoreUnhealthy) {
+			if _, err := VerifySession(r.Context(), h.e.Records(), s.Cookie, h.e.Now()); err != nil && !errors.Is(err, errStoreUnhealthy) {
 				_ = write("event: signout\ndata: {}\n\n")
 				return nil
 			}

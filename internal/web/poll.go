@@ -37,7 +37,7 @@ func (h *Handler) pollEvents(every time.Duration, done <-chan struct{}) {
 			}
 			continue
 		}
-		evs, err := h.e.Store().EventList(ctx, &store.EventListParams{AfterID: max(0, last-pollLookback), Limit: 1000})
+		evs, err := h.e.Records().EventList(ctx, &store.EventListParams{AfterID: max(0, last-pollLookback), Limit: 1000})
 		cancel()
 		if err != nil {
 			continue
@@ -80,7 +80,7 @@ func (h *Handler) lastEventID(ctx context.Context, done <-chan struct{}) (int64,
 			return id, context.Canceled
 		default:
 		}
-		evs, err := h.e.Store().EventList(ctx, &store.EventListParams{AfterID: id, Limit: 1000})
+		evs, err := h.e.Records().EventList(ctx, &store.EventListParams{AfterID: id, Limit: 1000})
 		if err != nil {
 			return 0, err
 		}

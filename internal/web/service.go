@@ -6,10 +6,12 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/bakery-deploy/bakery/internal/api"
 	"github.com/bakery-deploy/bakery/internal/config"
 	"github.com/bakery-deploy/bakery/internal/engine"
 	"github.com/bakery-deploy/bakery/internal/migrations"
 	"github.com/bakery-deploy/bakery/internal/pipeline"
+	"github.com/bakery-deploy/bakery/internal/readmodel"
 	"github.com/bakery-deploy/bakery/internal/store"
 )
 
@@ -52,8 +54,10 @@ type queueRow struct {
 	Message   string
 	Author    string
 	CreatedAt time.Time
-	// State: live, deploying, baking, baked, superseded, rejected, lower
-	// (not in the environment before it yet), earlier (ran here before).
+	// State: live, deploying, baking, baked, failed-bake, superseded,
+	// rejected, lower (not in the environment before it yet), failed
+	// (failed there or below), earlier (ran here before): queueState of
+	// the read model's state.
 	State     string
 	Label     string
 	Note      string
@@ -82,6 +86,9 @@ type eventRow struct {
 type migrationPanel struct {
 	Envs  []migrationEnvRow
 	Drift []migrations.Drift
+	// ReadAt is when the background reader read them; Age says it.
+	ReadAt time.Time
+	Age    string
 }
 
 type migrationEnvRow struct {
@@ -116,10 +123,17 @@ func (h *Handler) servicePageData(ctx context.Context, s *Session, svc *config.S
 	}
 	d := servicePageData{layoutData: h.layout(s, seq, svc.Name, "service", svc.Name, b), Repository: svc.Repository,
 		APIBase: "/api/v1/services/" + url.PathEscape(svc.Name)}
-	d.Row = h.row(ctx, svc)
-	if d.Row.Err != "" {
-		return d, fmt.Errorf("%s", d.Row.Err)
+	// One read of the service's state: the cells and the queues format
+	// the same read model.
+	_, m, err := h.e.View(ctx, svc.Name)
+	if err != nil {
+		return d, err
 	}
+	latest, err := h.e.Records().DeploymentList(ctx, &store.DeploymentListParams{Service: svc.Name, Limit: 4 * len(m.Environments)})
+	if err != nil {
+		return d, err
+	}
+	d.Row = h.rowOf(svc, api.FormatService(svc, m), latest)
 	d.LastEnv = svc.Environments[len(svc.Environments)-1].Name
 	d.Emergency = fmt.Sprintf("Emergency deploy to %s of %s: the version you name goes straight to %s now, skipping ", d.LastEnv, svc.Name, d.LastEnv)
 	if len(svc.Environments) > 1 {
@@ -134,22 +148,16 @@ func (h *Handler) servicePageData(ctx context.Context, s *Session, svc *config.S
 	if d.Canaries, err = h.canaryPanels(ctx, svc, d.CanDeploy); err != nil {
 		return d, err
 	}
-	st, err := h.e.Store().ServiceState(ctx, svc.Name, h.e.EnvSpecs(svc))
-	if err != nil {
-		return d, err
-	}
-	recent, err := h.e.Store().ReleaseList(ctx, &store.ReleaseListParams{Service: svc.Name, Limit: 50})
-	if err != nil {
-		return d, err
-	}
 	rejected := map[int64]bool{}
-	for _, r := range recent {
-		rejected[r.ID] = r.Rejected
+	for _, me := range m.Environments {
+		for _, q := range me.Releases {
+			rejected[q.Release.ID] = q.Release.Rejected
+		}
 	}
-	now := h.e.Now()
+	now := m.At
 	for i := range d.Row.Envs {
 		c := &d.Row.Envs[i]
-		succ, err := h.e.Store().DeploymentList(ctx, &store.DeploymentListParams{Service: svc.Name, Environment: c.Env.Name,
+		succ, err := h.e.Records().DeploymentList(ctx, &store.DeploymentListParams{Service: svc.Name, Environment: c.Env.Name,
 			States: []pipeline.DeploymentState{pipeline.DeploymentSucceeded}, Limit: 50})
 		if err != nil {
 			return d, err
@@ -161,8 +169,8 @@ func (h *Handler) servicePageData(ctx context.Context, s *Session, svc *config.S
 		if d.CanDeploy {
 			c.Controls = ctl
 		}
-		if i > 0 {
-			q := queue(svc, i, st, recent, succ, now)
+		if i > 0 && i < len(m.Environments) {
+			q := queue(svc, m.Environments[i], now)
 			if q.Waiting > 0 {
 				// Skip bake acts on the newest release waiting.
 				for _, r := range q.Rows {
@@ -177,7 +185,7 @@ func (h *Handler) servicePageData(ctx context.Context, s *Session, svc *config.S
 			d.Queues = append(d.Queues, q)
 		}
 	}
-	deps, err := h.e.Store().DeploymentList(ctx, &store.DeploymentListParams{Service: svc.Name, Limit: 25})
+	deps, err := h.e.Records().DeploymentList(ctx, &store.DeploymentListParams{Service: svc.Name, Limit: 25})
 	if err != nil {
 		return d, err
 	}
@@ -194,11 +202,13 @@ func (h *Handler) servicePageData(ctx context.Context, s *Session, svc *config.S
 	}
 	for _, env := range svc.Environments {
 		if env.Migrations != nil && env.Migrations.Database != nil {
-			rep, err := h.e.Migrations(ctx, svc.Name)
+			// What the background reader read last: a page view never
+			// connects to an application's database.
+			rep, err := h.e.CachedMigrations(svc.Name)
 			if err != nil {
 				return d, err
 			}
-			p := &migrationPanel{Drift: rep.Drift}
+			p := &migrationPanel{Drift: rep.Drift, ReadAt: rep.ReadAt(), Age: api.MigrationsAge(rep.ReadAt(), now)}
 			for i, me := range rep.Environments {
 				row := migrationEnvRow{Name: me.Name, Tool: rep.Tools[i], Latest: me.State.Latest}
 				for _, a := range me.State.Applied {
@@ -274,7 +284,7 @@ func (h *Handler) controls(ctx context.Context, svc *config.Service, c *envCell,
 			}
 			rej, known := rejected[dep.ReleaseID]
 			if !known {
-				r, err := h.e.Store().ReleaseGetByID(ctx, dep.ReleaseID)
+				r, err := h.e.Records().ReleaseGetByID(ctx, dep.ReleaseID)
 				if err != nil {
 					return nil, err
 				}
@@ -297,98 +307,34 @@ func (h *Handler) controls(ctx context.Context, svc *config.Service, c *envCell,
 	return ctl, nil
 }
 
-// queue lists the releases between environment i and the one before it,
-// newest first: those waiting (baking or baked), the one running there,
-// and the ones its last promotion passed over (superseded).
-func queue(svc *config.Service, i int, st pipeline.State, recent []pipeline.Release, succ []pipeline.Deployment, now time.Time) queueView {
-	env, lower := svc.Environments[i], svc.Environments[i-1]
-	q := queueView{Env: env.Name, Lower: lower.Name}
-	var curID, prevID int64
-	deployedHere := map[int64]bool{}
-	for _, d := range succ {
-		deployedHere[d.ReleaseID] = true
-		if curID == 0 {
-			curID = d.ReleaseID
-		} else if prevID == 0 && d.ReleaseID < curID {
-			prevID = d.ReleaseID // what ran before the current release, among older ones
-		}
-	}
-	bakeStart := map[int64]time.Time{}
-	var active map[string]pipeline.Deployment = map[string]pipeline.Deployment{}
-	failedBelow := map[int64]bool{}
-	for _, d := range st.Deployments { // oldest first
-		if d.Environment == lower.Name && d.State == pipeline.DeploymentSucceeded {
-			if _, ok := bakeStart[d.ReleaseID]; !ok {
-				bakeStart[d.ReleaseID] = d.FinishedAt
-			}
-		}
-		if d.State.IsActive() {
-			active[d.Environment] = d
-		}
-		if d.Environment == lower.Name && d.State == pipeline.DeploymentFailed {
-			failedBelow[d.ReleaseID] = true
-		}
-	}
-	marks := map[int64]map[string]bool{}
-	for _, m := range st.Marks {
-		if m.Environment != env.Name && !(m.Environment == lower.Name && m.Kind == pipeline.MarkSuperseded) {
-			continue
-		}
-		if marks[m.ReleaseID] == nil {
-			marks[m.ReleaseID] = map[string]bool{}
-		}
-		marks[m.ReleaseID][m.Kind] = true
-	}
+// queue formats the read model's releases between an environment and the
+// one below it, newest first; their states, bakes and the count waiting
+// are the read model's (pipeline.Queue), not worked out here.
+func queue(svc *config.Service, env readmodel.Environment, now time.Time) queueView {
+	q := queueView{Env: env.Name, Lower: env.Lower, Waiting: env.Waiting(), Oldest: env.OldestWaiting()}
 	const maxRows = 30
-	for _, r := range recent { // newest first
-		if r.ID <= prevID {
-			break
-		}
-		row := queueRow{Version: r.Version, Short: shortVersion(r.Version), Message: firstLine(r.Message), Author: r.Author, CreatedAt: r.CreatedAt}
+	for _, e := range env.Releases { // newest first
+		r := e.Release
+		row := queueRow{Version: r.Version, Short: shortVersion(r.Version), Message: firstLine(r.Message), Author: r.Author,
+			CreatedAt: r.CreatedAt, State: queueState(e.State), Label: e.Why}
 		if svc.Repository != "" {
 			row.CommitURL = commitURL(svc.Repository, r.Version)
 		}
-		switch {
-		case r.ID == curID:
-			row.State, row.Label = "live", "in "+env.Name
-		case r.Rejected:
-			row.State, row.Label = "rejected", "rejected"
-		case active[env.Name].ReleaseID == r.ID && active[env.Name].ID != 0:
-			row.State, row.Label = "deploying", "deploying to "+env.Name
-			for _, c := range st.Canaries {
-				if c.DeploymentID == active[env.Name].ID && c.State == pipeline.CanaryRunning {
-					row.Label = fmt.Sprintf("canary in %s at %d%%", env.Name, c.Weight)
-				}
+		switch e.State {
+		case pipeline.ReleaseBaking:
+			row.Label = "baking"
+			row.BakeStart, row.BakeEnd = e.BakeStart, e.BakeEnd
+			if env.Bake > 0 {
+				row.Permille = int(min(max(now.Sub(e.BakeStart)*1000/env.Bake, 0), 1000))
 			}
-		case r.ID < curID && deployedHere[r.ID]:
-			row.State, row.Label = "earlier", "ran in "+env.Name+" before"
-		case r.ID < curID || marks[r.ID][pipeline.MarkSuperseded]:
-			row.State, row.Label = "superseded", "superseded"
-		case !bakeStart[r.ID].IsZero():
-			start := bakeStart[r.ID]
-			end := start.Add(env.Bake)
-			row.BakeStart, row.BakeEnd = start, end
-			switch {
-			case marks[r.ID][pipeline.MarkBakeSkipped]:
-				row.State, row.Label, row.Note = "baked", "baked", "bake skipped"
-			case !now.Before(end):
-				row.State, row.Label = "baked", "baked"
-			default:
-				row.State, row.Label = "baking", "baking"
-				if env.Bake > 0 {
-					row.Permille = int(min(max(now.Sub(start)*1000/env.Bake, 0), 1000))
-				}
-			}
-			q.Waiting++
-			if q.Oldest.IsZero() || r.CreatedAt.Before(q.Oldest) {
-				q.Oldest = r.CreatedAt
-			}
-		case active[lower.Name].ReleaseID == r.ID && active[lower.Name].ID != 0:
-			row.State, row.Label = "lower", "deploying to "+lower.Name
-		case failedBelow[r.ID]:
-			row.State, row.Label = "failed", "failed in "+lower.Name
-		default:
-			row.State, row.Label = "lower", "waiting for "+lower.Name
+		case pipeline.ReleaseBaked:
+			row.BakeStart, row.BakeEnd = e.BakeStart, e.BakeEnd
+		case pipeline.ReleaseBakeSkipped:
+			row.BakeStart, row.BakeEnd = e.BakeStart, e.BakeEnd
+			row.Label, row.Note = "baked", "bake skipped"
+		case pipeline.ReleaseFailedBake:
+			row.Label = "failed bake"
+			row.Note = "never promoted automatically; it failed a check while baking in " + env.Lower
 		}
 		if len(q.Rows) < maxRows {
 			q.Rows = append(q.Rows, row)
@@ -397,6 +343,23 @@ func queue(svc *config.Service, i int, st pipeline.State, recent []pipeline.Rele
 		}
 	}
 	return q
+}
+
+// queueState is the row's data-state on the page: the read model's state,
+// with the names the dashboard has always used (a canary is a deployment,
+// a skipped bake is baked, a failure below is "failed").
+func queueState(s pipeline.ReleaseState) string {
+	switch s {
+	case pipeline.ReleaseCanary:
+		return "deploying"
+	case pipeline.ReleaseBakeSkipped:
+		return "baked"
+	case pipeline.ReleaseFailedBelow:
+		return "failed"
+	case pipeline.ReleaseFailedBake:
+		return "failed-bake"
+	}
+	return string(s)
 }
 
 func firstLine(s string) string {
@@ -454,7 +417,7 @@ func (h *Handler) lastEvents(ctx context.Context, service string, n int) ([]pipe
 	const page = 1000
 	var ring []pipeline.Event
 	for {
-		evs, err := h.e.Store().EventList(ctx, &store.EventListParams{Service: service, AfterID: after, Limit: page})
+		evs, err := h.e.Records().EventList(ctx, &store.EventListParams{Service: service, AfterID: after, Limit: page})
 		if err != nil {
 			return nil, err
 		}

@@ -154,7 +154,7 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		h.renderSignin(w, http.StatusBadRequest, signinData{Next: next, Error: "Paste an API token."})
 		return
 	}
-	tok, err := h.e.Store().TokenGetByHash(r.Context(), api.HashToken(secret))
+	tok, err := h.e.Records().TokenGetByHash(r.Context(), api.HashToken(secret))
 	if errors.Is(err, store.ErrNotFound) {
 		h.log.Warn("failed sign-in: no token matches", "client", ip)
 		if after, blocked := h.limiter.Fail(ip); blocked {

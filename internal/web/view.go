@@ -70,7 +70,7 @@ type bannerItem struct {
 // banner reads the locks held on any service's last environment: one
 // query, so every change may refresh it.
 func (h *Handler) banner(ctx context.Context) (bannerData, error) {
-	locks, err := h.e.Store().LockList(ctx, &store.LockListParams{})
+	locks, err := h.e.Records().LockList(ctx, &store.LockListParams{})
 	if err != nil {
 		return bannerData{}, err
 	}
@@ -121,7 +121,7 @@ type envCell struct {
 	Index   int
 	Lower   string // the environment before it; "" for the first
 	Last    bool
-	Short   string // the running version, first 8 characters
+	Short   string // the running version, shortened if it is a SHA
 
 	// Kind is the state for colour and scripts: canary, deploying, locked,
 	// failed, window, baking, ok, idle.
@@ -146,11 +146,21 @@ type envCell struct {
 	Controls *envControls
 }
 
+// shortVersion shortens a version for display only when it is a commit SHA
+// (at least 7 hexadecimal characters): it shows the first 7, as git does.
+// Tags and other versions are never cut: demo-173716-1 and demo-173716-2
+// must stay apart.
 func shortVersion(v string) string {
-	if len(v) > 8 {
-		return v[:8]
+	if len(v) <= 7 {
+		return v
 	}
-	return v
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return v
+		}
+	}
+	return v[:7]
 }
 
 // cell works out how to show one environment.
@@ -178,6 +188,12 @@ func (h *Handler) cell(svc string, i int, envs []api.EnvironmentView, latest *pi
 			c.BakeEnd = *ev.Waiting.Until
 			if err == nil && bake > 0 {
 				c.BakeStart = c.BakeEnd.Add(-bake)
+				// The read model's bake start, when the view lists it.
+				for _, q := range ev.Releases {
+					if q.Version == c.BakeVersion && q.BakeStarted != nil {
+						c.BakeStart = *q.BakeStarted
+					}
+				}
 				done := now.Sub(c.BakeStart)
 				c.BakePermille = int(min(max(done*1000/bake, 0), 1000))
 			}
@@ -237,7 +253,10 @@ func (h *Handler) cell(svc string, i int, envs []api.EnvironmentView, latest *pi
 		c.Kind, c.Label = "ok", "up to date"
 	case ev.Waiting.Kind == string(pipeline.WaitRelease):
 		c.Kind, c.Label = "idle", "waiting for a release"
-		if ev.Version == nil {
+		if ev.Waiting.Version != "" {
+			// A newer release is on its way: say which.
+			c.Label = fmt.Sprintf("waiting for %s to reach %s", shortVersion(ev.Waiting.Version), c.Lower)
+		} else if ev.Version == nil {
 			c.Label = "no release yet"
 		}
 	default:

@@ -240,7 +240,7 @@ func (h *Handler) session(r *http.Request) (*Session, error) {
 	if err != nil {
 		return nil, ErrNoSession
 	}
-	s, fresh, err := h.sessions.verify(r.Context(), h.e.Store(), c.Value, h.e.Now())
+	s, fresh, err := h.sessions.verify(r.Context(), h.e.Records(), c.Value, h.e.Now())
 	if err != nil {
 		return nil, err
 	}

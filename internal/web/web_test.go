@@ -200,8 +200,8 @@ func TestDashboardWithSession(t *testing.T) {
 	require.Contains(t, page, `id="svc-web"`)
 	require.Contains(t, page, `id="svc-api"`)
 	require.Contains(t, page, `href="https://github.com/acme/web/commit/0123456789abcdef"`)
-	require.Contains(t, page, "<code>01234567</code>", "the short SHA is 8 characters")
-	require.Contains(t, page, "baking 01234567")
+	require.Contains(t, page, "<code>0123456</code>", "the short SHA is 7 characters")
+	require.Contains(t, page, "baking 0123456")
 	require.Regexp(t, `<progress max="1000" value="\d+" data-start="[^"]+" data-end="[^"]+"`, page)
 	require.Contains(t, page, `id="lock-all-production"`, "a deployer gets the incident lock")
 
@@ -543,7 +543,12 @@ func TestFormat(t *testing.T) {
 	}
 	require.Equal(t, "0:07", clockDuration(7*time.Second))
 	require.Equal(t, "1:02:03", clockDuration(time.Hour+2*time.Minute+3*time.Second))
-	require.Equal(t, "abcdef12", shortVersion("abcdef1234567890"))
-	require.Equal(t, "v1", shortVersion("v1"))
+	// Only hex SHAs are shortened (to 7); tags and other versions never
+	// are, or demo-173716-1 and demo-173716-2 would look the same.
+	for v, want := range map[string]string{"abcdef1234567890": "abcdef1", "ABCDEF1234": "ABCDEF1", "abcdef1": "abcdef1",
+		"v1": "v1", "demo-173716-1": "demo-173716-1", "demo-173716-2": "demo-173716-2", "v1.2.3-rc1": "v1.2.3-rc1",
+		"release-2026-12-01": "release-2026-12-01", "abcdefg12345": "abcdefg12345"} {
+		require.Equal(t, want, shortVersion(v), v)
+	}
 	require.Equal(t, "a, b and c", joinNames([]string{"a", "b", "c"}))
 }

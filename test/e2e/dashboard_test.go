@@ -296,8 +296,8 @@ func TestDashboard(t *testing.T) {
 	b.signIn(adminToken)
 
 	// Both environments' versions, short and linked to the commit.
-	require.Equal(t, shaV1[:8], b.text(envCell("web", "staging", ".env-version code")))
-	require.Equal(t, shaV1[:8], b.text(envCell("web", "production", ".env-version code")))
+	require.Equal(t, shaV1[:7], b.text(envCell("web", "staging", ".env-version code")))
+	require.Equal(t, shaV1[:7], b.text(envCell("web", "production", ".env-version code")))
 	require.Equal(t, "https://github.com/acme/web/commit/"+shaV1,
 		evalIn[string](b, fmt.Sprintf(`document.querySelector(%q).href`, envCell("web", "production", ".env-version a"))))
 	require.Equal(t, "ok", b.envAttr("web", "production", "data-kind"))
@@ -309,7 +309,7 @@ func TestDashboard(t *testing.T) {
 	w.releaseMsg("web", shaV2, "Faster checkout", "bo")
 	b.waitEnv(20*time.Second, "web", "staging", "data-version", shaV2)
 	b.waitEnv(10*time.Second, "web", "production", "data-kind", "baking")
-	require.Contains(t, b.text(envCell("web", "production")), "baking "+shaV2[:8])
+	require.Contains(t, b.text(envCell("web", "production")), "baking "+shaV2[:7])
 	left := b.text(envCell("web", "production", ".left"))
 	require.Regexp(t, `^\ds left$`, left)
 	b.waitFor(3*time.Second, "the countdown ticks in the page",
@@ -372,7 +372,7 @@ func TestDashboard(t *testing.T) {
 	b.waitEnv(20*time.Second, "web", "production", "data-kind", "baking")
 	b.waitFor(10*time.Second, "the queue lists v4 baking",
 		fmt.Sprintf(`document.querySelector('#queue-production-panel tr[data-version=%q][data-state="baking"]')`, shaV4))
-	b.act("#skip-bake-production", "Skip the bake of "+shaV4[:8]+" into production of web", "tiny copy change", nil)
+	b.act("#skip-bake-production", "Skip the bake of "+shaV4[:7]+" into production of web", "tiny copy change", nil)
 	b.waitEnv(20*time.Second, "web", "production", "data-version", shaV4)
 	skipped := findEvent(w.events("web"), "bake.skipped", "production", shaV4)
 	require.NotNil(t, skipped)
@@ -380,7 +380,7 @@ func TestDashboard(t *testing.T) {
 	require.Equal(t, "bootstrap", skipped.Actor)
 
 	// Roll back from the page: v3 returns, v4 is rejected.
-	b.act("#rollback-production", "back from "+shaV4[:8]+" to "+shaV3[:8], "v4 breaks the footer", nil)
+	b.act("#rollback-production", "back from "+shaV4[:7]+" to "+shaV3[:7], "v4 breaks the footer", nil)
 	b.waitEnv(20*time.Second, "web", "production", "data-version", shaV3)
 	require.Equal(t, shaV3, w.version("web", "production"))
 	require.NotNil(t, findEvent(w.events("web"), "release.rejected", "production", shaV4))
