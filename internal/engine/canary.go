@@ -21,27 +21,6 @@ import (
 	"github.com/bakery-deploy/bakery/internal/store"
 )
 
-// Canary events.
-const (
-	EventCanaryStarted   = "canary.started"
-	EventCanaryAdvanced  = "canary.advanced"
-	EventCanaryJudged    = "canary.judged"
-	EventCanaryPromoting = "canary.promoting"
-	EventCanaryPromoted  = "canary.promoted"
-	EventCanaryAborted   = "canary.aborted"
-	EventCanaryWeight    = "canary.weight_failed"
-	EventCanaryCleanedUp = "canary.cleaned_up"
-	EventCanaryCleanup   = "canary.cleanup_failed"
-)
-
-// ErrNoCanary is returned by canary commands when no canary is running in
-// the environment.
-var ErrNoCanary = errors.New("no canary is running")
-
-// ErrLocked is returned when a command would start a promotion into a
-// locked environment.
-var ErrLocked = errors.New("environment is locked")
-
 // maxStoredSamples bounds the samples kept per side and metric in a stored
 // judgement (the judge itself uses them all).
 const maxStoredSamples = 500
@@ -215,7 +194,7 @@ func (e *Engine) startCanary(ctx context.Context, dep pipeline.Deployment, outpu
 		if err != nil {
 			return err
 		}
-		_, err = tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventCanaryStarted, Service: dep.Service, Environment: dep.Environment,
+		_, err = tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventCanaryStarted, Service: dep.Service, Environment: dep.Environment,
 			Version: dep.Version, ToVersion: dep.Version, Actor: pipeline.ActorSystem, DeploymentID: dep.ID,
 			Reason: fmt.Sprintf("%s is a canary at %d%% (step 1 of %d, for %s)", dep.Version, first.Weight, len(cc.Steps), first.For),
 			Data:   map[string]any{"canary_id": c.ID, "weight": first.Weight, "step": 1}})
@@ -279,11 +258,11 @@ func (e *Engine) cleanupCanary(ctx context.Context, id int64) error {
 	runErr := e.opts.Deployer.Deploy(context.WithoutCancel(ctx), req, tail)
 	err = e.store.InTx(context.WithoutCancel(ctx), func(ctx context.Context, tx store.Tx) error {
 		now := e.clock.Now()
-		ev := &pipeline.Event{At: now, Type: EventCanaryCleanedUp, Service: c.Service, Environment: c.Environment, Version: c.Version,
+		ev := &pipeline.Event{At: now, Type: pipeline.EventCanaryCleanedUp, Service: c.Service, Environment: c.Environment, Version: c.Version,
 			Actor: pipeline.ActorSystem, DeploymentID: c.DeploymentID, Reason: "cleanup command exited 0",
 			Data: map[string]any{"canary_id": c.ID, "outcome": c.State}}
 		if runErr != nil {
-			ev.Type = EventCanaryCleanup
+			ev.Type = pipeline.EventCanaryCleanup
 			ev.Reason = fmt.Sprintf("cleanup command failed (%v): %s; trying again later", runErr, lastLine(tail.String()))
 		} else if err := tx.CanaryCleaned(ctx, c.ID, now); err != nil {
 			return err
@@ -331,7 +310,7 @@ func (e *Engine) applyWeight(ctx context.Context, c pipeline.Canary) error {
 		msg := fmt.Sprintf("set_weight %d%% failed: %v: %s", c.Weight, err, lastLine(tail.String()))
 		e.log.Error("canary weight not applied", "service", c.Service, "environment", c.Environment, "weight", c.Weight, "error", msg)
 		_ = e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-			_, err := tx.EventInsert(ctx, &pipeline.Event{At: e.clock.Now(), Type: EventCanaryWeight, Service: c.Service,
+			_, err := tx.EventInsert(ctx, &pipeline.Event{At: e.clock.Now(), Type: pipeline.EventCanaryWeight, Service: c.Service,
 				Environment: c.Environment, Version: c.Version, Actor: pipeline.ActorSystem, DeploymentID: c.DeploymentID, Reason: msg,
 				Data: map[string]any{"weight": c.Weight}})
 			return err
@@ -618,7 +597,7 @@ func (e *Engine) judgeCanary(ctx context.Context, c pipeline.Canary, cc *config.
 		}
 		e.metrics.judged(c.Service, c.Environment, string(verdict))
 		if len(prev) == 0 || prev[0].Verdict != verdict {
-			if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventCanaryJudged, Service: c.Service,
+			if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventCanaryJudged, Service: c.Service,
 				Environment: c.Environment, Version: c.Version, Actor: pipeline.ActorSystem, DeploymentID: c.DeploymentID,
 				Reason: fmt.Sprintf("%s (score %.0f): %s", verdict, score, reason),
 				Data:   map[string]any{"judgement_id": jm.ID, "verdict": verdict, "score": score}}); err != nil {
@@ -644,7 +623,7 @@ func (e *Engine) judgeCanary(ctx context.Context, c pipeline.Canary, cc *config.
 			if err != nil {
 				return err
 			}
-			if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventCanaryAdvanced, Service: c.Service,
+			if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventCanaryAdvanced, Service: c.Service,
 				Environment: c.Environment, Version: c.Version, Actor: pipeline.ActorSystem, DeploymentID: c.DeploymentID, Reason: why,
 				Data: map[string]any{"weight": d.Weight, "step": d.Step + 1, "judgement_id": jm.ID, "score": score}}); err != nil {
 				return err
@@ -715,7 +694,7 @@ func (e *Engine) abortCanaryTx(ctx context.Context, tx store.Tx, c pipeline.Cana
 			data["metrics"] = scores
 		}
 	}
-	if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventCanaryAborted, Service: c.Service, Environment: c.Environment,
+	if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventCanaryAborted, Service: c.Service, Environment: c.Environment,
 		Version: c.Version, Actor: actor, DeploymentID: c.DeploymentID, Reason: reason, Data: data}); err != nil {
 		return ended, err
 	}
@@ -746,7 +725,7 @@ func (e *Engine) startPromotionTx(ctx context.Context, tx store.Tx, c pipeline.C
 		NewAttempt: dep.Attempt + 1}); err != nil {
 		return up, err
 	}
-	if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventCanaryPromoting, Service: c.Service, Environment: c.Environment,
+	if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventCanaryPromoting, Service: c.Service, Environment: c.Environment,
 		Version: c.Version, ToVersion: c.Version, Actor: actor, DeploymentID: c.DeploymentID, Reason: reason,
 		Data: map[string]any{"canary_id": c.ID}}); err != nil {
 		return up, err
@@ -783,7 +762,7 @@ func (e *Engine) dropCanary(ctx context.Context, c pipeline.Canary) {
 				return err
 			}
 		}
-		if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventCanaryAborted, Service: c.Service, Environment: c.Environment,
+		if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventCanaryAborted, Service: c.Service, Environment: c.Environment,
 			Version: c.Version, Actor: pipeline.ActorSystem, DeploymentID: c.DeploymentID, Reason: reason,
 			Data: map[string]any{"canary_id": c.ID, "weight": 0}}); err != nil {
 			return err

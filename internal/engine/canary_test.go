@@ -204,7 +204,7 @@ func TestCanaryStepsThenPromotes(t *testing.T) {
 			for _, ev := range evs {
 				seen[ev.Type] = true
 			}
-			for _, typ := range []string{EventCanaryStarted, EventCanaryAdvanced, EventCanaryPromoting, EventCanaryPromoted} {
+			for _, typ := range []string{pipeline.EventCanaryStarted, pipeline.EventCanaryAdvanced, pipeline.EventCanaryPromoting, pipeline.EventCanaryPromoted} {
 				require.True(t, seen[typ], "event %s on the record", typ)
 			}
 		})
@@ -247,7 +247,7 @@ func TestFailingCanaryIsAbortedAndLocksProduction(t *testing.T) {
 	require.NoError(t, err)
 	var aborted *pipeline.Event
 	for i := range evs {
-		if evs[i].Type == EventCanaryAborted {
+		if evs[i].Type == pipeline.EventCanaryAborted {
 			aborted = &evs[i]
 		}
 	}
@@ -442,10 +442,10 @@ func TestLockRacesCanaryStep(t *testing.T) {
 			require.NoError(t, err)
 			var lockID, advancedID int64
 			for _, ev := range events {
-				if ev.Type == EventLockPlaced {
+				if ev.Type == pipeline.EventLockPlaced {
 					lockID = ev.ID
 				}
-				if ev.Type == EventCanaryAdvanced && ev.Data["step"] == float64(before.Step+2) {
+				if ev.Type == pipeline.EventCanaryAdvanced && ev.Data["step"] == float64(before.Step+2) {
 					advancedID = ev.ID
 				}
 			}
@@ -575,10 +575,10 @@ echo "$BAKERY_CANARY_OUTCOME $BAKERY_VERSION" >> `+out+"\n"), 0o755))
 	var failed, cleaned int
 	for _, ev := range evs {
 		switch ev.Type {
-		case EventCanaryCleanup:
+		case pipeline.EventCanaryCleanup:
 			failed++
 			require.Contains(t, ev.Reason, "canary host unreachable")
-		case EventCanaryCleanedUp:
+		case pipeline.EventCanaryCleanedUp:
 			cleaned++
 		}
 	}

@@ -11,14 +11,6 @@ import (
 	"github.com/bakery-deploy/bakery/internal/store"
 )
 
-// Check events. A result is on the record when a check fails, and when its
-// outcome changes; not at every evaluation.
-const (
-	EventCheckFailed       = "check.failed"
-	EventCheckHealthy      = "check.healthy"
-	EventCheckInconclusive = "check.inconclusive"
-)
-
 // defaultCheckInterval is how often a check without an interval runs.
 const defaultCheckInterval = 30 * time.Second
 
@@ -163,12 +155,8 @@ func (e *Engine) runCheck(ctx context.Context, service, env string, spec check.S
 	if err != nil {
 		return r, err
 	}
-	var next time.Time
-	err = e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		now := e.clock.Now()
-		if err := tx.ServiceLock(ctx, service, now); err != nil {
-			return err
-		}
+	err = e.mutate(ctx, service, func(u *unit) error {
+		tx, now := u.tx, u.now
 		st, err := tx.ServiceState(ctx, service, e.EnvSpecs(svc))
 		if err != nil {
 			return err
@@ -190,16 +178,11 @@ func (e *Engine) runCheck(ctx context.Context, service, env string, spec check.S
 		if err := tx.CheckResultInsert(ctx, service, &r); err != nil {
 			return err
 		}
-		if err := e.recordCheck(ctx, tx, svc, env, below, r, previous, now); err != nil {
-			return err
-		}
-		next, err = e.reconcileTx(ctx, tx, svc)
-		return err
+		return e.recordCheck(ctx, tx, svc, env, below, r, previous, now)
 	})
 	if err != nil {
 		return r, fmt.Errorf("error recording check %s of %s/%s: %w", spec.Name, service, env, err)
 	}
-	e.after(service, next)
 	return r, nil
 }
 
@@ -217,16 +200,16 @@ func (e *Engine) recordCheck(ctx context.Context, tx store.Tx, svc *config.Servi
 		if r.Outcome == previous {
 			return nil
 		}
-		typ := EventCheckHealthy
+		typ := pipeline.EventCheckHealthy
 		if r.Outcome == pipeline.CheckInconclusive {
-			typ = EventCheckInconclusive
+			typ = pipeline.EventCheckInconclusive
 		}
 		_, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: typ, Service: svc.Name, Environment: env, Version: version,
 			Actor: pipeline.ActorSystem, Reason: r.Reason, Data: data})
 		return err
 	}
 	e.log.Warn("check failed", "service", svc.Name, "environment", env, "check", r.Name, "version", version, "reason", r.Reason)
-	if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventCheckFailed, Service: svc.Name, Environment: env, Version: version,
+	if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventCheckFailed, Service: svc.Name, Environment: env, Version: version,
 		Actor: pipeline.ActorSystem, Reason: r.Reason, Data: data}); err != nil {
 		return err
 	}

@@ -125,9 +125,9 @@ func (e *Engine) finishCanaryPromotion(ctx context.Context, dep pipeline.Deploym
 		if err != nil {
 			return err
 		}
-		typ := EventCanaryPromoted
+		typ := pipeline.EventCanaryPromoted
 		if runErr != nil {
-			typ = EventCanaryAborted
+			typ = pipeline.EventCanaryAborted
 		}
 		_, err = tx.EventInsert(ctx, &pipeline.Event{At: now, Type: typ, Service: dep.Service, Environment: dep.Environment,
 			Version: dep.Version, ToVersion: dep.Version, Actor: pipeline.ActorSystem, DeploymentID: dep.ID, Reason: reason,
@@ -142,8 +142,6 @@ func (e *Engine) finishCanaryPromotion(ctx context.Context, dep pipeline.Deploym
 	}
 	return nil
 }
-
-var errTakenOver = errors.New("deployment attempt was taken over by another worker")
 
 func (e *Engine) request(dep pipeline.Deployment, rel pipeline.Release) (deploy.Request, error) {
 	svc, ok := e.Config().Service(dep.Service)

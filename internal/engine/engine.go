@@ -7,7 +7,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -25,13 +24,6 @@ import (
 	"github.com/bakery-deploy/bakery/internal/router"
 	"github.com/bakery-deploy/bakery/internal/secret"
 	"github.com/bakery-deploy/bakery/internal/store"
-)
-
-// Errors the API maps to status codes.
-var (
-	ErrUnknownService = errors.New("unknown service")
-	ErrDuplicate      = errors.New("release exists already")
-	ErrInvalid        = errors.New("invalid input")
 )
 
 // Options configures an Engine.
@@ -309,25 +301,15 @@ func (e *Engine) EnvSpecs(svc *config.Service) []pipeline.EnvSpec {
 
 // Reconcile takes the decision for one service now and carries it out.
 func (e *Engine) Reconcile(ctx context.Context, service string) error {
-	svc, ok := e.Config().Service(service)
-	if !ok {
+	if _, ok := e.Config().Service(service); !ok {
 		return nil // a service that left the configuration keeps its state, untouched
 	}
-	var next time.Time
 	start := time.Now()
-	err := e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		if err := tx.ServiceLock(ctx, service, e.clock.Now()); err != nil {
-			return err
-		}
-		var err error
-		next, err = e.reconcileTx(ctx, tx, svc)
-		return err
-	})
+	err := e.mutate(ctx, service, func(u *unit) error { return nil })
 	e.metrics.decisions.Observe(time.Since(start).Seconds())
 	if err != nil {
 		return fmt.Errorf("error reconciling %s: %w", service, err)
 	}
-	e.after(service, next)
 	return nil
 }
 

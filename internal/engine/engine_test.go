@@ -170,7 +170,7 @@ func TestLockRacesDeadline(t *testing.T) {
 			require.NoError(t, err)
 			var lockID, decidedID int64
 			for _, e := range events {
-				if e.Type == EventLockPlaced && lockID == 0 && e.ID > decidedIDBefore(events, version) {
+				if e.Type == pipeline.EventLockPlaced && lockID == 0 && e.ID > decidedIDBefore(events, version) {
 					lockID = e.ID
 				}
 				if e.Type == pipeline.EventPromotionDecided && e.Environment == "production" && e.Version == version {
@@ -306,7 +306,7 @@ func TestLockAllServicesAndExpiry(t *testing.T) {
 	require.NoError(t, err)
 	var expired int
 	for _, e := range events {
-		if e.Type == EventLockExpired {
+		if e.Type == pipeline.EventLockExpired {
 			expired++
 			require.Equal(t, pipeline.ActorSystem, e.Actor)
 		}
@@ -348,7 +348,7 @@ func TestSkipBake(t *testing.T) {
 	require.NoError(t, err)
 	var skipped *pipeline.Event
 	for i := range events {
-		if events[i].Type == EventBakeSkipped {
+		if events[i].Type == pipeline.EventBakeSkipped {
 			skipped = &events[i]
 		}
 	}
@@ -414,7 +414,7 @@ func TestEmergencyDuringLock(t *testing.T) {
 		require.NoError(t, err)
 		var emergencies int
 		for _, e := range events {
-			if e.Type == EventEmergencyDecided {
+			if e.Type == pipeline.EventEmergencyDecided {
 				emergencies++
 				require.Equal(t, "ana", e.Actor)
 				require.NotEmpty(t, e.Reason)
