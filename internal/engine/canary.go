@@ -173,11 +173,9 @@ func (e *Engine) startCanary(ctx context.Context, dep pipeline.Deployment, outpu
 		return e.finishDeployment(ctx, dep, errors.New("the environment's canary was removed from the configuration while its instances were deployed"), output)
 	}
 	var c pipeline.Canary
-	err := e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		now := e.clock.Now()
-		if err := tx.ServiceLock(ctx, dep.Service, now); err != nil {
-			return err
-		}
+	err := e.mutate(ctx, dep.Service, func(u *unit) error {
+		u.noDecision() // the deployment stays running; nothing new to decide
+		tx, now := u.tx, u.now
 		if _, err := tx.DeploymentUpdate(ctx, &store.DeploymentUpdateParams{ID: dep.ID, Attempt: dep.Attempt,
 			FromStates: []pipeline.DeploymentState{pipeline.DeploymentRunning}, State: pipeline.DeploymentRunning,
 			Heartbeat: now, Output: &output}); err != nil {
@@ -194,11 +192,17 @@ func (e *Engine) startCanary(ctx context.Context, dep pipeline.Deployment, outpu
 		if err != nil {
 			return err
 		}
-		_, err = tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventCanaryStarted, Service: dep.Service, Environment: dep.Environment,
+		if err := u.event(&pipeline.Event{Type: pipeline.EventCanaryStarted, Service: dep.Service, Environment: dep.Environment,
 			Version: dep.Version, ToVersion: dep.Version, Actor: pipeline.ActorSystem, DeploymentID: dep.ID,
 			Reason: fmt.Sprintf("%s is a canary at %d%% (step 1 of %d, for %s)", dep.Version, first.Weight, len(cc.Steps), first.For),
-			Data:   map[string]any{"canary_id": c.ID, "weight": first.Weight, "step": 1}})
-		return err
+			Data:   map[string]any{"canary_id": c.ID, "weight": first.Weight, "step": 1}}); err != nil {
+			return err
+		}
+		u.afterCommit(func(ctx context.Context) {
+			e.log.Info("canary started", "service", dep.Service, "environment", dep.Environment, "version", dep.Version, "weight", c.Weight)
+			_ = e.applyWeight(ctx, c)
+		})
+		return nil
 	})
 	if errors.Is(err, errTakenOver) {
 		return nil
@@ -206,9 +210,6 @@ func (e *Engine) startCanary(ctx context.Context, dep pipeline.Deployment, outpu
 	if err != nil {
 		return fmt.Errorf("error recording the start of the canary of deployment %d: %w", dep.ID, err)
 	}
-	e.log.Info("canary started", "service", dep.Service, "environment", dep.Environment, "version", dep.Version, "weight", c.Weight)
-	e.applyWeight(ctx, c)
-	e.after(dep.Service, time.Time{})
 	return nil
 }
 
@@ -256,8 +257,9 @@ func (e *Engine) cleanupCanary(ctx context.Context, id int64) error {
 	req := e.canaryCommand(c, cc.Cleanup, "BAKERY_CANARY_OUTCOME", string(c.State))
 	tail := deploy.NewTail(8 << 10)
 	runErr := e.opts.Deployer.Deploy(context.WithoutCancel(ctx), req, tail)
-	err = e.store.InTx(context.WithoutCancel(ctx), func(ctx context.Context, tx store.Tx) error {
-		now := e.clock.Now()
+	err = e.mutate(context.WithoutCancel(ctx), c.Service, func(u *unit) error {
+		u.noDecision()
+		tx, now := u.tx, u.now
 		ev := &pipeline.Event{At: now, Type: pipeline.EventCanaryCleanedUp, Service: c.Service, Environment: c.Environment, Version: c.Version,
 			Actor: pipeline.ActorSystem, DeploymentID: c.DeploymentID, Reason: "cleanup command exited 0",
 			Data: map[string]any{"canary_id": c.ID, "outcome": c.State}}
@@ -267,8 +269,7 @@ func (e *Engine) cleanupCanary(ctx context.Context, id int64) error {
 		} else if err := tx.CanaryCleaned(ctx, c.ID, now); err != nil {
 			return err
 		}
-		_, err := tx.EventInsert(ctx, ev)
-		return err
+		return u.event(ev)
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // another run recorded it first
@@ -276,7 +277,6 @@ func (e *Engine) cleanupCanary(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
-	e.after(c.Service, time.Time{})
 	if runErr != nil {
 		return fmt.Errorf("cleanup of canary %d: %w", c.ID, runErr)
 	}
@@ -309,13 +309,12 @@ func (e *Engine) applyWeight(ctx context.Context, c pipeline.Canary) error {
 	if err := e.opts.Deployer.Deploy(ctx, req, tail); err != nil {
 		msg := fmt.Sprintf("set_weight %d%% failed: %v: %s", c.Weight, err, lastLine(tail.String()))
 		e.log.Error("canary weight not applied", "service", c.Service, "environment", c.Environment, "weight", c.Weight, "error", msg)
-		_ = e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-			_, err := tx.EventInsert(ctx, &pipeline.Event{At: e.clock.Now(), Type: pipeline.EventCanaryWeight, Service: c.Service,
+		_ = e.mutate(ctx, c.Service, func(u *unit) error {
+			u.noDecision()
+			return u.event(&pipeline.Event{Type: pipeline.EventCanaryWeight, Service: c.Service,
 				Environment: c.Environment, Version: c.Version, Actor: pipeline.ActorSystem, DeploymentID: c.DeploymentID, Reason: msg,
 				Data: map[string]any{"weight": c.Weight}})
-			return err
 		})
-		e.after(c.Service, time.Time{})
 		return errors.New(msg)
 	}
 	return e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
@@ -571,18 +570,15 @@ func (e *Engine) judgeCanary(ctx context.Context, c pipeline.Canary, cc *config.
 	if err != nil {
 		return to, err
 	}
-	var next time.Time
 	var apply *pipeline.Canary
-	err = e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		now := e.clock.Now()
-		if err := tx.ServiceLock(ctx, c.Service, now); err != nil {
-			return err
-		}
+	err = e.mutate(ctx, c.Service, func(u *unit) error {
+		tx, now := u.tx, u.now
 		cur, err := tx.CanaryGet(ctx, c.ID)
 		if err != nil {
 			return err
 		}
 		if cur.State != pipeline.CanaryRunning {
+			u.noDecision()
 			return nil // promoted or aborted meanwhile: this judgement is moot
 		}
 		prev, err := tx.JudgementList(ctx, &store.JudgementListParams{CanaryID: c.ID, Limit: 1})
@@ -635,25 +631,19 @@ func (e *Engine) judgeCanary(ctx context.Context, c pipeline.Canary, cc *config.
 				return err
 			}
 			apply = &up
-			return nil
+			u.noDecision() // the promotion is the deployment's next attempt, decided already
 		default:
-			return nil
+			u.noDecision() // the canary holds
 		}
-		svc, ok := e.Config().Service(c.Service)
-		if !ok {
-			return nil
+		if apply != nil && apply.State != pipeline.CanaryPromoting {
+			// The promotion's worker moves traffic itself, in order.
+			u.afterCommit(func(ctx context.Context) { _ = e.applyWeight(ctx, *apply) })
 		}
-		next, err = e.reconcileTx(ctx, tx, svc)
-		return err
+		return nil
 	})
 	if err != nil {
 		return to, fmt.Errorf("error recording the judgement of canary %d: %w", c.ID, err)
 	}
-	if apply != nil && apply.State != pipeline.CanaryPromoting {
-		// The promotion's worker moves traffic itself, in order.
-		_ = e.applyWeight(ctx, *apply)
-	}
-	e.after(c.Service, next)
 	return to, nil
 }
 
@@ -738,17 +728,13 @@ func (e *Engine) startPromotionTx(ctx context.Context, tx store.Tx, c pipeline.C
 // promoted; a person can deploy it with rollback --to or emergency). The
 // release is not rejected: nothing was judged against it.
 func (e *Engine) dropCanary(ctx context.Context, c pipeline.Canary) {
-	var next time.Time
-	var ended pipeline.Canary
-	err := e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		now := e.clock.Now()
-		if err := tx.ServiceLock(ctx, c.Service, now); err != nil {
-			return err
-		}
+	err := e.mutate(ctx, c.Service, func(u *unit) error {
+		tx, now := u.tx, u.now
 		reason := "the configuration no longer has a canary for " + c.Environment + "; " + c.Version + " was not promoted"
 		var err error
-		if ended, err = tx.CanaryUpdate(ctx, &store.CanaryUpdateParams{ID: c.ID, FromStates: []pipeline.CanaryState{pipeline.CanaryRunning},
-			State: pipeline.CanaryCancelled, Weight: 0, SetWeight: true, FinishedAt: now, Reason: &reason}); err != nil {
+		ended, err := tx.CanaryUpdate(ctx, &store.CanaryUpdateParams{ID: c.ID, FromStates: []pipeline.CanaryState{pipeline.CanaryRunning},
+			State: pipeline.CanaryCancelled, Weight: 0, SetWeight: true, FinishedAt: now, Reason: &reason})
+		if err != nil {
 			return err
 		}
 		dep, err := tx.DeploymentGet(ctx, c.DeploymentID)
@@ -767,22 +753,15 @@ func (e *Engine) dropCanary(ctx context.Context, c pipeline.Canary) {
 			Data: map[string]any{"canary_id": c.ID, "weight": 0}}); err != nil {
 			return err
 		}
-		svc, ok := e.Config().Service(c.Service)
-		if !ok {
-			return nil
-		}
-		next, err = e.reconcileTx(ctx, tx, svc)
-		return err
+		u.afterCommit(func(ctx context.Context) {
+			e.log.Warn("canary ended: its configuration is gone", "service", c.Service, "environment", c.Environment, "version", c.Version)
+			_ = e.applyWeight(ctx, ended)
+		})
+		return nil
 	})
-	if err != nil {
-		if ctx.Err() == nil {
-			e.log.Error("error ending a canary removed from the configuration", "service", c.Service, "environment", c.Environment, "error", err)
-		}
-		return
+	if err != nil && ctx.Err() == nil {
+		e.log.Error("error ending a canary removed from the configuration", "service", c.Service, "environment", c.Environment, "error", err)
 	}
-	e.log.Warn("canary ended: its configuration is gone", "service", c.Service, "environment", c.Environment, "version", c.Version)
-	_ = e.applyWeight(ctx, ended)
-	e.after(c.Service, next)
 }
 
 // heldLocks are the locks holding service/env at now, oldest first.
@@ -824,11 +803,9 @@ func (e *Engine) CanaryPromote(ctx context.Context, actor, service, env, reason 
 		return pipeline.Canary{}, err
 	}
 	var up pipeline.Canary
-	err := e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		now := e.clock.Now()
-		if err := tx.ServiceLock(ctx, service, now); err != nil {
-			return err
-		}
+	err := e.mutate(ctx, service, func(u *unit) error {
+		u.noDecision() // the promotion is the deployment's next attempt
+		tx, now := u.tx, u.now
 		c, err := runningCanary(ctx, tx, service, env)
 		if err != nil {
 			return err
@@ -848,7 +825,6 @@ func (e *Engine) CanaryPromote(ctx context.Context, actor, service, env, reason 
 	if err != nil {
 		return up, err
 	}
-	e.after(service, time.Time{})
 	return up, nil
 }
 
@@ -863,12 +839,8 @@ func (e *Engine) CanaryAbort(ctx context.Context, actor, service, env, reason st
 		return pipeline.Canary{}, err
 	}
 	var ended pipeline.Canary
-	var next time.Time
-	err = e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		now := e.clock.Now()
-		if err := tx.ServiceLock(ctx, service, now); err != nil {
-			return err
-		}
+	err = e.mutate(ctx, svc.Name, func(u *unit) error {
+		tx, now := u.tx, u.now
 		c, err := runningCanary(ctx, tx, service, env)
 		if err != nil {
 			return err
@@ -877,14 +849,12 @@ func (e *Engine) CanaryAbort(ctx context.Context, actor, service, env, reason st
 		if err != nil {
 			return err
 		}
-		next, err = e.reconcileTx(ctx, tx, svc)
-		return err
+		u.afterCommit(func(ctx context.Context) { _ = e.applyWeight(ctx, ended) })
+		return nil
 	})
 	if err != nil {
 		return ended, err
 	}
-	_ = e.applyWeight(ctx, ended)
-	e.after(service, next)
 	return ended, nil
 }
 
