@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bakery-deploy/bakery/internal/analysis/check"
@@ -17,9 +18,28 @@ import (
 	"github.com/bakery-deploy/bakery/internal/store"
 )
 
-// runCanaries, on the leader, judges every running canary that is due and
-// retries set_weight commands that did not apply.
-func (e *Engine) runCanaries(ctx context.Context) {
+// judgeService judges running canaries on the leader, each when its
+// analysis interval or its step's time is up on the engine's clock
+// (pipeline.JudgementDue); a canary is never judged twice at once.
+type judgeService struct {
+	duty
+	e *Engine
+
+	mu     sync.Mutex
+	judged map[int64]time.Time // the end of each canary's last judgement
+	busy   map[int64]bool
+}
+
+func newJudgeService(e *Engine) *judgeService {
+	s := &judgeService{e: e, judged: map[int64]time.Time{}, busy: map[int64]bool{}}
+	s.duty = newDuty("canary judge", e.IsLeader, s.runOnce)
+	return s
+}
+
+// runOnce starts the judgement of every running canary that is due, and
+// ends canaries whose environment lost its canary in a reload.
+func (s *judgeService) runOnce(ctx context.Context) {
+	e := s.e
 	now := e.clock.Now()
 	running, err := e.store.CanaryList(ctx, &store.CanaryListParams{
 		States: []pipeline.CanaryState{pipeline.CanaryRunning}, Limit: 1000})
@@ -34,13 +54,13 @@ func (e *Engine) runCanaries(ctx context.Context) {
 	for _, c := range running {
 		alive[c.ID] = true
 	}
-	e.mu.Lock()
-	for id := range e.canaryJudged {
-		if !alive[id] && !e.canaryBusy[id] {
-			delete(e.canaryJudged, id)
+	s.mu.Lock()
+	for id := range s.judged {
+		if !alive[id] && !s.busy[id] {
+			delete(s.judged, id)
 		}
 	}
-	e.mu.Unlock()
+	s.mu.Unlock()
 	for _, c := range running {
 		svc, cc := e.canaryConfig(c.Service, c.Environment)
 		if cc == nil {
@@ -53,10 +73,10 @@ func (e *Engine) runCanaries(ctx context.Context) {
 		if interval <= 0 {
 			interval = config.DefaultAnalysisInterval
 		}
-		e.mu.Lock()
-		last, known := e.canaryJudged[c.ID]
-		busy := e.canaryBusy[c.ID]
-		e.mu.Unlock()
+		s.mu.Lock()
+		last, known := s.judged[c.ID]
+		busy := s.busy[c.ID]
+		s.mu.Unlock()
 		if busy {
 			continue
 		}
@@ -70,57 +90,27 @@ func (e *Engine) runCanaries(ctx context.Context) {
 			}
 		}
 		if due, _ := pipeline.JudgementDue(CanarySteps(cc), c, last, interval, now); !due {
-			e.mu.Lock()
-			e.canaryJudged[c.ID] = last
-			e.mu.Unlock()
+			s.mu.Lock()
+			s.judged[c.ID] = last
+			s.mu.Unlock()
 			continue
 		}
-		e.mu.Lock()
-		e.canaryBusy[c.ID] = true
-		e.mu.Unlock()
-		e.wg.Add(1)
-		go func(c pipeline.Canary, from time.Time) {
-			defer e.wg.Done()
+		s.mu.Lock()
+		s.busy[c.ID] = true
+		s.mu.Unlock()
+		c, from := c, last
+		s.goWork(func() {
 			to, err := e.judgeCanary(ctx, c, cc, from)
-			e.mu.Lock()
-			delete(e.canaryBusy, c.ID)
+			s.mu.Lock()
+			delete(s.busy, c.ID)
 			if err == nil {
-				e.canaryJudged[c.ID] = to
+				s.judged[c.ID] = to
 			}
-			e.mu.Unlock()
+			s.mu.Unlock()
 			if err != nil && ctx.Err() == nil {
 				e.log.Error("canary judgement failed to run", "service", c.Service, "environment", c.Environment, "error", err)
 			}
-		}(c, last)
-	}
-	// set_weight commands that did not apply are tried again.
-	recent, err := e.store.CanaryList(ctx, &store.CanaryListParams{Limit: 50})
-	if err != nil {
-		return
-	}
-	for _, c := range recent {
-		_, cc := e.canaryConfig(c.Service, c.Environment)
-		if cc == nil || cc.SetWeight == nil || c.AppliedWeight == c.Weight || c.State == pipeline.CanaryPromoting {
-			continue
-		}
-		e.mu.Lock()
-		retry := !e.canaryBusy[-c.ID] && !now.Before(e.weightRetry[c.ID])
-		if retry {
-			e.canaryBusy[-c.ID] = true
-			e.weightRetry[c.ID] = now.Add(5 * time.Second)
-		}
-		e.mu.Unlock()
-		if !retry {
-			continue
-		}
-		e.wg.Add(1)
-		go func(c pipeline.Canary) {
-			defer e.wg.Done()
-			_ = e.applyWeight(ctx, c)
-			e.mu.Lock()
-			delete(e.canaryBusy, -c.ID)
-			e.mu.Unlock()
-		}(c)
+		})
 	}
 }
 
