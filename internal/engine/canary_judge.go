@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -14,7 +13,6 @@ import (
 	"github.com/bakery-deploy/bakery/internal/analysis/judge"
 	"github.com/bakery-deploy/bakery/internal/config"
 	"github.com/bakery-deploy/bakery/internal/pipeline"
-	"github.com/bakery-deploy/bakery/internal/router"
 	"github.com/bakery-deploy/bakery/internal/store"
 )
 
@@ -114,38 +112,6 @@ func (s *judgeService) runOnce(ctx context.Context) {
 	}
 }
 
-// gather reads a metric's baseline and canary samples for [from, to).
-func (e *Engine) gather(ctx context.Context, c pipeline.Canary, m config.AnalysisMetric, from, to time.Time) (baseline, canary []float64, source string, err error) {
-	switch {
-	case m.Router != "":
-		r := e.routerFor(c.Service, c.Environment)
-		if r == nil {
-			return nil, nil, "router", fmt.Errorf("the built-in router of %s/%s is not running in this process", c.Service, c.Environment)
-		}
-		if err := e.RouterError(c.Service, c.Environment); err != nil {
-			return nil, nil, "router", fmt.Errorf("the built-in router of %s/%s is not serving, so it has no samples: %w", c.Service, c.Environment, err)
-		}
-		bs, cs := r.Samples(router.Stable, from, to), r.Samples(router.Canary, from, to)
-		if m.Router == config.RouterLatency {
-			return router.Latencies(bs), router.Latencies(cs), "router latency (seconds per request)", nil
-		}
-		return router.ErrorRates(bs, time.Second), router.ErrorRates(cs, time.Second), "router error rate (per second)", nil
-	case m.Prometheus != nil:
-		p := m.Prometheus
-		step := p.Step
-		if step <= 0 {
-			step = 5 * time.Second
-		}
-		baseline, err = check.PrometheusRange(ctx, p.URL, p.Baseline, from, to, step)
-		if err != nil {
-			return nil, nil, "prometheus", err
-		}
-		canary, err = check.PrometheusRange(ctx, p.URL, p.Canary, from, to, step)
-		return baseline, canary, "prometheus", err
-	}
-	return nil, nil, "", errors.New("the metric has no source")
-}
-
 // judgeCanary judges a canary on the samples since from, records the
 // judgement and, in the same transaction, what it means for the canary
 // (pipeline.DecideCanary): hold, next step, promotion, or abort.
@@ -161,7 +127,7 @@ func (e *Engine) judgeCanary(ctx context.Context, c pipeline.Canary, cc *config.
 	errs := map[string]string{}
 	for _, m := range cc.Analysis.Metrics {
 		metrics = append(metrics, m.Metric)
-		b, cn, src, err := e.gather(ctx, c, m, from, to)
+		b, cn, src, err := e.gather(ctx, e.metricSource(c, m), from, to)
 		sources[m.Name] = src
 		if err != nil {
 			errs[m.Name] = e.forViewers("canary metric unreadable", err.Error(), "service", c.Service, "environment", c.Environment, "metric", m.Name)
@@ -169,10 +135,10 @@ func (e *Engine) judgeCanary(ctx context.Context, c pipeline.Canary, cc *config.
 		}
 		baseline[m.Name], canary[m.Name] = b, cn
 	}
-	verdict, score, reason := pipeline.VerdictPass, 100.0, "every check is healthy"
+	var judged *pipeline.MetricsVerdict
 	if len(metrics) > 0 {
 		j := judge.Judge(metrics, baseline, canary, judge.Thresholds{Pass: cc.Analysis.Pass, Marginal: cc.Analysis.Marginal})
-		verdict, score, reason = pipeline.Verdict(j.Verdict), j.Score, j.Reason
+		reason := j.Reason
 		// Name what failed, with its figures, in the reason people read.
 		var failed []string
 		for _, r := range j.Metrics {
@@ -183,6 +149,7 @@ func (e *Engine) judgeCanary(ctx context.Context, c pipeline.Canary, cc *config.
 		if len(failed) > 0 {
 			reason += "; " + strings.Join(failed, "; ")
 		}
+		judged = &pipeline.MetricsVerdict{Verdict: pipeline.Verdict(j.Verdict), Score: j.Score, Reason: reason}
 		for i, r := range j.Metrics {
 			m := cc.Analysis.Metrics[i]
 			md := MetricDetail{Name: r.Name, Outcome: r.Outcome, Critical: m.Critical, Baseline: floats(r.Baseline), Canary: floats(r.Canary),
@@ -195,6 +162,7 @@ func (e *Engine) judgeCanary(ctx context.Context, c pipeline.Canary, cc *config.
 			detail.Metrics = append(detail.Metrics, md)
 		}
 	}
+	var outcomes []pipeline.CheckOutcome
 	for _, spec := range cc.Analysis.Checks {
 		checker, err := e.newChecker(spec)
 		var res check.Result
@@ -209,15 +177,9 @@ func (e *Engine) judgeCanary(ctx context.Context, c pipeline.Canary, cc *config.
 			cd.Value = Float(*res.Value)
 		}
 		detail.Checks = append(detail.Checks, cd)
-		switch res.Outcome {
-		case check.Failing:
-			verdict, reason = pipeline.VerdictFail, "check "+res.Reason
-		case check.Inconclusive:
-			if verdict == pipeline.VerdictPass || verdict == pipeline.VerdictMarginal {
-				verdict, reason = pipeline.VerdictInconclusive, "check "+res.Reason
-			}
-		}
+		outcomes = append(outcomes, pipeline.CheckOutcome{Outcome: string(res.Outcome), Reason: res.Reason})
 	}
+	verdict, score, reason := pipeline.ComposeVerdict(judged, outcomes)
 	detail.Verdict, detail.Score, detail.Reason = verdict, score, reason
 	blob, err := json.Marshal(detail)
 	if err != nil {
