@@ -386,7 +386,8 @@ func TestCanaryFailingCheckAborts(t *testing.T) {
 // TestLockRacesCanaryStep is rule 3 for canaries: a lock and a judgement
 // that would move the canary to its next step happen together, many
 // times. Once Lock has returned the canary does not move; a step taken
-// before the lock is on the record before it.
+// before the lock is on the record before it. The test fails unless it saw
+// both interleavings (step first, lock first).
 func TestLockRacesCanaryStep(t *testing.T) {
 	forBoth(t, func(t *testing.T, db string) {
 		health := newBackend(t, "canary")
@@ -411,24 +412,31 @@ func TestLockRacesCanaryStep(t *testing.T) {
 		cfg := &config.Config{Services: []config.Service{{Name: "web", Environments: []config.Environment{env("staging"), prod}}}}
 		w := &canaryWorld{testBundle: setup(t, db, cfg)}
 		w.startCanary(t)
+		// The test judges, racing the lock; the leader's judge would judge
+		// too once a step's time is up, and move the canary on its own.
+		w.e.judge.Stop()
 		ctx := context.Background()
 		movedFirst, lockedFirst := 0, 0
-		for round := 0; round < 15; round++ {
+		for round := 0; round < raceRounds && (movedFirst < minEachWay || lockedFirst < minEachWay); round++ {
 			before := w.canaryNow(t)
 			w.clock.Set(w.clock.Now().Add(time.Minute)) // the step's time is up
 			var wg sync.WaitGroup
+			gate := make(chan struct{})
+			var judgeErr, lockErr error
 			wg.Add(2)
 			go func() {
 				defer wg.Done()
-				_, err := w.e.judgeCanary(ctx, before, prod.Canary, time.Time{})
-				require.NoError(t, err)
+				<-gate
+				_, judgeErr = w.e.judgeCanary(ctx, before, prod.Canary, time.Time{})
 			}()
-			var lockErr error
 			go func() {
 				defer wg.Done()
+				<-gate
 				_, lockErr = w.e.Lock(ctx, "ana", LockParams{Service: "web", Environment: "production", Reason: "race"})
 			}()
+			close(gate)
 			wg.Wait()
+			require.NoError(t, judgeErr)
 			require.NoError(t, lockErr)
 			locked := w.canaryNow(t)
 			for k := 0; k < 2; k++ {
@@ -461,6 +469,8 @@ func TestLockRacesCanaryStep(t *testing.T) {
 			require.NoError(t, err)
 		}
 		t.Logf("%s: step first %d times, lock first %d times", db, movedFirst, lockedFirst)
+		require.GreaterOrEqual(t, movedFirst, minEachWay, "the step never won the race: the test proves nothing about a step taken just before a lock")
+		require.GreaterOrEqual(t, lockedFirst, minEachWay, "the lock never won the race: the test proves nothing about a lock that lands first")
 	})
 }
 
