@@ -13,6 +13,7 @@ import (
 	"github.com/bakery-deploy/bakery/internal/deploy"
 	"github.com/bakery-deploy/bakery/internal/pipeline"
 	"github.com/bakery-deploy/bakery/internal/store"
+	"github.com/bakery-deploy/bakery/internal/store/sqlstore"
 )
 
 // canaryPhase says what a deployment's attempt must do: "" for a plain
@@ -175,9 +176,15 @@ func (e *Engine) startPromotionTx(ctx context.Context, tx store.Tx, c pipeline.C
 	if err != nil {
 		return up, err
 	}
+	// The promotion is the deployment's next step, not a retry: it keeps
+	// the attempt (which counts tries of the deployment, and is the guard
+	// that makes a taken-over attempt's job a no-op, rule 10). Its job has
+	// a kind of its own, so it is not the canary step's job again in
+	// River's eyes; should both ever run, the first moves the deployment
+	// from pending to running under the service lock and the other finds
+	// nothing to do.
 	if _, err := tx.DeploymentUpdate(ctx, &store.DeploymentUpdateParams{ID: dep.ID, Attempt: dep.Attempt,
-		FromStates: []pipeline.DeploymentState{pipeline.DeploymentRunning}, State: pipeline.DeploymentPending,
-		NewAttempt: dep.Attempt + 1}); err != nil {
+		FromStates: []pipeline.DeploymentState{pipeline.DeploymentRunning}, State: pipeline.DeploymentPending}); err != nil {
 		return up, err
 	}
 	if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventCanaryPromoting, Service: c.Service, Environment: c.Environment,
@@ -185,7 +192,34 @@ func (e *Engine) startPromotionTx(ctx context.Context, tx store.Tx, c pipeline.C
 		Data: map[string]any{"canary_id": c.ID}}); err != nil {
 		return up, err
 	}
-	return up, tx.JobInsert(ctx, river.InsertManyParams{Args: DeployArgs{DeploymentID: dep.ID, Attempt: dep.Attempt + 1}})
+	return up, tx.JobInsert(ctx, river.InsertManyParams{Args: CanaryPromoteArgs{DeploymentID: dep.ID, Attempt: dep.Attempt}})
+}
+
+// CanaryPromoteArgs asks a worker to carry out a canary's promotion: the
+// step of its deployment that replaces stable. It runs like a deploy job
+// (the deployment's canary says which step is due) under the same
+// attempt guard.
+type CanaryPromoteArgs struct {
+	DeploymentID int64 `json:"deployment_id"`
+	Attempt      int   `json:"attempt"`
+}
+
+// Kind is River's name for the job.
+func (CanaryPromoteArgs) Kind() string { return "bakery_canary_promote" }
+
+// InsertOpts puts promotions on the deploy queue, once per deployment and
+// attempt.
+func (CanaryPromoteArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: sqlstore.QueueDeploy, MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+type promoteWorker struct {
+	river.WorkerDefaults[CanaryPromoteArgs]
+	e *Engine
+}
+
+func (w *promoteWorker) Work(ctx context.Context, job *river.Job[CanaryPromoteArgs]) error {
+	return w.e.runDeployment(ctx, job.Args.DeploymentID, job.Args.Attempt)
 }
 
 // dropCanary ends a running canary whose environment lost its canary

@@ -207,6 +207,20 @@ func TestCanaryStepsThenPromotes(t *testing.T) {
 			for _, typ := range []string{pipeline.EventCanaryStarted, pipeline.EventCanaryAdvanced, pipeline.EventCanaryPromoting, pipeline.EventCanaryPromoted} {
 				require.True(t, seen[typ], "event %s on the record", typ)
 			}
+			// The promotion is a step of the deployment, not a retry: it
+			// keeps the deployment's attempt, and its start says so.
+			deps := w.deploymentsOf(t, "web", "production", "v2")
+			require.Len(t, deps, 1)
+			require.Equal(t, pipeline.DeploymentSucceeded, deps[0].State)
+			require.Equal(t, 1, deps[0].Attempt, "a canary's promotion is not listed as attempt 2")
+			starts := 0
+			for _, ev := range evs {
+				if ev.Type == pipeline.EventDeploymentStarted && ev.DeploymentID == deps[0].ID {
+					starts++
+					require.Equal(t, float64(1), ev.Data["attempt"])
+				}
+			}
+			require.Equal(t, 2, starts, "the canary step and the promotion step each started once")
 		})
 	}
 }

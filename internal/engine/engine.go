@@ -125,6 +125,7 @@ func New(opts Options) *Engine {
 	river.AddWorker(e.workers, &deployWorker{e: e})
 	river.AddWorker(e.workers, &reconcileWorker{e: e})
 	river.AddWorker(e.workers, &cleanupWorker{e: e})
+	river.AddWorker(e.workers, &promoteWorker{e: e})
 	return e
 }
 
