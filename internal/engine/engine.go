@@ -72,8 +72,8 @@ type Engine struct {
 	weights *weightService
 	sweep   *sweepService
 
-	// The built-in routers of this process.
-	mu            sync.Mutex
+	// The built-in routers of this process, under routersMu.
+	routersMu     sync.Mutex
 	routers       map[routerKey]*routerEntry
 	routerSync    chan struct{}
 	routerMetrics *router.Metrics
