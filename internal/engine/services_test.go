@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bakery-deploy/bakery/internal/analysis/check"
+	"github.com/bakery-deploy/bakery/internal/config"
 	"github.com/bakery-deploy/bakery/internal/pipeline"
 	"github.com/bakery-deploy/bakery/internal/store"
 )
@@ -147,4 +149,68 @@ func TestCheckServiceRunsOnItsInterval(t *testing.T) {
 	s.runOnce(ctx)
 	s.work.Wait()
 	require.Equal(t, int64(2), hits.Load(), "again once its interval has passed on the engine's clock")
+}
+
+// TestWeightServiceRetriesOnTheEngineClock: a set_weight that failed is
+// tried again by the weights service, at most every weightRetryAfter on
+// the engine's clock, until it applies.
+func TestWeightServiceRetriesOnTheEngineClock(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	calls, ok := dir+"/calls", dir+"/ok"
+	script := dir + "/set-weight.sh"
+	require.NoError(t, os.WriteFile(script, []byte("#!/bin/sh\necho \"$BAKERY_CANARY_WEIGHT\" >> "+calls+"\n[ -f "+ok+" ]\n"), 0o755))
+	health := newBackend(t, "canary")
+	env := func(name string) config.Environment {
+		return config.Environment{Name: name, Deploy: config.Deploy{Command: []string{"/bin/true"}, Timeout: time.Minute}}
+	}
+	prod := env("production")
+	prod.Canary = &config.Canary{
+		Deploy:    config.Deploy{Command: []string{"/bin/true"}, Timeout: time.Minute},
+		SetWeight: &config.Deploy{Command: []string{script}, Timeout: time.Minute},
+		Steps:     []config.CanaryStep{{Weight: 20, For: time.Hour}},
+		Analysis: config.Analysis{Interval: time.Hour, Checks: []check.Spec{
+			{Name: "canary-health", Timeout: 2 * time.Second, HTTP: &check.HTTPSpec{URL: health.srv.URL + "/", ExpectStatus: 200}},
+		}},
+	}
+	cfg := &config.Config{Services: []config.Service{{Name: "web", Environments: []config.Environment{env("staging"), prod}}}}
+	w := &canaryWorld{testBundle: setup(t, "sqlite", cfg)}
+	w.e.weights.Stop() // the test drives it
+	w.e.judge.Stop()
+	ctx := context.Background()
+	read := func() string { b, _ := os.ReadFile(calls); return string(b) }
+
+	c := w.startCanary(t)
+	require.Eventually(t, func() bool { return read() == "20\n" }, 10*time.Second, 5*time.Millisecond,
+		"the canary's start applies its weight (and the command fails)")
+	s := w.e.weights
+	retry := func() {
+		s.runOnce(ctx)
+		s.work.Wait()
+	}
+	retry()
+	require.Equal(t, "20\n20\n", read(), "a weight not applied is tried again")
+	require.NoError(t, os.WriteFile(ok, nil, 0o644))
+	retry()
+	retry()
+	require.Equal(t, "20\n20\n", read(), "not again before weightRetryAfter has passed on the engine's clock")
+	require.NotEqual(t, 20, w.canaryNow(t).AppliedWeight, "not applied yet")
+
+	w.clock.Set(w.clock.Now().Add(weightRetryAfter))
+	retry()
+	require.Equal(t, "20\n20\n20\n", read())
+	require.Equal(t, 20, w.canaryNow(t).AppliedWeight, "applied, and on the record")
+	retry()
+	w.clock.Set(w.clock.Now().Add(weightRetryAfter))
+	retry()
+	require.Equal(t, "20\n20\n20\n", read(), "an applied weight is not applied again")
+	evs, err := w.st.EventList(ctx, &store.EventListParams{Service: "web", Limit: 1000})
+	require.NoError(t, err)
+	failed := 0
+	for _, ev := range evs {
+		if ev.Type == pipeline.EventCanaryWeight && ev.DeploymentID == c.DeploymentID {
+			failed++
+		}
+	}
+	require.Equal(t, 2, failed, "each failure is on the record")
 }
