@@ -214,3 +214,48 @@ func TestWeightServiceRetriesOnTheEngineClock(t *testing.T) {
 	}
 	require.Equal(t, 2, failed, "each failure is on the record")
 }
+
+// TestJudgeServiceJudgesWhenDue: the judge service judges a running canary
+// when its step's time is up on the engine's clock, not before, however
+// often it looks.
+func TestJudgeServiceJudgesWhenDue(t *testing.T) {
+	t.Parallel()
+	health := newBackend(t, "canary")
+	env := func(name string) config.Environment {
+		return config.Environment{Name: name, Deploy: config.Deploy{Command: []string{"/bin/true"}, Timeout: time.Minute}}
+	}
+	prod := env("production")
+	prod.Canary = &config.Canary{
+		Deploy: config.Deploy{Command: []string{"/bin/true"}, Timeout: time.Minute},
+		Steps:  []config.CanaryStep{{Weight: 10, For: 10 * time.Minute}, {Weight: 50, For: 10 * time.Minute}},
+		Analysis: config.Analysis{Interval: time.Hour, Checks: []check.Spec{
+			{Name: "canary-health", Timeout: 2 * time.Second, HTTP: &check.HTTPSpec{URL: health.srv.URL + "/", ExpectStatus: 200}},
+		}},
+	}
+	cfg := &config.Config{Services: []config.Service{{Name: "web", Environments: []config.Environment{env("staging"), prod}}}}
+	w := &canaryWorld{testBundle: setup(t, "sqlite", cfg)}
+	w.e.judge.Stop() // the test drives it
+	ctx := context.Background()
+	s := w.e.judge
+	judge := func() {
+		s.runOnce(ctx)
+		s.work.Wait()
+	}
+
+	c := w.startCanary(t)
+	for range 3 {
+		judge()
+	}
+	require.Empty(t, w.judgements(t, c), "not judged before its step's time is up")
+
+	w.clock.Set(w.clock.Now().Add(10 * time.Minute))
+	judge()
+	js := w.judgements(t, c)
+	require.Len(t, js, 1, "judged once its step's time is up")
+	require.Equal(t, pipeline.VerdictPass, js[0].Verdict, js[0].Reason)
+	c = w.canaryNow(t)
+	require.Equal(t, 1, c.Step, "and the passing judgement moved it on")
+	require.Equal(t, 50, c.Weight)
+	judge()
+	require.Len(t, w.judgements(t, c), 1, "not again until the next step's time is up")
+}
