@@ -63,9 +63,10 @@ type LockParams struct {
 }
 
 // Lock brakes automatic promotions into an environment. When it returns,
-// the lock holds (rule 3): it was written in a transaction that held the
-// service lock of every service concerned, the same lock every promotion
-// decision takes, so no promotion decided before can still be about to
+// the lock holds (rule 3): it was written in a unit of work (mutateAll)
+// that held the service lock of every service concerned, the same lock
+// every promotion decision takes (promotions start only inside a unit of
+// work, see unit.go), so no promotion decided before can still be about to
 // start, and every later decision sees the lock.
 func (e *Engine) Lock(ctx context.Context, actor string, p LockParams) (pipeline.Lock, error) {
 	if err := requireReason("a lock", p.Reason); err != nil {
