@@ -13,25 +13,6 @@ import (
 	"github.com/bakery-deploy/bakery/internal/store"
 )
 
-// More errors the API maps to status codes.
-var (
-	ErrUnknownEnvironment = errors.New("unknown environment")
-	ErrConflict           = errors.New("conflict")
-	ErrNotFound           = errors.New("not found")
-)
-
-// Brake and override events.
-const (
-	EventLockPlaced        = "lock.placed"
-	EventLockReleased      = "lock.released"
-	EventLockExpired       = "lock.expired"
-	EventBakeSkipped       = "bake.skipped"
-	EventEmergencyDecided  = "emergency.decided"
-	EventRollbackDecided   = "rollback.decided"
-	EventReleaseRejected   = "release.rejected"
-	EventDeploymentCancels = "deployment.cancelled"
-)
-
 func requireReason(what, reason string) error {
 	if strings.TrimSpace(reason) == "" {
 		return fmt.Errorf("%w: %s needs a reason: say why (--reason in the CLI, \"reason\" in the API); it goes on the record", ErrInvalid, what)
@@ -80,9 +61,10 @@ type LockParams struct {
 }
 
 // Lock brakes automatic promotions into an environment. When it returns,
-// the lock holds (rule 3): it was written in a transaction that held the
-// service lock of every service concerned, the same lock every promotion
-// decision takes, so no promotion decided before can still be about to
+// the lock holds (rule 3): it was written in a unit of work (mutateAll)
+// that held the service lock of every service concerned, the same lock
+// every promotion decision takes (promotions start only inside a unit of
+// work, see unit.go), so no promotion decided before can still be about to
 // start, and every later decision sees the lock.
 func (e *Engine) Lock(ctx context.Context, actor string, p LockParams) (pipeline.Lock, error) {
 	if err := requireReason("a lock", p.Reason); err != nil {
@@ -96,13 +78,11 @@ func (e *Engine) Lock(ctx context.Context, actor string, p LockParams) (pipeline
 		return pipeline.Lock{}, err
 	}
 	var l pipeline.Lock
-	err = e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		now := e.clock.Now()
-		for _, svc := range services {
-			if err := tx.ServiceLock(ctx, svc.Name, now); err != nil {
-				return err
-			}
-		}
+	// The lock is written, and every service it concerns decided again
+	// (which arms the wake-up at the lock's expiry, if any), in one unit
+	// of work that holds their service locks.
+	err = e.mutateAll(ctx, serviceNamesOf(services), func(u *unit) error {
+		tx, now := u.tx, u.now
 		if err := e.expireLocks(ctx, tx, p.Service, now); err != nil {
 			return err
 		}
@@ -127,20 +107,13 @@ func (e *Engine) Lock(ctx context.Context, actor string, p LockParams) (pipeline
 		if !l.ExpiresAt.IsZero() {
 			data["expires_at"] = l.ExpiresAt.UTC().Format(time.RFC3339Nano)
 		}
-		_, err = tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventLockPlaced, Service: p.Service, Environment: p.Environment,
+		return u.event(&pipeline.Event{Type: pipeline.EventLockPlaced, Service: p.Service, Environment: p.Environment,
 			Actor: actor, Reason: p.Reason, Data: data})
-		return err
 	})
 	if err != nil {
 		return pipeline.Lock{}, err
 	}
 	e.log.Info("locked", "service", p.Service, "environment", p.Environment, "actor", actor, "reason", p.Reason)
-	for _, svc := range services {
-		// Arms the wake-up at the lock's expiry, if any.
-		if err := e.Reconcile(ctx, svc.Name); err != nil {
-			e.log.Error("reconcile after lock failed", "service", svc.Name, "error", err)
-		}
-	}
 	return l, nil
 }
 
@@ -178,14 +151,8 @@ func (e *Engine) Unlock(ctx context.Context, actor, service, env, reason string)
 		return pipeline.Lock{}, err
 	}
 	var released pipeline.Lock
-	nexts := map[string]time.Time{}
-	err = e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		now := e.clock.Now()
-		for _, svc := range services {
-			if err := tx.ServiceLock(ctx, svc.Name, now); err != nil {
-				return err
-			}
-		}
+	err = e.mutateAll(ctx, serviceNamesOf(services), func(u *unit) error {
+		tx, now := u.tx, u.now
 		held, err := tx.LockList(ctx, &store.LockListParams{Environment: env})
 		if err != nil {
 			return err
@@ -210,27 +177,14 @@ func (e *Engine) Unlock(ctx context.Context, actor, service, env, reason string)
 		if err := tx.LockRelease(ctx, &store.LockReleaseParams{ID: released.ID, By: actor, Reason: reason, At: now}); err != nil {
 			return err
 		}
-		if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventLockReleased, Service: service, Environment: env,
+		return u.event(&pipeline.Event{Type: pipeline.EventLockReleased, Service: service, Environment: env,
 			Actor: actor, Reason: reason, Data: map[string]any{"lock_id": released.ID, "held_for": now.Sub(released.CreatedAt).Round(time.Second).String(),
-				"locked_by": released.Actor, "lock_reason": released.Reason}}); err != nil {
-			return err
-		}
-		for _, svc := range services {
-			next, err := e.reconcileTx(ctx, tx, svc)
-			if err != nil {
-				return err
-			}
-			nexts[svc.Name] = next
-		}
-		return nil
+				"locked_by": released.Actor, "lock_reason": released.Reason}})
 	})
 	if err != nil {
 		return pipeline.Lock{}, err
 	}
 	e.log.Info("unlocked", "service", service, "environment", env, "actor", actor)
-	for name, next := range nexts {
-		e.after(name, next)
-	}
 	return released, nil
 }
 
@@ -252,7 +206,7 @@ func (e *Engine) expireLocks(ctx context.Context, tx store.Tx, service string, n
 		if err := tx.LockRelease(ctx, &store.LockReleaseParams{ID: l.ID, By: pipeline.ActorSystem, Reason: "expired", At: l.ExpiresAt}); err != nil {
 			return err
 		}
-		if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventLockExpired, Service: l.Service, Environment: l.Environment,
+		if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventLockExpired, Service: l.Service, Environment: l.Environment,
 			Actor: pipeline.ActorSystem, Reason: fmt.Sprintf("the lock %s placed at %s expired at %s (%s)", l.Actor,
 				l.CreatedAt.UTC().Format(time.RFC3339), l.ExpiresAt.UTC().Format(time.RFC3339), l.Reason),
 			Data: map[string]any{"lock_id": l.ID}}); err != nil {
@@ -276,12 +230,8 @@ func (e *Engine) SkipBake(ctx context.Context, actor, service, env, reason strin
 		return pipeline.Release{}, fmt.Errorf("%w: %s is %s's first environment and has no bake; skip the bake of a later one", ErrInvalid, env, svc.Name)
 	}
 	var rel pipeline.Release
-	var next time.Time
-	err = e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		now := e.clock.Now()
-		if err := tx.ServiceLock(ctx, svc.Name, now); err != nil {
-			return err
-		}
+	err = e.mutate(ctx, svc.Name, func(u *unit) error {
+		tx, now := u.tx, u.now
 		st, err := tx.ServiceState(ctx, svc.Name, e.EnvSpecs(svc))
 		if err != nil {
 			return err
@@ -295,18 +245,13 @@ func (e *Engine) SkipBake(ctx context.Context, actor, service, env, reason strin
 			Actor: actor, Reason: reason, CreatedAt: now}); err != nil {
 			return err
 		}
-		if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventBakeSkipped, Service: svc.Name, Environment: env,
-			Version: rel.Version, Actor: actor, Reason: reason}); err != nil {
-			return err
-		}
-		next, err = e.reconcileTx(ctx, tx, svc)
-		return err
+		return u.event(&pipeline.Event{Type: pipeline.EventBakeSkipped, Service: svc.Name, Environment: env,
+			Version: rel.Version, Actor: actor, Reason: reason})
 	})
 	if err != nil {
 		return pipeline.Release{}, err
 	}
 	e.log.Info("bake skipped", "service", svc.Name, "environment", env, "version", rel.Version, "actor", actor, "reason", reason)
-	e.after(svc.Name, next)
 	return rel, nil
 }
 
@@ -324,7 +269,7 @@ func (e *Engine) cancelActive(ctx context.Context, tx store.Tx, service, env, ac
 			FromStates: []pipeline.DeploymentState{d.State}, State: pipeline.DeploymentCancelled, FinishedAt: now, Error: &msg}); err != nil {
 			return err
 		}
-		if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventDeploymentCancels, Service: service, Environment: env,
+		if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventDeploymentCancels, Service: service, Environment: env,
 			Version: d.Version, Actor: actor, Reason: why, DeploymentID: d.ID}); err != nil {
 			return err
 		}
@@ -396,12 +341,8 @@ func (e *Engine) Emergency(ctx context.Context, actor string, p EmergencyParams)
 	}
 	last := svc.Environments[len(svc.Environments)-1].Name
 	var dep pipeline.Deployment
-	var next time.Time
-	err = e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		now := e.clock.Now()
-		if err := tx.ServiceLock(ctx, svc.Name, now); err != nil {
-			return err
-		}
+	err = e.mutate(ctx, svc.Name, func(u *unit) error {
+		tx, now := u.tx, u.now
 		rel, err := tx.ReleaseGet(ctx, svc.Name, p.Version)
 		if errors.Is(err, store.ErrNotFound) {
 			if p.Artifact == "" {
@@ -430,20 +371,15 @@ func (e *Engine) Emergency(ctx context.Context, actor string, p EmergencyParams)
 		} else if len(cur) > 0 {
 			from = cur[0].Version
 		}
-		if dep, err = e.manualDeploy(ctx, tx, pipeline.KindEmergency, EventEmergencyDecided, svc, last, rel, from, actor, p.Reason, now); err != nil {
+		if dep, err = e.manualDeploy(ctx, tx, pipeline.KindEmergency, pipeline.EventEmergencyDecided, svc, last, rel, from, actor, p.Reason, now); err != nil {
 			return err
 		}
-		if err := e.lockUnlessHeld(ctx, tx, svc.Name, last, actor, why, nil, now); err != nil {
-			return err
-		}
-		next, err = e.reconcileTx(ctx, tx, svc)
-		return err
+		return e.lockUnlessHeld(ctx, tx, svc.Name, last, actor, why, nil, now)
 	})
 	if err != nil {
 		return pipeline.Deployment{}, err
 	}
 	e.log.Warn("emergency deploy", "service", svc.Name, "environment", last, "version", p.Version, "actor", actor, "reason", p.Reason)
-	e.after(svc.Name, next)
 	return dep, nil
 }
 
@@ -473,12 +409,8 @@ func (e *Engine) Rollback(ctx context.Context, actor string, p RollbackParams) (
 	}
 	var dep pipeline.Deployment
 	var rejected pipeline.Release
-	var next time.Time
-	err = e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		now := e.clock.Now()
-		if err := tx.ServiceLock(ctx, svc.Name, now); err != nil {
-			return err
-		}
+	err = e.mutate(ctx, svc.Name, func(u *unit) error {
+		tx, now := u.tx, u.now
 		history, err := currentIn(ctx, tx, svc.Name, p.Environment)
 		if err != nil {
 			return err
@@ -523,7 +455,7 @@ func (e *Engine) Rollback(ctx context.Context, actor string, p RollbackParams) (
 				return err
 			}
 			rejected.Rejected = true
-			if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventReleaseRejected, Service: svc.Name, Environment: p.Environment,
+			if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventReleaseRejected, Service: svc.Name, Environment: p.Environment,
 				Version: rejected.Version, Actor: actor, Reason: p.Reason}); err != nil {
 				return err
 			}
@@ -531,17 +463,13 @@ func (e *Engine) Rollback(ctx context.Context, actor string, p RollbackParams) (
 		if err := e.cancelActive(ctx, tx, svc.Name, p.Environment, actor, "rollback to "+target.Version, now); err != nil {
 			return err
 		}
-		if dep, err = e.manualDeploy(ctx, tx, pipeline.KindRollback, EventRollbackDecided, svc, p.Environment, target, cur.Version, actor, p.Reason, now); err != nil {
-			return err
-		}
-		next, err = e.reconcileTx(ctx, tx, svc)
+		dep, err = e.manualDeploy(ctx, tx, pipeline.KindRollback, pipeline.EventRollbackDecided, svc, p.Environment, target, cur.Version, actor, p.Reason, now)
 		return err
 	})
 	if err != nil {
 		return pipeline.Deployment{}, pipeline.Release{}, err
 	}
 	e.log.Warn("rollback", "service", svc.Name, "environment", p.Environment, "to", dep.Version, "rejected", rejected.Version, "actor", actor)
-	e.after(svc.Name, next)
 	return dep, rejected, nil
 }
 
@@ -569,7 +497,7 @@ func (e *Engine) lockUnlessHeld(ctx context.Context, tx store.Tx, service, env, 
 		data = map[string]any{}
 	}
 	data["lock_id"] = l.ID
-	_, err = tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventLockPlaced, Service: service, Environment: env,
+	_, err = tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventLockPlaced, Service: service, Environment: env,
 		Actor: actor, Reason: reason, Data: data})
 	return err
 }

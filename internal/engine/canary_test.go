@@ -204,9 +204,23 @@ func TestCanaryStepsThenPromotes(t *testing.T) {
 			for _, ev := range evs {
 				seen[ev.Type] = true
 			}
-			for _, typ := range []string{EventCanaryStarted, EventCanaryAdvanced, EventCanaryPromoting, EventCanaryPromoted} {
+			for _, typ := range []string{pipeline.EventCanaryStarted, pipeline.EventCanaryAdvanced, pipeline.EventCanaryPromoting, pipeline.EventCanaryPromoted} {
 				require.True(t, seen[typ], "event %s on the record", typ)
 			}
+			// The promotion is a step of the deployment, not a retry: it
+			// keeps the deployment's attempt, and its start says so.
+			deps := w.deploymentsOf(t, "web", "production", "v2")
+			require.Len(t, deps, 1)
+			require.Equal(t, pipeline.DeploymentSucceeded, deps[0].State)
+			require.Equal(t, 1, deps[0].Attempt, "a canary's promotion is not listed as attempt 2")
+			starts := 0
+			for _, ev := range evs {
+				if ev.Type == pipeline.EventDeploymentStarted && ev.DeploymentID == deps[0].ID {
+					starts++
+					require.Equal(t, float64(1), ev.Data["attempt"])
+				}
+			}
+			require.Equal(t, 2, starts, "the canary step and the promotion step each started once")
 		})
 	}
 }
@@ -247,7 +261,7 @@ func TestFailingCanaryIsAbortedAndLocksProduction(t *testing.T) {
 	require.NoError(t, err)
 	var aborted *pipeline.Event
 	for i := range evs {
-		if evs[i].Type == EventCanaryAborted {
+		if evs[i].Type == pipeline.EventCanaryAborted {
 			aborted = &evs[i]
 		}
 	}
@@ -386,7 +400,8 @@ func TestCanaryFailingCheckAborts(t *testing.T) {
 // TestLockRacesCanaryStep is rule 3 for canaries: a lock and a judgement
 // that would move the canary to its next step happen together, many
 // times. Once Lock has returned the canary does not move; a step taken
-// before the lock is on the record before it.
+// before the lock is on the record before it. The test fails unless it saw
+// both interleavings (step first, lock first).
 func TestLockRacesCanaryStep(t *testing.T) {
 	forBoth(t, func(t *testing.T, db string) {
 		health := newBackend(t, "canary")
@@ -411,24 +426,31 @@ func TestLockRacesCanaryStep(t *testing.T) {
 		cfg := &config.Config{Services: []config.Service{{Name: "web", Environments: []config.Environment{env("staging"), prod}}}}
 		w := &canaryWorld{testBundle: setup(t, db, cfg)}
 		w.startCanary(t)
+		// The test judges, racing the lock; the leader's judge would judge
+		// too once a step's time is up, and move the canary on its own.
+		w.e.judge.Stop()
 		ctx := context.Background()
 		movedFirst, lockedFirst := 0, 0
-		for round := 0; round < 15; round++ {
+		for round := 0; round < raceRounds && (movedFirst < minEachWay || lockedFirst < minEachWay); round++ {
 			before := w.canaryNow(t)
 			w.clock.Set(w.clock.Now().Add(time.Minute)) // the step's time is up
 			var wg sync.WaitGroup
+			gate := make(chan struct{})
+			var judgeErr, lockErr error
 			wg.Add(2)
 			go func() {
 				defer wg.Done()
-				_, err := w.e.judgeCanary(ctx, before, prod.Canary, time.Time{})
-				require.NoError(t, err)
+				<-gate
+				_, judgeErr = w.e.judgeCanary(ctx, before, prod.Canary, time.Time{})
 			}()
-			var lockErr error
 			go func() {
 				defer wg.Done()
+				<-gate
 				_, lockErr = w.e.Lock(ctx, "ana", LockParams{Service: "web", Environment: "production", Reason: "race"})
 			}()
+			close(gate)
 			wg.Wait()
+			require.NoError(t, judgeErr)
 			require.NoError(t, lockErr)
 			locked := w.canaryNow(t)
 			for k := 0; k < 2; k++ {
@@ -442,10 +464,10 @@ func TestLockRacesCanaryStep(t *testing.T) {
 			require.NoError(t, err)
 			var lockID, advancedID int64
 			for _, ev := range events {
-				if ev.Type == EventLockPlaced {
+				if ev.Type == pipeline.EventLockPlaced {
 					lockID = ev.ID
 				}
-				if ev.Type == EventCanaryAdvanced && ev.Data["step"] == float64(before.Step+2) {
+				if ev.Type == pipeline.EventCanaryAdvanced && ev.Data["step"] == float64(before.Step+2) {
 					advancedID = ev.ID
 				}
 			}
@@ -461,6 +483,8 @@ func TestLockRacesCanaryStep(t *testing.T) {
 			require.NoError(t, err)
 		}
 		t.Logf("%s: step first %d times, lock first %d times", db, movedFirst, lockedFirst)
+		require.GreaterOrEqual(t, movedFirst, minEachWay, "the step never won the race: the test proves nothing about a step taken just before a lock")
+		require.GreaterOrEqual(t, lockedFirst, minEachWay, "the lock never won the race: the test proves nothing about a lock that lands first")
 	})
 }
 
@@ -575,10 +599,10 @@ echo "$BAKERY_CANARY_OUTCOME $BAKERY_VERSION" >> `+out+"\n"), 0o755))
 	var failed, cleaned int
 	for _, ev := range evs {
 		switch ev.Type {
-		case EventCanaryCleanup:
+		case pipeline.EventCanaryCleanup:
 			failed++
 			require.Contains(t, ev.Reason, "canary host unreachable")
-		case EventCanaryCleanedUp:
+		case pipeline.EventCanaryCleanedUp:
 			cleaned++
 		}
 	}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/bakery-deploy/bakery/internal/analysis/check"
@@ -11,37 +12,57 @@ import (
 	"github.com/bakery-deploy/bakery/internal/store"
 )
 
-// Check events. A result is on the record when a check fails, and when its
-// outcome changes; not at every evaluation.
-const (
-	EventCheckFailed       = "check.failed"
-	EventCheckHealthy      = "check.healthy"
-	EventCheckInconclusive = "check.inconclusive"
-)
-
 // defaultCheckInterval is how often a check without an interval runs.
 const defaultCheckInterval = 30 * time.Second
 
 type checkKey struct{ service, env, name string }
 
-// runDueChecks starts, on the leader, every check that is due: checks of
-// an environment run while releases wait to enter it (they watch the
+// checkService runs bake checks on the leader: the checks of an
+// environment run while releases wait to enter it (they watch the
 // environment below, where those releases bake). A check never overlaps
-// itself.
-func (e *Engine) runDueChecks(ctx context.Context) {
+// itself; when each is next due is reckoned on the engine's clock.
+type checkService struct {
+	duty
+	e *Engine
+
+	mu      sync.Mutex
+	next    map[checkKey]time.Time // when each check is due again
+	running map[checkKey]bool
+	// idle: until when runOnce leaves a service alone (nothing waited
+	// behind its checked environments when last looked).
+	idle map[string]time.Time
+}
+
+func newCheckService(e *Engine) *checkService {
+	s := &checkService{e: e, next: map[checkKey]time.Time{}, running: map[checkKey]bool{}, idle: map[string]time.Time{}}
+	s.duty = newDuty("checks", e.IsLeader, s.runOnce)
+	return s
+}
+
+// wake makes runOnce look at service again at its next pass (the service
+// changed in this process).
+func (s *checkService) wake(service string) {
+	s.mu.Lock()
+	delete(s.idle, service)
+	s.mu.Unlock()
+}
+
+// runOnce starts every check that is due now.
+func (s *checkService) runOnce(ctx context.Context) {
+	e := s.e
 	now := e.clock.Now()
 	for si := range e.Config().Services {
 		svc := &e.Config().Services[si]
-		e.mu.Lock()
-		idle := now.Before(e.checksIdle[svc.Name])
-		e.mu.Unlock()
+		s.mu.Lock()
+		idle := now.Before(s.idle[svc.Name])
+		s.mu.Unlock()
 		if idle {
 			continue
 		}
 		var d *pipeline.Decision
 		waiting := false
 		for i, env := range svc.Environments {
-			if len(env.Checks) == 0 || !e.anyCheckDue(svc.Name, env, now) {
+			if len(env.Checks) == 0 || !s.anyDue(svc.Name, env, now) {
 				continue
 			}
 			if d == nil {
@@ -59,41 +80,40 @@ func (e *Engine) runDueChecks(ctx context.Context) {
 			waiting = true
 			for _, spec := range env.Checks {
 				key := checkKey{svc.Name, env.Name, spec.Name}
-				e.mu.Lock()
-				due := !e.checkRunning[key] && !now.Before(e.checkNext[key])
+				s.mu.Lock()
+				due := !s.running[key] && !now.Before(s.next[key])
 				if due {
 					interval := spec.Interval
 					if interval <= 0 {
 						interval = defaultCheckInterval
 					}
-					e.checkRunning[key] = true
-					e.checkNext[key] = now.Add(interval)
+					s.running[key] = true
+					s.next[key] = now.Add(interval)
 				}
-				e.mu.Unlock()
+				s.mu.Unlock()
 				if !due {
 					continue
 				}
-				e.wg.Add(1)
-				go func(service, env string, spec check.Spec) {
-					defer e.wg.Done()
+				service, env, spec := svc.Name, env.Name, spec
+				s.goWork(func() {
 					defer func() {
-						e.mu.Lock()
-						delete(e.checkRunning, key)
-						e.mu.Unlock()
+						s.mu.Lock()
+						delete(s.running, key)
+						s.mu.Unlock()
 					}()
 					if _, err := e.runCheck(ctx, service, env, spec); err != nil && ctx.Err() == nil {
 						e.log.Error("check failed to run", "service", service, "environment", env, "check", spec.Name, "error", err)
 					}
-				}(svc.Name, env.Name, spec)
+				})
 			}
 		}
 		if d != nil && !waiting {
 			// Nothing waits behind a checked environment: look again after
-			// the next change to the service (after), or in checksIdleFor
+			// the next change to the service (wake), or in checksIdleFor
 			// (changes made by other replicas).
-			e.mu.Lock()
-			e.checksIdle[svc.Name] = now.Add(checksIdleFor)
-			e.mu.Unlock()
+			s.mu.Lock()
+			s.idle[svc.Name] = now.Add(checksIdleFor)
+			s.mu.Unlock()
 		}
 	}
 }
@@ -103,14 +123,14 @@ func (e *Engine) runDueChecks(ctx context.Context) {
 // unless the service changes in this process first.
 const checksIdleFor = 5 * time.Second
 
-// anyCheckDue reports whether a check of env is due at now; the stored
-// state is read only then, not every second.
-func (e *Engine) anyCheckDue(service string, env config.Environment, now time.Time) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+// anyDue reports whether a check of env is due at now; the stored state is
+// read only then, not every second.
+func (s *checkService) anyDue(service string, env config.Environment, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, spec := range env.Checks {
 		key := checkKey{service, env.Name, spec.Name}
-		if !e.checkRunning[key] && !now.Before(e.checkNext[key]) {
+		if !s.running[key] && !now.Before(s.next[key]) {
 			return true
 		}
 	}
@@ -163,12 +183,8 @@ func (e *Engine) runCheck(ctx context.Context, service, env string, spec check.S
 	if err != nil {
 		return r, err
 	}
-	var next time.Time
-	err = e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		now := e.clock.Now()
-		if err := tx.ServiceLock(ctx, service, now); err != nil {
-			return err
-		}
+	err = e.mutate(ctx, service, func(u *unit) error {
+		tx, now := u.tx, u.now
 		st, err := tx.ServiceState(ctx, service, e.EnvSpecs(svc))
 		if err != nil {
 			return err
@@ -190,16 +206,11 @@ func (e *Engine) runCheck(ctx context.Context, service, env string, spec check.S
 		if err := tx.CheckResultInsert(ctx, service, &r); err != nil {
 			return err
 		}
-		if err := e.recordCheck(ctx, tx, svc, env, below, r, previous, now); err != nil {
-			return err
-		}
-		next, err = e.reconcileTx(ctx, tx, svc)
-		return err
+		return e.recordCheck(ctx, tx, svc, env, below, r, previous, now)
 	})
 	if err != nil {
 		return r, fmt.Errorf("error recording check %s of %s/%s: %w", spec.Name, service, env, err)
 	}
-	e.after(service, next)
 	return r, nil
 }
 
@@ -217,16 +228,16 @@ func (e *Engine) recordCheck(ctx context.Context, tx store.Tx, svc *config.Servi
 		if r.Outcome == previous {
 			return nil
 		}
-		typ := EventCheckHealthy
+		typ := pipeline.EventCheckHealthy
 		if r.Outcome == pipeline.CheckInconclusive {
-			typ = EventCheckInconclusive
+			typ = pipeline.EventCheckInconclusive
 		}
 		_, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: typ, Service: svc.Name, Environment: env, Version: version,
 			Actor: pipeline.ActorSystem, Reason: r.Reason, Data: data})
 		return err
 	}
 	e.log.Warn("check failed", "service", svc.Name, "environment", env, "check", r.Name, "version", version, "reason", r.Reason)
-	if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventCheckFailed, Service: svc.Name, Environment: env, Version: version,
+	if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventCheckFailed, Service: svc.Name, Environment: env, Version: version,
 		Actor: pipeline.ActorSystem, Reason: r.Reason, Data: data}); err != nil {
 		return err
 	}

@@ -98,7 +98,7 @@ func TestChecksDuringBake(t *testing.T) {
 	require.NoError(t, err)
 	var failed *pipeline.Event
 	for i := range events {
-		if events[i].Type == EventCheckFailed {
+		if events[i].Type == pipeline.EventCheckFailed {
 			failed = &events[i]
 		}
 	}

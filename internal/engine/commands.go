@@ -36,12 +36,8 @@ func (e *Engine) CreateRelease(ctx context.Context, actor string, p ReleaseParam
 		return pipeline.Release{}, err
 	}
 	var rel pipeline.Release
-	var next time.Time
-	err := e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		now := e.clock.Now()
-		if err := tx.ServiceLock(ctx, svc.Name, now); err != nil {
-			return err
-		}
+	err := e.mutate(ctx, svc.Name, func(u *unit) error {
+		tx, now := u.tx, u.now
 		var err error
 		rel, err = tx.ReleaseInsert(ctx, &store.ReleaseInsertParams{Service: svc.Name, Version: p.Version, Artifact: p.Artifact,
 			Message: p.Message, Author: p.Author, Migrations: p.Migrations, CreatedAt: now})
@@ -51,18 +47,13 @@ func (e *Engine) CreateRelease(ctx context.Context, actor string, p ReleaseParam
 		if err != nil {
 			return err
 		}
-		if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventReleaseCreated, Service: svc.Name,
-			Version: rel.Version, Actor: actor, Data: map[string]any{"artifact": rel.Artifact, "message": rel.Message, "author": rel.Author, "migrations": p.Migrations}}); err != nil {
-			return err
-		}
-		next, err = e.reconcileTx(ctx, tx, svc)
-		return err
+		return u.event(&pipeline.Event{Type: pipeline.EventReleaseCreated, Service: svc.Name,
+			Version: rel.Version, Actor: actor, Data: map[string]any{"artifact": rel.Artifact, "message": rel.Message, "author": rel.Author, "migrations": p.Migrations}})
 	})
 	if err != nil {
 		return pipeline.Release{}, err
 	}
 	e.log.Info("release created", "service", svc.Name, "version", rel.Version, "actor", actor)
-	e.after(svc.Name, next)
 	return rel, nil
 }
 

@@ -19,23 +19,33 @@ const outputTail = 64 << 10
 // the attempt started, runs the deploy command while heart-beating, and
 // writes down the outcome together with the next decision for the service.
 func (e *Engine) runDeployment(ctx context.Context, id int64, attempt int) error {
-	var dep pipeline.Deployment
+	// Its service is read first: the unit of work takes its lock.
+	dep, err := e.store.DeploymentGet(ctx, id)
+	if err != nil {
+		return fmt.Errorf("error starting deployment %d: %w", id, err)
+	}
+	if dep.Attempt != attempt || dep.State != pipeline.DeploymentPending {
+		return nil // taken over, finished or cancelled: this job has nothing to do
+	}
 	var rel pipeline.Release
 	started := false
-	err := e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err = e.mutate(ctx, dep.Service, func(u *unit) error {
+		// Starting a deployment changes no decision: the service's
+		// deployment was decided when it was written.
+		u.noDecision()
+		tx, now := u.tx, u.now
 		var err error
 		dep, err = tx.DeploymentGet(ctx, id)
 		if err != nil {
 			return err
 		}
 		if dep.Attempt != attempt || dep.State != pipeline.DeploymentPending {
-			return nil // taken over, finished or cancelled: this job has nothing to do
+			return nil // taken over, finished or cancelled meanwhile
 		}
 		rel, err = tx.ReleaseGetByID(ctx, dep.ReleaseID)
 		if err != nil {
 			return err
 		}
-		now := e.clock.Now()
 		dep, err = tx.DeploymentUpdate(ctx, &store.DeploymentUpdateParams{ID: id, Attempt: attempt,
 			FromStates: []pipeline.DeploymentState{pipeline.DeploymentPending}, State: pipeline.DeploymentRunning,
 			StartedAt: now, Heartbeat: now})
@@ -47,7 +57,7 @@ func (e *Engine) runDeployment(ctx context.Context, id int64, attempt int) error
 			States: []pipeline.DeploymentState{pipeline.DeploymentSucceeded}, Limit: 1}); err == nil && len(cur) > 0 {
 			from = cur[0].Version
 		}
-		_, err = tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventDeploymentStarted, Service: dep.Service,
+		err = u.event(&pipeline.Event{Type: pipeline.EventDeploymentStarted, Service: dep.Service,
 			Environment: dep.Environment, Version: dep.Version, FromVersion: from, ToVersion: dep.Version, Actor: dep.Actor,
 			Reason: dep.Reason, DeploymentID: dep.ID, Data: map[string]any{"attempt": attempt}})
 		started = err == nil
@@ -59,7 +69,6 @@ func (e *Engine) runDeployment(ctx context.Context, id int64, attempt int) error
 	if !started {
 		return nil
 	}
-	e.after(dep.Service, time.Time{})
 
 	req, cfgErr := e.request(dep, rel)
 	tail := deploy.NewTail(outputTail)
@@ -123,9 +132,9 @@ func (e *Engine) finishCanaryPromotion(ctx context.Context, dep pipeline.Deploym
 		if err != nil {
 			return err
 		}
-		typ := EventCanaryPromoted
+		typ := pipeline.EventCanaryPromoted
 		if runErr != nil {
-			typ = EventCanaryAborted
+			typ = pipeline.EventCanaryAborted
 		}
 		_, err = tx.EventInsert(ctx, &pipeline.Event{At: now, Type: typ, Service: dep.Service, Environment: dep.Environment,
 			Version: dep.Version, ToVersion: dep.Version, Actor: pipeline.ActorSystem, DeploymentID: dep.ID, Reason: reason,
@@ -140,8 +149,6 @@ func (e *Engine) finishCanaryPromotion(ctx context.Context, dep pipeline.Deploym
 	}
 	return nil
 }
-
-var errTakenOver = errors.New("deployment attempt was taken over by another worker")
 
 func (e *Engine) request(dep pipeline.Deployment, rel pipeline.Release) (deploy.Request, error) {
 	svc, ok := e.Config().Service(dep.Service)
@@ -219,12 +226,8 @@ func (e *Engine) finishDeployment(ctx context.Context, dep pipeline.Deployment, 
 func (e *Engine) finishDeploymentWith(ctx context.Context, dep pipeline.Deployment, runErr error, output string,
 	also func(ctx context.Context, tx store.Tx, now time.Time) error) error {
 	ctx = context.WithoutCancel(ctx)
-	var next time.Time
-	err := e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		if err := tx.ServiceLock(ctx, dep.Service, e.clock.Now()); err != nil {
-			return err
-		}
-		now := e.clock.Now()
+	err := e.mutate(ctx, dep.Service, func(u *unit) error {
+		tx, now := u.tx, u.now
 		p := &store.DeploymentUpdateParams{ID: dep.ID, Attempt: dep.Attempt,
 			FromStates: []pipeline.DeploymentState{pipeline.DeploymentRunning}, FinishedAt: now, Output: &output}
 		ev := &pipeline.Event{At: now, Service: dep.Service, Environment: dep.Environment, Version: dep.Version,
@@ -246,7 +249,7 @@ func (e *Engine) finishDeploymentWith(ctx context.Context, dep pipeline.Deployme
 			}
 			return err
 		}
-		if _, err := tx.EventInsert(ctx, ev); err != nil {
+		if err := u.event(ev); err != nil {
 			return err
 		}
 		if also != nil {
@@ -256,13 +259,10 @@ func (e *Engine) finishDeploymentWith(ctx context.Context, dep pipeline.Deployme
 		}
 		e.log.Info("deployment finished", "service", dep.Service, "environment", dep.Environment, "version", dep.Version,
 			"deployment", dep.ID, "state", p.State, "reason", ev.Reason)
-		svc, ok := e.Config().Service(dep.Service)
-		if !ok {
-			return nil
-		}
-		var err error
-		next, err = e.reconcileTx(ctx, tx, svc)
-		return err
+		u.afterCommit(func(context.Context) {
+			e.metrics.deployed(dep.Service, dep.Environment, dep.Kind, string(p.State), e.clock.Now().Sub(dep.StartedAt))
+		})
+		return nil
 	})
 	if errors.Is(err, errTakenOver) {
 		return nil
@@ -270,11 +270,5 @@ func (e *Engine) finishDeploymentWith(ctx context.Context, dep pipeline.Deployme
 	if err != nil {
 		return fmt.Errorf("error recording the end of deployment %d: %w", dep.ID, err)
 	}
-	state := pipeline.DeploymentSucceeded
-	if runErr != nil {
-		state = pipeline.DeploymentFailed
-	}
-	e.metrics.deployed(dep.Service, dep.Environment, dep.Kind, string(state), e.clock.Now().Sub(dep.StartedAt))
-	e.after(dep.Service, next)
 	return nil
 }

@@ -7,7 +7,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -25,13 +24,6 @@ import (
 	"github.com/bakery-deploy/bakery/internal/router"
 	"github.com/bakery-deploy/bakery/internal/secret"
 	"github.com/bakery-deploy/bakery/internal/store"
-)
-
-// Errors the API maps to status codes.
-var (
-	ErrUnknownService = errors.New("unknown service")
-	ErrDuplicate      = errors.New("release exists already")
-	ErrInvalid        = errors.New("invalid input")
 )
 
 // Options configures an Engine.
@@ -71,21 +63,17 @@ type Engine struct {
 	// written to the store (rule 13).
 	masker *secret.Masker
 
-	mu           sync.Mutex
-	timers       map[string]*timer
-	checkNext    map[checkKey]time.Time
-	checkRunning map[checkKey]bool
-	// checksIdle: until when runDueChecks leaves a service alone (nothing
-	// waited behind its checked environments when last looked).
-	checksIdle map[string]time.Time
+	// The engine's services: each owns its state and its lock. The
+	// deadline timers run on every replica; the duties (checks, judge,
+	// weights, sweep) act only on the leader.
+	timers  *deadlineTimers
+	checks  *checkService
+	judge   *judgeService
+	weights *weightService
+	sweep   *sweepService
 
-	// Canaries: when each was last judged, which are being judged (or,
-	// keyed by -ID, having their weight applied), when a failed
-	// set_weight is tried again; the built-in routers of this process.
-	canaryJudged  map[int64]time.Time
-	canaryBusy    map[int64]bool
-	weightRetry   map[int64]time.Time
-	weightLocks   map[int64]*sync.Mutex
+	// The built-in routers of this process, under routersMu.
+	routersMu     sync.Mutex
 	routers       map[routerKey]*routerEntry
 	routerSync    chan struct{}
 	routerMetrics *router.Metrics
@@ -98,11 +86,6 @@ type Engine struct {
 
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
-}
-
-type timer struct {
-	at time.Time
-	t  *time.Timer
 }
 
 // New makes an engine. Register its Workers with the store before Start.
@@ -124,21 +107,18 @@ func New(opts Options) *Engine {
 	}
 	host, _ := os.Hostname()
 	e := &Engine{
-		opts:         opts,
-		clock:        opts.Clock,
-		log:          opts.Logger,
-		holder:       host + ":" + strconv.Itoa(os.Getpid()) + ":" + strconv.FormatInt(time.Now().UnixNano(), 36),
-		timers:       make(map[string]*timer),
-		checkNext:    make(map[checkKey]time.Time),
-		checkRunning: make(map[checkKey]bool),
-		checksIdle:   make(map[string]time.Time),
-		canaryJudged: make(map[int64]time.Time),
-		canaryBusy:   make(map[int64]bool),
-		weightRetry:  make(map[int64]time.Time),
-		weightLocks:  make(map[int64]*sync.Mutex),
-		routers:      make(map[routerKey]*routerEntry),
-		routerSync:   make(chan struct{}, 1),
+		opts:       opts,
+		clock:      opts.Clock,
+		log:        opts.Logger,
+		holder:     host + ":" + strconv.Itoa(os.Getpid()) + ":" + strconv.FormatInt(time.Now().UnixNano(), 36),
+		routers:    make(map[routerKey]*routerEntry),
+		routerSync: make(chan struct{}, 1),
 	}
+	e.timers = newDeadlineTimers(opts.Clock, e.reconcileAtDeadline)
+	e.checks = newCheckService(e)
+	e.judge = newJudgeService(e)
+	e.weights = newWeightService(e)
+	e.sweep = newSweepService(e)
 	if opts.Registerer != nil {
 		e.routerMetrics = router.NewMetrics(opts.Registerer)
 	}
@@ -151,6 +131,7 @@ func New(opts Options) *Engine {
 	river.AddWorker(e.workers, &deployWorker{e: e})
 	river.AddWorker(e.workers, &reconcileWorker{e: e})
 	river.AddWorker(e.workers, &cleanupWorker{e: e})
+	river.AddWorker(e.workers, &promoteWorker{e: e})
 	return e
 }
 
@@ -210,6 +191,9 @@ func (e *Engine) Start(ctx context.Context, st store.Store) error {
 	// for bake deadlines that passed or come due while this process was
 	// away, without waiting for leadership.
 	e.reconcileAll(ctx)
+	for _, d := range e.duties() {
+		d.Start(ctx)
+	}
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
@@ -223,6 +207,11 @@ func (e *Engine) Start(ctx context.Context, st store.Store) error {
 	return nil
 }
 
+// duties are the services that act on the leader.
+func (e *Engine) duties() []*duty {
+	return []*duty{&e.checks.duty, &e.judge.duty, &e.weights.duty, &e.sweep.duty}
+}
+
 // Stop stops the leader loop and timers. The caller closes the store
 // afterwards, which waits for running jobs.
 func (e *Engine) Stop(ctx context.Context) {
@@ -230,13 +219,11 @@ func (e *Engine) Stop(ctx context.Context) {
 		e.cancel()
 	}
 	e.wg.Wait()
-	e.stopRouters()
-	e.mu.Lock()
-	for _, t := range e.timers {
-		t.t.Stop()
+	for _, d := range e.duties() {
+		d.Stop()
 	}
-	e.timers = map[string]*timer{}
-	e.mu.Unlock()
+	e.stopRouters()
+	e.timers.stop()
 	if e.leader.Load() && e.store != nil {
 		_ = e.store.LeaderResign(ctx, "engine", e.holder)
 		e.leader.Store(false)
@@ -246,12 +233,13 @@ func (e *Engine) Stop(ctx context.Context) {
 const leaderTTL = 10 * time.Second
 
 // leaderLoop keeps or seeks leadership. The leader sweeps for interrupted
-// deployments and reconciles every service now and then as a safety net;
-// decisions themselves are safe on any replica.
+// deployments; its other duties (checks, canary judging and weights, the
+// periodic reconcile of every service) are services that act while
+// IsLeader holds, kicked here at election. Decisions themselves are safe
+// on any replica.
 func (e *Engine) leaderLoop(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	var lastFull time.Time
 	for {
 		now := e.clock.Now()
 		ok, err := e.store.LeaderAcquire(ctx, "engine", e.holder, now, leaderTTL)
@@ -270,19 +258,16 @@ func (e *Engine) leaderLoop(ctx context.Context) {
 		}
 		if ok && !was {
 			e.log.Info("elected leader", "holder", e.holder)
-			lastFull = time.Time{}
+			e.sweep.forget()
+			for _, d := range e.duties() {
+				d.kick()
+			}
 		}
 		if !ok && was {
 			e.log.Warn("lost leadership", "holder", e.holder)
 		}
 		if ok {
 			e.recoverInterrupted(ctx)
-			e.runDueChecks(ctx)
-			e.runCanaries(ctx)
-			if time.Since(lastFull) > 30*time.Second {
-				e.reconcileAll(ctx)
-				lastFull = time.Now()
-			}
 		}
 		select {
 		case <-ctx.Done():
@@ -321,34 +306,22 @@ func (e *Engine) EnvSpecs(svc *config.Service) []pipeline.EnvSpec {
 
 // Reconcile takes the decision for one service now and carries it out.
 func (e *Engine) Reconcile(ctx context.Context, service string) error {
-	svc, ok := e.Config().Service(service)
-	if !ok {
+	if _, ok := e.Config().Service(service); !ok {
 		return nil // a service that left the configuration keeps its state, untouched
 	}
-	var next time.Time
 	start := time.Now()
-	err := e.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		if err := tx.ServiceLock(ctx, service, e.clock.Now()); err != nil {
-			return err
-		}
-		var err error
-		next, err = e.reconcileTx(ctx, tx, svc)
-		return err
-	})
+	err := e.mutate(ctx, service, func(u *unit) error { return nil })
 	e.metrics.decisions.Observe(time.Since(start).Seconds())
 	if err != nil {
 		return fmt.Errorf("error reconciling %s: %w", service, err)
 	}
-	e.after(service, next)
 	return nil
 }
 
 // after runs once a transaction that changed a service has committed.
 func (e *Engine) after(service string, next time.Time) {
-	e.mu.Lock()
-	delete(e.checksIdle, service)
-	e.mu.Unlock()
-	e.arm(service, next)
+	e.checks.wake(service)
+	e.timers.arm(service, next)
 	if e.opts.OnChange != nil {
 		e.opts.OnChange(service)
 	}
@@ -409,36 +382,11 @@ func (e *Engine) reconcileTx(ctx context.Context, tx store.Tx, svc *config.Servi
 	return d.NextCheck, nil
 }
 
-// arm makes sure a local timer wakes the service up at next. The durable
-// River job is the fallback; the timer is what makes the deadline prompt.
-func (e *Engine) arm(service string, next time.Time) {
-	if next.IsZero() {
-		return
+// reconcileAtDeadline is what a deadline timer does.
+func (e *Engine) reconcileAtDeadline(service string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := e.Reconcile(ctx, service); err != nil {
+		e.log.Error("reconcile at deadline failed", "service", service, "error", err)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if t, ok := e.timers[service]; ok {
-		if !t.at.After(next) && t.at.After(e.clock.Now()) {
-			return // an earlier (or equal) wake-up is already set
-		}
-		t.t.Stop()
-	}
-	wait := next.Sub(e.clock.Now())
-	if wait < 0 {
-		wait = 0
-	}
-	t := &timer{at: next}
-	t.t = time.AfterFunc(wait, func() {
-		e.mu.Lock()
-		if cur, ok := e.timers[service]; ok && cur == t {
-			delete(e.timers, service)
-		}
-		e.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := e.Reconcile(ctx, service); err != nil {
-			e.log.Error("reconcile at deadline failed", "service", service, "error", err)
-		}
-	})
-	e.timers[service] = t
 }

@@ -130,17 +130,26 @@ func forBoth(t *testing.T, fn func(t *testing.T, db string)) {
 	}
 }
 
+// raceRounds bounds the rounds of a race test: it runs until it has seen
+// both interleavings at least minEachWay times, and fails if it has not by
+// then.
+const (
+	raceRounds = 200
+	minEachWay = 3
+)
+
 // TestLockRacesDeadline is rule 3: a lock and a bake deadline fire
 // together, many times. Whatever the interleaving, once Lock has returned
 // no promotion into production starts; a promotion decided before the lock
-// may finish, and is on the record before it.
+// may finish, and is on the record before it. The test fails unless it saw
+// both interleavings (promotion first, lock first).
 func TestLockRacesDeadline(t *testing.T) {
 	t.Parallel()
 	forBoth(t, func(t *testing.T, db string) {
 		b := setup(t, db, testConfig())
 		ctx := context.Background()
 		promotedFirst, lockedFirst := 0, 0
-		for i := 0; i < 25; i++ {
+		for i := 0; i < raceRounds && (promotedFirst < minEachWay || lockedFirst < minEachWay); i++ {
 			version := fmt.Sprintf("v%d", i)
 			_, err := b.e.CreateRelease(ctx, "ci", ReleaseParams{Service: "web", Version: version})
 			require.NoError(t, err)
@@ -148,18 +157,26 @@ func TestLockRacesDeadline(t *testing.T) {
 			require.Equal(t, version, b.version(t, "web", "staging"))
 			b.clock.Set(b.clock.Now().Add(testBake)) // the deadline is now
 
+			// Both goroutines wait at the gate, so that they start as
+			// close together as the scheduler allows; their errors are
+			// checked here, in the test's goroutine.
 			var wg sync.WaitGroup
+			gate := make(chan struct{})
+			var reconcileErr, lockErr error
 			wg.Add(2)
 			go func() {
 				defer wg.Done()
-				require.NoError(t, b.e.Reconcile(ctx, "web")) // the deadline's timer
+				<-gate
+				reconcileErr = b.e.Reconcile(ctx, "web") // the deadline's timer
 			}()
-			var lockErr error
 			go func() {
 				defer wg.Done()
+				<-gate
 				_, lockErr = b.e.Lock(ctx, "ana", LockParams{Service: "web", Environment: "production", Reason: "race"})
 			}()
+			close(gate)
 			wg.Wait()
+			require.NoError(t, reconcileErr)
 			require.NoError(t, lockErr)
 			// After the lock returned, more deadlines fire: none may start
 			// a promotion.
@@ -170,7 +187,7 @@ func TestLockRacesDeadline(t *testing.T) {
 			require.NoError(t, err)
 			var lockID, decidedID int64
 			for _, e := range events {
-				if e.Type == EventLockPlaced && lockID == 0 && e.ID > decidedIDBefore(events, version) {
+				if e.Type == pipeline.EventLockPlaced && lockID == 0 && e.ID > decidedIDBefore(events, version) {
 					lockID = e.ID
 				}
 				if e.Type == pipeline.EventPromotionDecided && e.Environment == "production" && e.Version == version {
@@ -182,6 +199,13 @@ func TestLockRacesDeadline(t *testing.T) {
 			if len(deps) == 0 {
 				lockedFirst++
 				require.Zero(t, decidedID)
+				// Not only did nothing start: the decision says the lock
+				// holds the ready release.
+				_, d, err := b.e.Status(ctx, "web")
+				require.NoError(t, err)
+				require.Equal(t, pipeline.WaitLock, d.Environments[1].Wait.Kind)
+				require.Equal(t, version, d.Environments[1].Wait.Version)
+				require.Contains(t, d.Environments[1].Wait.Message, "race")
 			} else {
 				promotedFirst++
 				require.Len(t, deps, 1)
@@ -195,6 +219,8 @@ func TestLockRacesDeadline(t *testing.T) {
 			require.Len(t, b.deploymentsOf(t, "web", "production", version), 1, "and only once")
 		}
 		t.Logf("%s: promotion first %d times, lock first %d times", db, promotedFirst, lockedFirst)
+		require.GreaterOrEqual(t, promotedFirst, minEachWay, "the promotion never won the race: the test proves nothing about a promotion decided just before a lock")
+		require.GreaterOrEqual(t, lockedFirst, minEachWay, "the lock never won the race: the test proves nothing about a lock that lands first")
 	})
 }
 
@@ -306,7 +332,7 @@ func TestLockAllServicesAndExpiry(t *testing.T) {
 	require.NoError(t, err)
 	var expired int
 	for _, e := range events {
-		if e.Type == EventLockExpired {
+		if e.Type == pipeline.EventLockExpired {
 			expired++
 			require.Equal(t, pipeline.ActorSystem, e.Actor)
 		}
@@ -348,7 +374,7 @@ func TestSkipBake(t *testing.T) {
 	require.NoError(t, err)
 	var skipped *pipeline.Event
 	for i := range events {
-		if events[i].Type == EventBakeSkipped {
+		if events[i].Type == pipeline.EventBakeSkipped {
 			skipped = &events[i]
 		}
 	}
@@ -414,7 +440,7 @@ func TestEmergencyDuringLock(t *testing.T) {
 		require.NoError(t, err)
 		var emergencies int
 		for _, e := range events {
-			if e.Type == EventEmergencyDecided {
+			if e.Type == pipeline.EventEmergencyDecided {
 				emergencies++
 				require.Equal(t, "ana", e.Actor)
 				require.NotEmpty(t, e.Reason)

@@ -76,6 +76,39 @@ func cleanupJob(canaryID int64) store.Job {
 		Queue: QueueDefault, MaxAttempts: jobAttempts, UniqueByArgs: true}
 }
 
+// CanaryPromoteArgs asks a worker to carry out a canary's promotion: the
+// step of its deployment that replaces stable. It runs like a deploy job
+// (the deployment's canary says which step is due) under the same
+// attempt guard, and keeps the deployment's attempt: a promotion is a
+// step of the rollout, not a retry. (A job kind of its own, since deploy
+// jobs are unique by deployment and attempt.)
+type CanaryPromoteArgs struct {
+	DeploymentID int64 `json:"deployment_id"`
+	Attempt      int   `json:"attempt"`
+}
+
+// Kind is River's name for the job.
+func (CanaryPromoteArgs) Kind() string { return "bakery_canary_promote" }
+
+// promoteJob puts a canary's promotion on the deploy queue, once per
+// deployment and attempt.
+func promoteJob(deploymentID int64, attempt int) store.Job {
+	return store.Job{Kind: CanaryPromoteArgs{}.Kind(), Args: CanaryPromoteArgs{DeploymentID: deploymentID, Attempt: attempt},
+		Queue: QueueDeploy, MaxAttempts: jobAttempts, UniqueByArgs: true}
+}
+
+type promoteWorker struct {
+	river.WorkerDefaults[CanaryPromoteArgs]
+	e *Engine
+}
+
+func (w *promoteWorker) Work(ctx context.Context, job *river.Job[CanaryPromoteArgs]) error {
+	if !w.e.recovery.jobStarts(ctx, job.Kind, job.Args) {
+		return nil
+	}
+	return w.e.runDeployment(ctx, job.Args.DeploymentID, job.Args.Attempt)
+}
+
 type cleanupWorker struct {
 	river.WorkerDefaults[CanaryCleanupArgs]
 	e *Engine

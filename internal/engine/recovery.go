@@ -132,7 +132,8 @@ func (r *recovery) atStartup(ctx context.Context) error {
 // worker is known dead (start-up on SQLite).
 func (r *recovery) sweep(ctx context.Context, now time.Time, alive liveness, workersGone bool) error {
 	st := r.e.store
-	deployJobs, err := st.JobList(ctx, &store.JobListParams{Kinds: []string{DeployArgs{}.Kind()},
+	// A promotion job has a deploy job's arguments (deployment and attempt).
+	deployJobs, err := st.JobList(ctx, &store.JobListParams{Kinds: []string{DeployArgs{}.Kind(), CanaryPromoteArgs{}.Kind()},
 		States: append([]string{store.JobStateRunning}, waiting...), Limit: 10000})
 	if err != nil {
 		return err

@@ -38,8 +38,8 @@ func (re *routerEntry) listenErr() error {
 
 // routerFor returns the built-in router of service/env in this process.
 func (e *Engine) routerFor(service, env string) *router.Router {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.routersMu.Lock()
+	defer e.routersMu.Unlock()
 	if re := e.routers[routerKey{service, env}]; re != nil {
 		return re.r
 	}
@@ -49,9 +49,9 @@ func (e *Engine) routerFor(service, env string) *router.Router {
 // RouterError says why the built-in router of service/env is not serving
 // in this process (nil if it is, or if there is none).
 func (e *Engine) RouterError(service, env string) error {
-	e.mu.Lock()
+	e.routersMu.Lock()
 	re := e.routers[routerKey{service, env}]
-	e.mu.Unlock()
+	e.routersMu.Unlock()
 	if re == nil {
 		return nil
 	}
@@ -76,7 +76,7 @@ func (e *Engine) startRouters(ctx context.Context) {
 			want[routerKey{svc.Name, env.Name}] = fmt.Sprintf("%s|%s|%s|%t|%s", rc.Listen, rc.Stable, rc.Canary, rc.TrackHeader, rc.ResponseHeaderTimeout)
 		}
 	}
-	e.mu.Lock()
+	e.routersMu.Lock()
 	var stop []*routerEntry
 	for k, re := range e.routers {
 		if want[k] != re.sig {
@@ -84,15 +84,15 @@ func (e *Engine) startRouters(ctx context.Context) {
 			delete(e.routers, k)
 		}
 	}
-	e.mu.Unlock()
+	e.routersMu.Unlock()
 	for _, re := range stop {
 		re.cancel()
 		<-re.done
 	}
 	for k, sig := range want {
-		e.mu.Lock()
+		e.routersMu.Lock()
 		_, running := e.routers[k]
-		e.mu.Unlock()
+		e.routersMu.Unlock()
 		if running {
 			continue
 		}
@@ -113,9 +113,9 @@ func (e *Engine) startRouters(ctx context.Context) {
 		}
 		rctx, cancel := context.WithCancel(ctx)
 		re := &routerEntry{r: r, sig: sig, cancel: cancel, done: make(chan struct{})}
-		e.mu.Lock()
+		e.routersMu.Lock()
 		e.routers[k] = re
-		e.mu.Unlock()
+		e.routersMu.Unlock()
 		go func(listen string) {
 			defer close(re.done)
 			e.log.Info("built-in router listening", "service", k.service, "environment", k.env, "listen", listen,
@@ -133,10 +133,10 @@ func (e *Engine) startRouters(ctx context.Context) {
 
 // stopRouters stops every built-in router.
 func (e *Engine) stopRouters() {
-	e.mu.Lock()
+	e.routersMu.Lock()
 	all := e.routers
 	e.routers = map[routerKey]*routerEntry{}
-	e.mu.Unlock()
+	e.routersMu.Unlock()
 	for _, re := range all {
 		re.cancel()
 		<-re.done
@@ -168,12 +168,12 @@ func (e *Engine) routerLoop(ctx context.Context) {
 }
 
 func (e *Engine) syncRouters(ctx context.Context) {
-	e.mu.Lock()
+	e.routersMu.Lock()
 	keys := make([]routerKey, 0, len(e.routers))
 	for k := range e.routers {
 		keys = append(keys, k)
 	}
-	e.mu.Unlock()
+	e.routersMu.Unlock()
 	for _, k := range keys {
 		cs, err := e.store.CanaryList(ctx, &store.CanaryListParams{Service: k.service, Environment: k.env, Limit: 1})
 		if err != nil {

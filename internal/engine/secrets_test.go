@@ -79,7 +79,7 @@ func TestSecretsMaskedOnTheRecord(t *testing.T) {
 			require.NoError(t, err)
 			var unlock *pipeline.Event
 			for i := range events {
-				if events[i].Type == EventLockReleased {
+				if events[i].Type == pipeline.EventLockReleased {
 					unlock = &events[i]
 				}
 			}

@@ -42,11 +42,9 @@ func TestWindowAcrossFallBack(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, pipeline.WaitWindow, d.Environments[1].Wait.Kind)
 	require.True(t, d.Environments[1].Wait.Until.Equal(monday), "opens %s", d.Environments[1].Wait.Until)
-	b.e.mu.Lock()
-	armed := b.e.timers["web"]
-	b.e.mu.Unlock()
-	require.NotNil(t, armed, "a wake-up is armed for the opening: nobody has to act")
-	require.True(t, armed.at.Equal(monday), "armed for %s", armed.at)
+	armed := b.e.timers.armed("web")
+	require.False(t, armed.IsZero(), "a wake-up is armed for the opening: nobody has to act")
+	require.True(t, armed.Equal(monday), "armed for %s", armed)
 
 	// A newer release arrives over the weekend and bakes too.
 	b.clock.Set(time.Date(2026, 10, 31, 12, 0, 0, 0, ny))

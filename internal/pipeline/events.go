@@ -47,3 +47,36 @@ const (
 	EventLeaderElected          = "leader.elected"
 	EventDeploymentRetryPlanned = "deployment.retry"
 )
+
+// Brake and override events.
+const (
+	EventLockPlaced        = "lock.placed"
+	EventLockReleased      = "lock.released"
+	EventLockExpired       = "lock.expired"
+	EventBakeSkipped       = "bake.skipped"
+	EventEmergencyDecided  = "emergency.decided"
+	EventRollbackDecided   = "rollback.decided"
+	EventReleaseRejected   = "release.rejected"
+	EventDeploymentCancels = "deployment.cancelled"
+)
+
+// Check events. A result is on the record when a check fails, and when its
+// outcome changes; not at every evaluation.
+const (
+	EventCheckFailed       = "check.failed"
+	EventCheckHealthy      = "check.healthy"
+	EventCheckInconclusive = "check.inconclusive"
+)
+
+// Canary events.
+const (
+	EventCanaryStarted   = "canary.started"
+	EventCanaryAdvanced  = "canary.advanced"
+	EventCanaryJudged    = "canary.judged"
+	EventCanaryPromoting = "canary.promoting"
+	EventCanaryPromoted  = "canary.promoted"
+	EventCanaryAborted   = "canary.aborted"
+	EventCanaryWeight    = "canary.weight_failed"
+	EventCanaryCleanedUp = "canary.cleaned_up"
+	EventCanaryCleanup   = "canary.cleanup_failed"
+)
