@@ -157,13 +157,9 @@ func (s queries) replicaBeat(ctx context.Context, id string, now time.Time) erro
 
 // --- per database ---
 
-func (s *sqliteStore) WorkerID() string { return s.river.ID() }
-
-func (s *sqliteStore) ReplicaBeat(ctx context.Context, id string, now time.Time) error {
-	return queries{q: sqlQuerier{s.write}}.replicaBeat(ctx, id, now)
-}
-
-func (t *sqliteTx) JobInsert(ctx context.Context, jobs ...store.Job) error {
+// jobInsert enqueues jobs through River in the transaction tx, whichever
+// database's it is.
+func jobInsert[TTx any](ctx context.Context, c *river.Client[TTx], tx TTx, jobs []store.Job) error {
 	if len(jobs) == 0 {
 		return nil
 	}
@@ -171,10 +167,20 @@ func (t *sqliteTx) JobInsert(ctx context.Context, jobs ...store.Job) error {
 	if err != nil {
 		return err
 	}
-	if _, err := t.river.InsertManyTx(ctx, t.tx, params); err != nil {
+	if _, err := c.InsertManyTx(ctx, tx, params); err != nil {
 		return fmt.Errorf("error enqueueing jobs: %w", err)
 	}
 	return nil
+}
+
+func (s *sqliteStore) WorkerID() string { return s.river.ID() }
+
+func (s *sqliteStore) ReplicaBeat(ctx context.Context, id string, now time.Time) error {
+	return queries{q: sqlQuerier{s.write}}.replicaBeat(ctx, id, now)
+}
+
+func (t *sqliteTx) JobInsert(ctx context.Context, jobs ...store.Job) error {
+	return jobInsert(ctx, t.river, t.tx, jobs)
 }
 
 func (t *sqliteTx) JobRescue(ctx context.Context, ids ...int64) (int, error) {
@@ -188,17 +194,7 @@ func (s *pgStore) ReplicaBeat(ctx context.Context, id string, now time.Time) err
 }
 
 func (t *pgTx) JobInsert(ctx context.Context, jobs ...store.Job) error {
-	if len(jobs) == 0 {
-		return nil
-	}
-	params, err := insertParams(jobs)
-	if err != nil {
-		return err
-	}
-	if _, err := t.river.InsertManyTx(ctx, t.tx, params); err != nil {
-		return fmt.Errorf("error enqueueing jobs: %w", err)
-	}
-	return nil
+	return jobInsert(ctx, t.river, t.tx, jobs)
 }
 
 func (t *pgTx) JobRescue(ctx context.Context, ids ...int64) (int, error) {
