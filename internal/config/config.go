@@ -142,6 +142,11 @@ type Config struct {
 	Server Server
 	// Services are the services bakery deploys, in file order.
 	Services []Service
+	// Notifications are where bakery tells what it did (notify package).
+	Notifications []Notification
+	// Slack is the Slack workspace of Slack destinations and commands;
+	// nil when the file has no slack block.
+	Slack *Slack
 }
 
 // Server holds where bakery listens and where it keeps its state.

@@ -363,7 +363,7 @@ func TestProblems(t *testing.T) {
 		{
 			name:  "file is a list",
 			src:   "- name: web\n",
-			wants: []want{{1, 1, "", "the file must be a mapping with the fields server, services; got a list"}},
+			wants: []want{{1, 1, "", "the file must be a mapping with the fields server, services"}},
 		},
 		{
 			name: "unknown top-level field",

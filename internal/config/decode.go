@@ -16,7 +16,7 @@ import (
 
 // The fields each mapping accepts, in the order they are listed in messages.
 var (
-	rootFields        = []string{"server", "services"}
+	rootFields        = []string{"server", "services", "notifications", "slack"}
 	serverFields      = []string{"addr", "database", "inherit_env", "mask_env", "banner", "tls", "hsts", "trusted_proxies", "limits", "url"}
 	bannerFields      = []string{"public"}
 	serviceFields     = []string{"name", "repository", "environments"}
@@ -220,6 +220,12 @@ func (p *parser) root(doc *yaml.Node, cfg *Config) {
 	}
 	cfg.Server = p.server(f.get("server"), f.at("server"))
 	cfg.Services = p.services(f.get("services"), f.at("services"))
+	if v := f.get("slack"); v != nil {
+		cfg.Slack = p.slack(v, f.at("slack"))
+	}
+	if v := f.get("notifications"); v != nil {
+		cfg.Notifications = p.notifications(v, cfg.Slack, cfg.Services)
+	}
 }
 
 // server walks the server mapping, applying defaults.

@@ -13,8 +13,9 @@ import (
 
 // secretEnvNames are the variables of bakery's environment that the
 // configuration names as holding secrets: server.mask_env, every
-// migrations.database.url_env and every Datadog check's keys (bake checks
-// and canary analysis checks).
+// migrations.database.url_env, every Datadog check's keys (bake checks
+// and canary analysis checks), every webhook's secret_env and the slack
+// block's bot token and signing secret.
 func secretEnvNames(cfg *config.Config) []string {
 	if cfg == nil {
 		return nil
@@ -26,6 +27,14 @@ func secretEnvNames(cfg *config.Config) []string {
 				names = append(names, s.Datadog.APIKeyEnv, s.Datadog.AppKeyEnv)
 			}
 		}
+	}
+	for _, d := range cfg.Notifications {
+		if d.Webhook != nil {
+			names = append(names, d.Webhook.SecretEnv)
+		}
+	}
+	if cfg.Slack != nil {
+		names = append(names, cfg.Slack.BotTokenEnv, cfg.Slack.SigningSecretEnv)
 	}
 	for _, svc := range cfg.Services {
 		for _, env := range svc.Environments {
