@@ -16,6 +16,9 @@ import (
 const (
 	QueueDeploy  = "deploy"
 	QueueDefault = "default"
+	// QueueNotify is the notifier's (internal/notify): deliveries to
+	// Slack and webhooks, which may be slow or down.
+	QueueNotify = "notify"
 )
 
 // jobAttempts is how often the queue runs a job whose worker returned an

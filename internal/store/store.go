@@ -80,6 +80,16 @@ type Reader interface {
 	// the ID of the last event it took; ok is false if it has never taken
 	// one.
 	CursorGet(ctx context.Context, name string) (eventID int64, ok bool, err error)
+	// DeliveryList lists notification deliveries, oldest first.
+	DeliveryList(ctx context.Context, p *DeliveryListParams) ([]Delivery, error)
+	// DeliveryGet returns one delivery.
+	DeliveryGet(ctx context.Context, id int64) (Delivery, error)
+	// DeliveryPairsDue lists the (destination, service) pairs with a
+	// pending delivery due at now.
+	DeliveryPairsDue(ctx context.Context, now time.Time) ([][2]string, error)
+	// SlackMessageGet returns the Slack message of a release in a
+	// destination; ErrNotFound if none was posted.
+	SlackMessageGet(ctx context.Context, destination, service, version string) (SlackMessage, error)
 }
 
 // Tx is a database transaction with bakery's writes.
@@ -158,6 +168,14 @@ type Tx interface {
 	// if it still stands at from; ErrConflict otherwise (another process
 	// moved it first), so two processes never both take the same events.
 	CursorMove(ctx context.Context, name string, from, to int64, at time.Time) error
+	// DeliveryInsert records a pending delivery; ErrConflict if one with
+	// its MsgID exists (the event was handed out twice).
+	DeliveryInsert(ctx context.Context, d *Delivery) (Delivery, error)
+	// DeliveryUpdate writes a delivery's outcome (state, attempts,
+	// last_error, next_attempt_at, delivered_at).
+	DeliveryUpdate(ctx context.Context, d *Delivery) error
+	// SlackMessagePut records (or replaces) a release's Slack message.
+	SlackMessagePut(ctx context.Context, m *SlackMessage) error
 }
 
 // Store is bakery's database.
@@ -202,6 +220,10 @@ type Job struct {
 	// UniqueByArgs keeps at most one job of Kind with equal Args waiting,
 	// running or completed: inserting another is a no-op.
 	UniqueByArgs bool
+	// UniqueWhileWaiting keeps at most one job of Kind with equal Args
+	// waiting, running or retrying; once it completed, another may be
+	// inserted.
+	UniqueWhileWaiting bool
 }
 
 // Job states as JobRow.State reports them (the job queue's own names).
@@ -454,4 +476,47 @@ type JudgementListParams struct {
 	Service     string
 	Environment string
 	Limit       int // default 100
+}
+
+// Delivery states.
+const (
+	DeliveryPending   = "pending"
+	DeliveryDelivered = "delivered"
+	DeliveryFailed    = "failed"
+)
+
+// Delivery is one event on its way to one notification destination.
+type Delivery struct {
+	ID          int64
+	Destination string
+	Service     string
+	EventID     int64
+	Type        string // the event's type, e.g. lock.placed
+	// MsgID is the webhook-id of every attempt.
+	MsgID string
+	// Payload is what is sent (JSON), fixed when the delivery is written.
+	Payload       []byte
+	State         string
+	Attempts      int
+	LastError     string
+	NextAttemptAt time.Time
+	DeliveredAt   time.Time // zero until delivered
+	CreatedAt     time.Time
+}
+
+// DeliveryListParams filters deliveries.
+type DeliveryListParams struct {
+	Destination string
+	Service     string
+	States      []string
+	// Newest lists the newest first (the record); otherwise oldest first
+	// (the order they are sent in).
+	Newest bool
+	Limit  int // 0 = 100
+}
+
+// SlackMessage is a release's message in a Slack destination.
+type SlackMessage struct {
+	Destination, Service, Version string
+	Channel, TS                   string
 }
