@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -35,9 +36,14 @@ func (s queries) DeliveryInsert(ctx context.Context, d *store.Delivery) (store.D
 	}
 	out, err := scanDelivery(s.q.queryRow(ctx, `
 		INSERT INTO notify_deliveries (destination, service, event_id, type, msg_id, payload, state, attempts, last_error, next_attempt_at, delivered_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+deliveryCols,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (msg_id) DO NOTHING RETURNING `+deliveryCols,
 		d.Destination, d.Service, d.EventID, d.Type, d.MsgID, string(d.Payload), state, d.Attempts, d.LastError,
 		micros(d.NextAttemptAt), nullMicros(d.DeliveredAt), micros(d.CreatedAt)))
+	if errors.Is(err, store.ErrNotFound) {
+		// Nothing inserted: on PostgreSQL a unique violation would abort
+		// the caller's transaction, so conflicts are skipped in SQL.
+		return out, fmt.Errorf("%w: a delivery %s exists already", store.ErrConflict, d.MsgID)
+	}
 	if err != nil {
 		return out, fmt.Errorf("error recording delivery %s: %w", d.MsgID, err)
 	}

@@ -1,0 +1,79 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/bakery-deploy/bakery/internal/pipeline"
+	"github.com/bakery-deploy/bakery/internal/store"
+)
+
+// pileUps re-announces every lock that has held for PileUpAfter, then every
+// PileUpEvery, with how many releases have piled up behind it (created
+// since it was placed). Each announcement has its own message ID, so a
+// second leader, or the next sweep, writes it only once.
+func (n *Notifier) pileUps(ctx context.Context) error {
+	cfg := n.e.Config()
+	if len(cfg.Notifications) == 0 {
+		return nil
+	}
+	st := n.e.Store()
+	now := n.e.Now()
+	locks, err := st.LockList(ctx, &store.LockListParams{})
+	if err != nil {
+		return err
+	}
+	for _, l := range locks {
+		held := now.Sub(l.CreatedAt)
+		if !l.ActiveAt(now) || held < PileUpAfter {
+			continue
+		}
+		k := int((held - PileUpAfter) / PileUpEvery)
+		count := 0
+		for _, svc := range cfg.Services {
+			if l.Service != pipeline.AllServices && l.Service != svc.Name {
+				continue
+			}
+			rels, err := st.ReleaseList(ctx, &store.ReleaseListParams{Service: svc.Name, Limit: 1000})
+			if err != nil {
+				return err
+			}
+			for _, r := range rels {
+				if r.CreatedAt.After(l.CreatedAt) {
+					count++
+				}
+			}
+		}
+		b := Body{Type: EventPileUp, Timestamp: now.UTC(), Data: Data{Service: l.Service, Environment: l.Environment,
+			Actor: l.Actor, Reason: l.Reason, Details: map[string]any{"lock_id": l.ID, "held_for": held.Round(time.Minute).String(),
+				"pile_up": count, "since": l.CreatedAt.UTC().Format(time.RFC3339)}}}
+		if l.Service != pipeline.AllServices {
+			b.Data.URL = cfg.Server.URL + "/services/" + l.Service
+		}
+		body, err := json.Marshal(b)
+		if err != nil {
+			return err
+		}
+		pairs := map[[2]string]bool{}
+		err = st.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			for _, d := range cfg.Notifications {
+				if !wants(d, "pile_up", l.Service) {
+					continue
+				}
+				id := "msg_pileup_" + strconv.FormatInt(l.ID, 10) + "_" + strconv.Itoa(k) + "_" + d.Name
+				if err := n.insert(ctx, tx, d.Name, l.Service, 0, EventPileUp, id, body, now); err != nil {
+					return err
+				}
+				pairs[[2]string{d.Name, l.Service}] = true
+			}
+			return n.enqueue(ctx, tx, pairs)
+		})
+		if err != nil {
+			return fmt.Errorf("error announcing lock %d: %w", l.ID, err)
+		}
+	}
+	return nil
+}
