@@ -39,6 +39,8 @@ type Server struct {
 	sessions Sessions
 	// limiter counts bad tokens per client address.
 	limiter *httpx.Limiter
+	// notify serves the notification deliveries (SetNotifications).
+	notify Notifications
 }
 
 // New builds the API server for an engine whose store is open.
@@ -83,6 +85,8 @@ func (s *Server) apiRoutes() []route {
 		{"DELETE", "/api/v1/tokens/{name}", RoleAdmin, s.revokeToken},
 		{"GET", "/api/v1/whoami", RoleViewer, s.whoami},
 		{"GET", bannerPattern, RoleBanner, s.banner},
+		{"GET", "/api/v1/notifications/deliveries", RoleDeployer, s.listDeliveries},
+		{"POST", "/api/v1/notifications/deliveries/{id}/resend", RoleDeployer, s.resendDelivery},
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/bakery-deploy/bakery/internal/api"
 	"github.com/bakery-deploy/bakery/internal/config"
 	"github.com/bakery-deploy/bakery/internal/engine"
+	"github.com/bakery-deploy/bakery/internal/notify"
 	"github.com/bakery-deploy/bakery/internal/httpx"
 	"github.com/bakery-deploy/bakery/internal/store"
 	"github.com/bakery-deploy/bakery/internal/store/sqlstore"
@@ -142,6 +143,11 @@ type server struct {
 	http *http.Server
 	ln   net.Listener
 	cert *httpx.Certificate // nil: plain HTTP
+	// notify delivers notifications; slack answers Slack's requests;
+	// stopNotify ends the notifier's sweeper and waits for it.
+	notify     *notify.Notifier
+	slack      *notify.SlackHandler
+	stopNotify func()
 }
 
 func serve(ctx context.Context, cfg *config.Config, path string, log *slog.Logger) error {
@@ -208,7 +214,17 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, secrets ..
 	// The dashboard's live updates: the engine reports every change to the
 	// hub, which never blocks it.
 	s.hub = web.NewHub()
+	// Secrets the notifications and slack blocks name are checked before
+	// anything starts, naming the variable and never its value.
+	if err := cfg.CheckSecrets(os.Getenv); err != nil {
+		s.hub.Close()
+		return nil, err
+	}
 	s.e = engine.New(engine.Options{Config: cfg, Logger: log, OnChange: s.hub.Notify, Registerer: reg, Secrets: secrets})
+	// The notifier follows the event log; its workers are registered now,
+	// before the store takes the engine's workers.
+	s.notify = notify.New(notify.Options{Engine: s.e, Logger: log})
+	s.e.Subscribe(s.notify)
 	st, err := sqlstore.Open(ctx, cfg.Server.Database, sqlstore.Options{Workers: s.e.Workers(), Logger: log})
 	if err != nil {
 		s.hub.Close()
@@ -220,7 +236,15 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, secrets ..
 		s.hub.Close()
 		return nil, err
 	}
+	nctx, ncancel := context.WithCancel(context.Background())
+	ndone := make(chan struct{})
+	go func() { defer close(ndone); s.notify.Run(nctx) }()
+	s.slack = s.notify.NewSlackHandler()
+	s.stopNotify = func() { ncancel(); <-ndone; s.slack.Wait() }
 	apiSrv := api.New(s.e, log, reg)
+	apiSrv.SetNotifications(s.notify)
+	apiSrv.Handle("POST "+notify.CommandsPath, s.slack)
+	apiSrv.Handle("POST "+notify.InteractionsPath, s.slack)
 	// Replicas sharing PostgreSQL each see only their own changes through
 	// OnChange; the dashboard reads the others' from the event log.
 	var poll time.Duration
@@ -315,6 +339,9 @@ func (s *server) run(ctx context.Context) error {
 
 // stop stops the engine and closes the store.
 func (s *server) stop() {
+	if s.stopNotify != nil {
+		s.stopNotify()
+	}
 	s.e.Stop(context.Background())
 	s.closeStore()
 	s.hub.Close()
