@@ -29,7 +29,7 @@ func (n *Notifier) sendSlack(ctx context.Context, cfg *config.Config, dest confi
 	svc, ok := cfg.Service(d.Service)
 	var thread *store.SlackMessage
 	if ok && d.Version != "" {
-		m, err := n.releaseMessage(ctx, c, cfg, dest, svc, d.Version)
+		m, err := n.releaseMessage(ctx, c, cfg, dest, svc, d.Version, b.Timestamp)
 		if err != nil {
 			return err
 		}
@@ -67,9 +67,9 @@ func (n *Notifier) sendSlack(ctx context.Context, cfg *config.Config, dest confi
 
 // releaseMessage posts the release's message, or updates it, and returns
 // it.
-func (n *Notifier) releaseMessage(ctx context.Context, c *SlackClient, cfg *config.Config, dest config.Notification, svc *config.Service, version string) (store.SlackMessage, error) {
+func (n *Notifier) releaseMessage(ctx context.Context, c *SlackClient, cfg *config.Config, dest config.Notification, svc *config.Service, version string, asOf time.Time) (store.SlackMessage, error) {
 	st := n.e.Store()
-	text, blocks, err := n.releaseText(ctx, cfg, svc, version)
+	text, blocks, err := n.releaseText(ctx, cfg, svc, version, asOf)
 	if err != nil {
 		return store.SlackMessage{}, err
 	}
@@ -95,8 +95,9 @@ func (n *Notifier) releaseMessage(ctx context.Context, c *SlackClient, cfg *conf
 
 // ReleaseLine is the travel of a release through its environments as the
 // release's Slack message shows it, e.g. "staging ✓ — baking 23/60 min —
-// canary 25 % — production ✓".
-func (n *Notifier) ReleaseLine(ctx context.Context, svc *config.Service, rel pipeline.Release) (string, error) {
+// canary 25 % — production ✓", as it stood at asOf (the time of the event
+// being delivered: a message sent late still tells each stage in turn).
+func (n *Notifier) ReleaseLine(ctx context.Context, svc *config.Service, rel pipeline.Release, asOf time.Time) (string, error) {
 	st := n.e.Store()
 	deps, err := st.DeploymentList(ctx, &store.DeploymentListParams{Service: svc.Name, ReleaseID: rel.ID, Limit: 100})
 	if err != nil {
@@ -104,11 +105,17 @@ func (n *Notifier) ReleaseLine(ctx context.Context, svc *config.Service, rel pip
 	}
 	latest := map[string]pipeline.Deployment{}
 	for _, d := range deps {
+		if d.CreatedAt.After(asOf) {
+			continue // not yet
+		}
+		if !d.FinishedAt.IsZero() && d.FinishedAt.After(asOf) {
+			d.State = pipeline.DeploymentRunning // still running then
+		}
 		if cur, ok := latest[d.Environment]; !ok || d.ID > cur.ID {
 			latest[d.Environment] = d
 		}
 	}
-	now := n.e.Now()
+	now := asOf
 	var parts []string
 	var prevDone time.Time
 	for i, env := range svc.Environments {
@@ -142,12 +149,12 @@ func (n *Notifier) ReleaseLine(ctx context.Context, svc *config.Service, rel pip
 }
 
 // releaseText is the release message's text and blocks (with the buttons).
-func (n *Notifier) releaseText(ctx context.Context, cfg *config.Config, svc *config.Service, version string) (string, []any, error) {
+func (n *Notifier) releaseText(ctx context.Context, cfg *config.Config, svc *config.Service, version string, asOf time.Time) (string, []any, error) {
 	rel, err := n.e.Store().ReleaseGet(ctx, svc.Name, version)
 	if err != nil {
 		return "", nil, err
 	}
-	line, err := n.ReleaseLine(ctx, svc, rel)
+	line, err := n.ReleaseLine(ctx, svc, rel, asOf)
 	if err != nil {
 		return "", nil, err
 	}

@@ -1,0 +1,488 @@
+package notify
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bakery-deploy/bakery/internal/config"
+	"github.com/bakery-deploy/bakery/internal/deploy"
+	"github.com/bakery-deploy/bakery/internal/engine"
+	"github.com/bakery-deploy/bakery/internal/pipeline"
+	"github.com/bakery-deploy/bakery/internal/store"
+	"github.com/bakery-deploy/bakery/internal/store/sqlstore"
+)
+
+var (
+	hookSecret    = "whsec_" + base64.StdEncoding.EncodeToString([]byte("a test key of thirty-two bytes!!"))
+	botToken      = "xoxb-test-token"
+	signingSecret = "8f742231b10e8888abcd99yyyzzz85a5"
+)
+
+type bundle struct {
+	e     *engine.Engine
+	st    store.Store
+	n     *Notifier
+	slack *fakeSlack
+	hook  *receiver
+	h     *SlackHandler
+	srv   *httptest.Server // the Slack endpoints
+}
+
+func testYAML(slackURL, hookURL string) string {
+	return fmt.Sprintf(`server: {url: "https://bakery.example.com"}
+services:
+  - name: web
+    repository: https://github.com/acme/web
+    environments:
+      - name: staging
+        deploy: {command: ["/bin/true"]}
+      - name: production
+        deploy: {command: ["/bin/true"]}
+  - name: api
+    environments:
+      - name: staging
+        deploy: {command: ["/bin/true"]}
+      - name: production
+        deploy: {command: ["/bin/false"]}
+notifications:
+  - name: deploys
+    slack: {channel: "#deploys"}
+  - name: audit
+    webhook: {url: %q, secret_env: HOOK_SECRET}
+    services: [web]
+slack:
+  api_url: %q
+  bot_token_env: SLACK_BOT_TOKEN
+  signing_secret_env: SLACK_SIGNING_SECRET
+  users: {U024BE7LH: ana}
+`, hookURL, slackURL)
+}
+
+func setup(t *testing.T, mod func(*Options)) *bundle {
+	t.Helper()
+	b := &bundle{slack: newFakeSlack(t, botToken), hook: newReceiver(t, hookSecret)}
+	cfg, err := config.Parse(filepath.Join(t.TempDir(), "bakery.yaml"), []byte(testYAML(b.slack.url(), b.hook.srv.URL)))
+	require.NoError(t, err)
+	env := map[string]string{"HOOK_SECRET": hookSecret, "SLACK_BOT_TOKEN": botToken, "SLACK_SIGNING_SECRET": signingSecret}
+	require.NoError(t, cfg.CheckSecrets(func(k string) string { return env[k] }))
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	b.e = engine.New(engine.Options{Config: cfg, Deployer: deploy.Exec{}, Logger: log, Registerer: prometheus.NewRegistry()})
+	opts := Options{Engine: b.e, Logger: log, Getenv: func(k string) string { return env[k] },
+		BackoffBase: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond, MaxAttempts: 10000, SweepInterval: 100 * time.Millisecond}
+	if mod != nil {
+		mod(&opts)
+	}
+	b.n = New(opts)
+	b.e.Subscribe(b.n)
+	ctx := context.Background()
+	st, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "bakery.db"), sqlstore.Options{Workers: b.e.Workers(), Logger: log})
+	require.NoError(t, err)
+	b.st = st
+	require.NoError(t, b.e.Start(ctx, st))
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); b.n.Run(sctx) }()
+	b.h = b.n.NewSlackHandler()
+	mux := http.NewServeMux()
+	mux.Handle("POST "+CommandsPath, b.h)
+	mux.Handle("POST "+InteractionsPath, b.h)
+	b.srv = httptest.NewServer(mux)
+	t.Cleanup(func() {
+		b.srv.Close()
+		cancel()
+		<-done
+		b.h.Wait()
+		b.e.Stop(ctx)
+		require.NoError(t, st.Close(ctx))
+	})
+	return b
+}
+
+// settle waits until no deployment of service is pending or running.
+func (b *bundle) settle(t *testing.T, service string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		active, err := b.st.DeploymentList(context.Background(), &store.DeploymentListParams{Service: service,
+			States: []pipeline.DeploymentState{pipeline.DeploymentPending, pipeline.DeploymentRunning}})
+		require.NoError(t, err)
+		return len(active) == 0
+	}, 20*time.Second, 5*time.Millisecond)
+}
+
+// signed is a Slack request to path with a valid signature made at ts.
+func (b *bundle) slackPost(t *testing.T, path string, form url.Values, ts time.Time, secret string) *http.Response {
+	t.Helper()
+	body := form.Encode()
+	req, err := http.NewRequest(http.MethodPost, b.srv.URL+path, strings.NewReader(body))
+	require.NoError(t, err)
+	tss := strconv.FormatInt(ts.Unix(), 10)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Slack-Request-Timestamp", tss)
+	req.Header.Set("X-Slack-Signature", SignSlack(secret, tss, []byte(body)))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = resp.Body.Close() })
+	return resp
+}
+
+func decodeBody(t *testing.T, resp *http.Response) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&m))
+	return m
+}
+
+// TestVerifyLikeTheReference: the receiver's check accepts bakery's
+// signature, one valid signature among several, and refuses a tampered
+// body, a wrong secret, a stale or future timestamp and missing headers.
+func TestVerifyLikeTheReference(t *testing.T) {
+	t.Parallel()
+	key, err := config.WebhookKey(hookSecret)
+	require.NoError(t, err)
+	now := time.Unix(1674087231, 0)
+	body := []byte(`{"type":"lock.placed","timestamp":"2023-01-19T00:13:51Z","data":{}}`)
+	h := func(id string, ts int64, sig string) http.Header {
+		x := http.Header{}
+		x.Set("webhook-id", id)
+		x.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
+		x.Set("webhook-signature", sig)
+		return x
+	}
+	good := Sign(key, "msg_1", now.Unix(), body)
+	require.NoError(t, Verify(hookSecret, h("msg_1", now.Unix(), good), body, now))
+	require.NoError(t, Verify(hookSecret, h("msg_1", now.Unix(), "v1,bm90IGl0 v2,xyz "+good), body, now), "one valid among several")
+	require.ErrorIs(t, Verify(hookSecret, h("msg_1", now.Unix(), good), append(body, ' '), now), ErrNoMatchingSigner)
+	require.ErrorIs(t, Verify(hookSecret, h("msg_2", now.Unix(), good), body, now), ErrNoMatchingSigner, "the id is signed")
+	other := "whsec_" + base64.StdEncoding.EncodeToString([]byte("another key of thirty-two bytes!"))
+	require.ErrorIs(t, Verify(other, h("msg_1", now.Unix(), good), body, now), ErrNoMatchingSigner)
+	require.ErrorIs(t, Verify(hookSecret, h("msg_1", now.Unix(), good), body, now.Add(6*time.Minute)), ErrTimestampTooOld)
+	require.ErrorIs(t, Verify(hookSecret, h("msg_1", now.Unix(), good), body, now.Add(-6*time.Minute)), ErrTimestampTooNew)
+	require.ErrorIs(t, Verify(hookSecret, http.Header{}, body, now), ErrMissingHeaders)
+	require.True(t, strings.HasPrefix(good, "v1,"))
+}
+
+// TestSlackSignatureTestVector: Slack's documented example request
+// verifies.
+func TestSlackSignatureTestVector(t *testing.T) {
+	t.Parallel()
+	body := "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
+	h := http.Header{}
+	h.Set("X-Slack-Request-Timestamp", "1531420618")
+	h.Set("X-Slack-Signature", "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503")
+	require.NoError(t, VerifySlack(signingSecret, h, []byte(body), time.Unix(1531420618, 0).Add(time.Minute)))
+	require.Error(t, VerifySlack(signingSecret, h, []byte(body), time.Unix(1531420618, 0).Add(6*time.Minute)), "stale")
+	require.Error(t, VerifySlack(signingSecret, h, []byte(body+"x"), time.Unix(1531420618, 0)), "tampered")
+}
+
+// TestWebhookDownThenBack: with the endpoint down, deliveries are retried
+// with the same webhook-id and the pipeline goes on; once it is back every
+// event arrives, signed, once per id, in order.
+func TestWebhookDownThenBack(t *testing.T) {
+	b := setup(t, nil)
+	ctx := context.Background()
+	b.hook.setDown(true)
+	start := time.Now()
+	for i := 1; i <= 3; i++ {
+		_, err := b.e.CreateRelease(ctx, "ci", engine.ReleaseParams{Service: "web", Version: "v" + strconv.Itoa(i), Author: "ana"})
+		require.NoError(t, err)
+		b.settle(t, "web")
+		_, err = b.e.Lock(ctx, "ana", engine.LockParams{Service: "web", Environment: "production", Reason: "test " + strconv.Itoa(i)})
+		require.NoError(t, err)
+		_, err = b.e.Unlock(ctx, "ana", "web", "production", "done")
+		require.NoError(t, err)
+	}
+	pipelineTime := time.Since(start)
+	require.Eventually(t, func() bool { _, att, _ := b.hook.snapshot(); return len(att) >= 4 }, 10*time.Second, 10*time.Millisecond,
+		"the endpoint is tried again")
+	ds, err := b.st.DeliveryList(ctx, &store.DeliveryListParams{Destination: "audit", States: []string{store.DeliveryPending}, Limit: 1000})
+	require.NoError(t, err)
+	require.NotEmpty(t, ds)
+	require.Contains(t, ds[0].LastError, "503")
+	time.Sleep(500 * time.Millisecond) // down a while longer
+	b.hook.setDown(false)
+
+	evs, err := b.st.EventList(ctx, &store.EventListParams{Limit: 10000})
+	require.NoError(t, err)
+	var want []string
+	for _, ev := range evs {
+		if ev.Service == "web" && Kind(ev.Type) != "" {
+			want = append(want, MsgID(ev.ID, "audit"))
+		}
+	}
+	require.Eventually(t, func() bool {
+		got, _, _ := b.hook.snapshot()
+		return len(firstSeen(got)) == len(want)
+	}, 20*time.Second, 20*time.Millisecond)
+	got, attempts, bad := b.hook.snapshot()
+	require.Zero(t, bad, "every request verifies")
+	require.Equal(t, want, firstSeen(got), "every event arrives, in order")
+	for _, id := range attempts {
+		require.Contains(t, want, id, "retries carry the same webhook-id")
+	}
+	require.Equal(t, len(want), len(got), "once per id")
+	for _, r := range got {
+		require.Equal(t, "web", r.Body.Data.Service)
+		require.NotEmpty(t, r.Body.Type)
+	}
+	t.Logf("FIGURE pipeline_with_webhook_down_ms=%d (3 releases through 2 environments, 3 locks and unlocks)", pipelineTime.Milliseconds())
+}
+
+func firstSeen(got []received) []string {
+	var out []string
+	for _, r := range got {
+		if !slices.Contains(out, r.ID) {
+			out = append(out, r.ID)
+		}
+	}
+	return out
+}
+
+// TestSlackReleaseMessageTravels: one message per release, posted once and
+// updated in place through its stages, with links; reaching production
+// mentions the author through users; a rate-limited call is made again
+// after Retry-After.
+func TestSlackReleaseMessageTravels(t *testing.T) {
+	b := setup(t, nil)
+	ctx := context.Background()
+	b.slack.mu.Lock()
+	b.slack.ratelimit = 1
+	b.slack.mu.Unlock()
+	_, err := b.e.CreateRelease(ctx, "ci", engine.ReleaseParams{Service: "web", Version: "3f2c1ab", Author: "ana", Message: "copy change"})
+	require.NoError(t, err)
+	b.settle(t, "web")
+	var calls []slackCall
+	require.Eventually(t, func() bool {
+		calls = b.slack.snapshot()
+		for _, c := range calls {
+			if c.Method == "chat.postMessage" && c.Body["thread_ts"] != nil && strings.Contains(c.Body["text"].(string), "<@U024BE7LH>") {
+				return true
+			}
+		}
+		return false
+	}, 20*time.Second, 20*time.Millisecond, "production mentions the author")
+	var posts, updates []slackCall
+	for _, c := range calls {
+		switch {
+		case c.Method == "chat.postMessage" && c.Body["thread_ts"] == nil:
+			posts = append(posts, c)
+		case c.Method == "chat.update":
+			updates = append(updates, c)
+		}
+	}
+	require.Len(t, posts, 1, "one message per release")
+	require.Equal(t, "#deploys", posts[0].Body["channel"])
+	require.NotEmpty(t, updates, "updated in place")
+	final := updates[len(updates)-1].Body
+	require.Equal(t, "C0DEPLOYS", final["channel"], "updates use the channel ID Slack answered")
+	text := final["text"].(string)
+	require.Contains(t, text, "staging ✓ — production ✓")
+	require.Contains(t, text, "<https://bakery.example.com/services/web|dashboard>")
+	require.Contains(t, text, "<https://github.com/acme/web/commit/3f2c1ab|commit>")
+	b.slack.mu.Lock()
+	require.Equal(t, 1, b.slack.rateLimited)
+	b.slack.mu.Unlock()
+	var seen []string
+	for _, u := range updates {
+		s := strings.Split(u.Body["text"].(string), "\n")[1]
+		if !slices.Contains(seen, s) {
+			seen = append(seen, s)
+		}
+	}
+	t.Logf("stages shown: %q", seen)
+	require.Equal(t, []string{"staging deploying… — production —", "staging ✓ — production —", "staging ✓ — production deploying…", "staging ✓ — production ✓"}, seen,
+		"the message tells each stage in turn")
+}
+
+// TestFailureAndLockHeardInChannel: a failed production deploy and a lock
+// are replies in the release's thread and also in the channel; the time
+// from the event to the Slack call is printed as a FIGURE.
+func TestFailureAndLockHeardInChannel(t *testing.T) {
+	b := setup(t, nil)
+	ctx := context.Background()
+	_, err := b.e.CreateRelease(ctx, "ci", engine.ReleaseParams{Service: "api", Version: "v1"})
+	require.NoError(t, err)
+	b.settle(t, "api")
+	locked := time.Now()
+	_, err = b.e.Lock(ctx, "ana", engine.LockParams{Service: "api", Environment: "production", Reason: "checkout errors since 3f2c1ab"})
+	require.NoError(t, err)
+	find := func(substr string) (slackCall, bool) {
+		for _, c := range b.slack.snapshot() {
+			if c.Method == "chat.postMessage" && strings.Contains(fmt.Sprint(c.Body["text"]), substr) {
+				return c, true
+			}
+		}
+		return slackCall{}, false
+	}
+	var lockCall, failCall slackCall
+	require.Eventually(t, func() bool {
+		var ok1, ok2 bool
+		lockCall, ok1 = find("locked by ana")
+		failCall, ok2 = find("failed in production")
+		return ok1 && ok2
+	}, 10*time.Second, 5*time.Millisecond, "the channel hears of the lock and the failure")
+	for _, c := range []slackCall{lockCall, failCall} {
+		require.NotNil(t, c.Body["thread_ts"], "in the release's thread")
+		require.Equal(t, true, c.Body["reply_broadcast"], "and in the channel")
+	}
+	require.Contains(t, lockCall.Body["text"], "checkout errors since 3f2c1ab")
+	t.Logf("FIGURE lock_to_slack_ms=%.1f", float64(lockCall.At.Sub(locked).Microseconds())/1000)
+}
+
+// TestSlashCommandLocks: a signed /bakery lock locks (the same engine
+// call as the CLI: it holds, the actor is the mapped Slack user); a forged
+// or stale request is refused with 401 and does nothing.
+func TestSlashCommandLocks(t *testing.T) {
+	b := setup(t, nil)
+	ctx := context.Background()
+	form := url.Values{"command": {"/bakery"}, "text": {"lock web production checkout errors since 3f2c1ab"}, "user_id": {"U024BE7LH"},
+		"response_url": {b.slack.srv.URL + "/response"}}
+
+	for name, resp := range map[string]*http.Response{
+		"forged": b.slackPost(t, CommandsPath, form, time.Now(), "not-the-secret"),
+		"stale":  b.slackPost(t, CommandsPath, form, time.Now().Add(-6*time.Minute), signingSecret),
+	} {
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, name)
+	}
+	locks, err := b.st.LockList(ctx, &store.LockListParams{})
+	require.NoError(t, err)
+	require.Empty(t, locks, "a refused request does nothing")
+
+	resp := b.slackPost(t, CommandsPath, form, time.Now(), signingSecret)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	m := decodeBody(t, resp)
+	require.Equal(t, "ephemeral", m["response_type"])
+	require.Contains(t, m["text"], "web production is locked")
+	locks, err = b.st.LockList(ctx, &store.LockListParams{})
+	require.NoError(t, err)
+	require.Len(t, locks, 1)
+	require.Equal(t, "ana", locks[0].Actor, "the Slack user through users")
+	require.Equal(t, "checkout errors since 3f2c1ab", locks[0].Reason)
+
+	// The lock holds: a new release stops before production.
+	_, err = b.e.CreateRelease(ctx, "ci", engine.ReleaseParams{Service: "web", Version: "v2"})
+	require.NoError(t, err)
+	b.settle(t, "web")
+	_, dec, err := b.e.Status(ctx, "web")
+	require.NoError(t, err)
+	require.Nil(t, dec.Environments[1].Current, "production took nothing while locked")
+	require.Equal(t, "v2", dec.Environments[0].Current.Version)
+
+	resp = b.slackPost(t, CommandsPath, url.Values{"text": {"status web"}, "user_id": {"U1"}}, time.Now(), signingSecret)
+	m = decodeBody(t, resp)
+	require.Contains(t, m["text"], "locked by ana")
+}
+
+// TestButtonOpensDialogThenUnlocks: a message's Unlock button opens the
+// reason dialog (views.open with the trigger); its submission unlocks,
+// with the unmapped Slack user as slack:U… on the record.
+func TestButtonOpensDialogThenUnlocks(t *testing.T) {
+	b := setup(t, nil)
+	ctx := context.Background()
+	_, err := b.e.Lock(ctx, "ana", engine.LockParams{Service: "web", Environment: "production", Reason: "incident"})
+	require.NoError(t, err)
+	value, _ := json.Marshal(ButtonValue{Service: "web", Environment: "production", Version: "v1"})
+	press, _ := json.Marshal(map[string]any{"type": "block_actions", "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+		"user": map[string]any{"id": "U0BOB"}, "actions": []any{map[string]any{"action_id": ActionUnlock, "value": string(value)}}})
+	resp := b.slackPost(t, InteractionsPath, url.Values{"payload": {string(press)}}, time.Now(), signingSecret)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var open slackCall
+	for _, c := range b.slack.snapshot() {
+		if c.Method == "views.open" {
+			open = c
+		}
+	}
+	require.Equal(t, "13345224609.738474920.8088930838d88f008e0", open.Body["trigger_id"])
+	view := open.Body["view"].(map[string]any)
+	require.Equal(t, ReasonCallback, view["callback_id"])
+	locks, err := b.st.LockList(ctx, &store.LockListParams{})
+	require.NoError(t, err)
+	require.Len(t, locks, 1, "a button press alone does nothing")
+
+	submit, _ := json.Marshal(map[string]any{"type": "view_submission", "user": map[string]any{"id": "U0BOB"},
+		"view": map[string]any{"callback_id": view["callback_id"], "private_metadata": view["private_metadata"],
+			"state": map[string]any{"values": map[string]any{"reason": map[string]any{"reason": map[string]any{"type": "plain_text_input", "value": "fixed in 4a1b"}}}}}})
+	resp = b.slackPost(t, InteractionsPath, url.Values{"payload": {string(submit)}}, time.Now(), signingSecret)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	locks, err = b.st.LockList(ctx, &store.LockListParams{})
+	require.NoError(t, err)
+	require.Empty(t, locks, "the submission unlocked")
+	evs, err := b.st.EventList(ctx, &store.EventListParams{Limit: 1000})
+	require.NoError(t, err)
+	var rel pipeline.Event
+	for _, ev := range evs {
+		if ev.Type == pipeline.EventLockReleased {
+			rel = ev
+		}
+	}
+	require.Equal(t, "slack:U0BOB", rel.Actor)
+	require.Equal(t, "fixed in 4a1b", rel.Reason)
+}
+
+// TestLatencyFigures prints event → webhook received and event → Slack
+// call, p50 and p99, over locks and unlocks.
+func TestLatencyFigures(t *testing.T) {
+	b := setup(t, nil)
+	ctx := context.Background()
+	const n = 40
+	for i := 0; i < n; i++ {
+		_, err := b.e.Lock(ctx, "ana", engine.LockParams{Service: "web", Environment: "production", Reason: "r" + strconv.Itoa(i)})
+		require.NoError(t, err)
+		_, err = b.e.Unlock(ctx, "ana", "web", "production", "u")
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { got, _, _ := b.hook.snapshot(); return len(got) >= 2*n }, 30*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return len(b.slack.snapshot()) >= 2*n }, 30*time.Second, 10*time.Millisecond)
+	evs, err := b.st.EventList(ctx, &store.EventListParams{Limit: 10000})
+	require.NoError(t, err)
+	at := map[int64]time.Time{}
+	for _, ev := range evs {
+		at[ev.ID] = ev.At
+	}
+	got, _, _ := b.hook.snapshot()
+	var hook []time.Duration
+	for _, r := range got {
+		hook = append(hook, r.At.Sub(at[r.Body.Data.EventID]))
+	}
+	var sl []time.Duration
+	calls := b.slack.snapshot()
+	lockAt := []time.Time{}
+	for _, ev := range evs {
+		if ev.Type == pipeline.EventLockPlaced || ev.Type == pipeline.EventLockReleased {
+			lockAt = append(lockAt, ev.At)
+		}
+	}
+	for i, c := range calls {
+		if i < len(lockAt) {
+			sl = append(sl, c.At.Sub(lockAt[i]))
+		}
+	}
+	t.Logf("FIGURE event_to_webhook p50=%s p99=%s n=%d", pct(hook, 50), pct(hook, 99), len(hook))
+	t.Logf("FIGURE event_to_slack p50=%s p99=%s n=%d", pct(sl, 50), pct(sl, 99), len(sl))
+}
+
+func pct(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := (len(s)*p + 99) / 100
+	return s[min(max(i-1, 0), len(s)-1)].Round(100 * time.Microsecond)
+}
