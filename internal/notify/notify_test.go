@@ -436,42 +436,43 @@ func TestButtonOpensDialogThenUnlocks(t *testing.T) {
 }
 
 // TestLatencyFigures prints event → webhook received and event → Slack
-// call, p50 and p99, over locks and unlocks.
+// call, p50 and p99, one event at a time (each waits for the previous to
+// arrive, so this is the latency, not a queue's).
 func TestLatencyFigures(t *testing.T) {
 	b := setup(t, nil)
 	ctx := context.Background()
-	const n = 40
+	const n = 30
+	wait := func(k int) {
+		require.Eventually(t, func() bool {
+			got, _, _ := b.hook.snapshot()
+			return len(got) >= k && len(b.slack.snapshot()) >= k
+		}, 30*time.Second, time.Millisecond)
+	}
 	for i := 0; i < n; i++ {
 		_, err := b.e.Lock(ctx, "ana", engine.LockParams{Service: "web", Environment: "production", Reason: "r" + strconv.Itoa(i)})
 		require.NoError(t, err)
+		wait(2*i + 1)
 		_, err = b.e.Unlock(ctx, "ana", "web", "production", "u")
 		require.NoError(t, err)
+		wait(2*i + 2)
 	}
-	require.Eventually(t, func() bool { got, _, _ := b.hook.snapshot(); return len(got) >= 2*n }, 30*time.Second, 10*time.Millisecond)
-	require.Eventually(t, func() bool { return len(b.slack.snapshot()) >= 2*n }, 30*time.Second, 10*time.Millisecond)
 	evs, err := b.st.EventList(ctx, &store.EventListParams{Limit: 10000})
 	require.NoError(t, err)
-	at := map[int64]time.Time{}
-	for _, ev := range evs {
-		at[ev.ID] = ev.At
-	}
-	got, _, _ := b.hook.snapshot()
-	var hook []time.Duration
-	for _, r := range got {
-		hook = append(hook, r.At.Sub(at[r.Body.Data.EventID]))
-	}
-	var sl []time.Duration
-	calls := b.slack.snapshot()
-	lockAt := []time.Time{}
+	var at []time.Time
+	byID := map[int64]time.Time{}
 	for _, ev := range evs {
 		if ev.Type == pipeline.EventLockPlaced || ev.Type == pipeline.EventLockReleased {
-			lockAt = append(lockAt, ev.At)
+			at = append(at, ev.At)
+			byID[ev.ID] = ev.At
 		}
 	}
-	for i, c := range calls {
-		if i < len(lockAt) {
-			sl = append(sl, c.At.Sub(lockAt[i]))
-		}
+	got, _, _ := b.hook.snapshot()
+	var hook, sl []time.Duration
+	for _, r := range got {
+		hook = append(hook, r.At.Sub(byID[r.Body.Data.EventID]))
+	}
+	for i, c := range b.slack.snapshot() {
+		sl = append(sl, c.At.Sub(at[i]))
 	}
 	t.Logf("FIGURE event_to_webhook p50=%s p99=%s n=%d", pct(hook, 50), pct(hook, 99), len(hook))
 	t.Logf("FIGURE event_to_slack p50=%s p99=%s n=%d", pct(sl, 50), pct(sl, 99), len(sl))
@@ -485,4 +486,71 @@ func pct(ds []time.Duration, p int) time.Duration {
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	i := (len(s)*p + 99) / 100
 	return s[min(max(i-1, 0), len(s)-1)].Round(100 * time.Microsecond)
+}
+
+func assertEventually(cond func() bool, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
+}
+
+// TestFigureSlowReceiverThroughput: a receiver that answers in 1 s gets a
+// pair's deliveries one at a time (in order per service), while other
+// destinations are not held up: Slack hears of every event meanwhile.
+func TestFigureSlowReceiverThroughput(t *testing.T) {
+	b := setup(t, nil)
+	ctx := context.Background()
+	b.hook.mu.Lock()
+	b.hook.delay = time.Second
+	b.hook.mu.Unlock()
+	const n = 4
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		_, err := b.e.Lock(ctx, "ana", engine.LockParams{Service: "web", Environment: "production", Reason: "r"})
+		require.NoError(t, err)
+		_, err = b.e.Unlock(ctx, "ana", "web", "production", "u")
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { return len(b.slack.snapshot()) >= 2*n }, 30*time.Second, 5*time.Millisecond)
+	slackDone := time.Since(start)
+	require.Eventually(t, func() bool { got, _, _ := b.hook.snapshot(); return len(got) >= 2*n }, 60*time.Second, 5*time.Millisecond)
+	hookDone := time.Since(start)
+	require.Less(t, slackDone, hookDone, "the slow endpoint does not hold up Slack")
+	t.Logf("FIGURE slow_receiver deliveries=%d took=%s rate=%.2f/s per (destination, service); slack meanwhile done after %s",
+		2*n, hookDone.Round(time.Millisecond), float64(2*n)/hookDone.Seconds(), slackDone.Round(time.Millisecond))
+}
+
+// TestFigurePipelineWithDestinationDown: releases travel staging →
+// production as fast with the webhook endpoint down as with it up
+// (alternating in one run).
+func TestFigurePipelineWithDestinationDown(t *testing.T) {
+	b := setup(t, nil)
+	ctx := context.Background()
+	var up, down []time.Duration
+	for i := 0; i < 10; i++ {
+		isDown := i%2 == 1
+		b.hook.setDown(isDown)
+		v := "v" + strconv.Itoa(i)
+		start := time.Now()
+		_, err := b.e.CreateRelease(ctx, "ci", engine.ReleaseParams{Service: "web", Version: v})
+		require.NoError(t, err)
+		b.settle(t, "web")
+		require.Eventually(t, func() bool {
+			ds, err := b.st.DeploymentList(ctx, &store.DeploymentListParams{Service: "web", Environment: "production",
+				States: []pipeline.DeploymentState{pipeline.DeploymentSucceeded}, Limit: 1})
+			require.NoError(t, err)
+			return len(ds) == 1 && ds[0].Version == v
+		}, 20*time.Second, time.Millisecond)
+		if isDown {
+			down = append(down, time.Since(start))
+		} else {
+			up = append(up, time.Since(start))
+		}
+	}
+	t.Logf("FIGURE pipeline_release_to_production endpoint_up p50=%s endpoint_down p50=%s (n=%d each)", pct(up, 50), pct(down, 50), len(up))
 }
