@@ -27,6 +27,7 @@ import (
 	"github.com/bakery-deploy/bakery/internal/pipeline"
 	"github.com/bakery-deploy/bakery/internal/store"
 	"github.com/bakery-deploy/bakery/internal/store/sqlstore"
+	"github.com/bakery-deploy/bakery/internal/testutil"
 )
 
 var (
@@ -77,13 +78,18 @@ slack:
 
 func setup(t *testing.T, mod func(*Options)) *bundle {
 	t.Helper()
+	return setupClock(t, nil, mod)
+}
+
+func setupClock(t *testing.T, clock pipeline.Clock, mod func(*Options)) *bundle {
+	t.Helper()
 	b := &bundle{slack: newFakeSlack(t, botToken), hook: newReceiver(t, hookSecret)}
 	cfg, err := config.Parse(filepath.Join(t.TempDir(), "bakery.yaml"), []byte(testYAML(b.slack.url(), b.hook.srv.URL)))
 	require.NoError(t, err)
 	env := map[string]string{"HOOK_SECRET": hookSecret, "SLACK_BOT_TOKEN": botToken, "SLACK_SIGNING_SECRET": signingSecret}
 	require.NoError(t, cfg.CheckSecrets(func(k string) string { return env[k] }))
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	b.e = engine.New(engine.Options{Config: cfg, Deployer: deploy.Exec{}, Logger: log, Registerer: prometheus.NewRegistry()})
+	b.e = engine.New(engine.Options{Config: cfg, Clock: clock, Deployer: deploy.Exec{}, Logger: log, Registerer: prometheus.NewRegistry()})
 	opts := Options{Engine: b.e, Logger: log, Getenv: func(k string) string { return env[k] },
 		BackoffBase: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond, MaxAttempts: 10000, SweepInterval: 100 * time.Millisecond}
 	if mod != nil {
@@ -553,4 +559,57 @@ func TestFigurePipelineWithDestinationDown(t *testing.T) {
 		}
 	}
 	t.Logf("FIGURE pipeline_release_to_production endpoint_up p50=%s endpoint_down p50=%s (n=%d each)", pct(up, 50), pct(down, 50), len(up))
+}
+
+// TestPileUpReannounced: a lock held past 12 h is announced again with the
+// releases piled up behind it, once per 3 h, however often the sweeper
+// runs.
+func TestPileUpReannounced(t *testing.T) {
+	clock := testutil.NewClock(time.Now())
+	b := setupClock(t, clock, nil)
+	ctx := context.Background()
+	require.Eventually(t, b.e.IsLeader, 10*time.Second, 10*time.Millisecond)
+	_, err := b.e.Lock(ctx, "ana", engine.LockParams{Service: "web", Environment: "production", Reason: "incident"})
+	require.NoError(t, err)
+	clock.Add(time.Hour)
+	for _, v := range []string{"v1", "v2"} {
+		_, err = b.e.CreateRelease(ctx, "ci", engine.ReleaseParams{Service: "web", Version: v})
+		require.NoError(t, err)
+		b.settle(t, "web")
+	}
+	pileUps := func() []received {
+		got, _, _ := b.hook.snapshot()
+		var out []received
+		for _, r := range got {
+			if r.Body.Type == EventPileUp {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	require.NoError(t, b.n.sweep(ctx))
+	clock.Add(11*time.Hour + time.Minute) // 12 h 1 min
+	for i := 0; i < 3; i++ {
+		require.NoError(t, b.n.sweep(ctx))
+	}
+	require.Eventually(t, func() bool { return len(pileUps()) == 1 }, 10*time.Second, 10*time.Millisecond)
+	p := pileUps()[0]
+	require.Equal(t, float64(2), p.Body.Data.Details["pile_up"], "two releases behind the lock")
+	require.Equal(t, "incident", p.Body.Data.Reason)
+	require.Eventually(t, func() bool {
+		for _, c := range b.slack.snapshot() {
+			if strings.Contains(fmt.Sprint(c.Body["text"]), "2 release(s) have piled up") {
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 10*time.Millisecond)
+
+	clock.Add(2 * time.Hour)
+	require.NoError(t, b.n.sweep(ctx))
+	time.Sleep(300 * time.Millisecond)
+	require.Len(t, pileUps(), 1, "not again before 3 h")
+	clock.Add(time.Hour)
+	require.NoError(t, b.n.sweep(ctx))
+	require.Eventually(t, func() bool { return len(pileUps()) == 2 }, 10*time.Second, 10*time.Millisecond)
 }
