@@ -16,6 +16,8 @@ type pages struct {
 	service   *template.Template
 	signin    *template.Template
 	errorPage *template.Template
+	// notifications is the deliveries page (notifications.go).
+	notifications *template.Template
 }
 
 // layoutSpace is a line break and the indentation after it.
@@ -36,10 +38,11 @@ func parsePages(funcs template.FuncMap) *pages {
 		return template.Must(t.ParseFS(templateFS, paths...))
 	}
 	return &pages{
-		overview:  set("overview.html"),
-		service:   set("service.html"),
-		signin:    set("signin.html"),
-		errorPage: set("error.html"),
+		overview:      set("overview.html"),
+		service:       set("service.html"),
+		signin:        set("signin.html"),
+		errorPage:     set("error.html"),
+		notifications: set("notifications.html"),
 	}
 }
 
