@@ -168,7 +168,9 @@ func (n *Notifier) Run(ctx context.Context) {
 
 func (n *Notifier) sweep(ctx context.Context) error {
 	st := n.e.Store()
-	due, err := st.DeliveryPairsDue(ctx, n.e.Now())
+	// A pair whose head is waiting for its retry has a job (retryable);
+	// one due for longer than a sweep may have lost its wake-up.
+	due, err := st.DeliveryPairsDue(ctx, n.e.Now().Add(-n.opts.SweepInterval))
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -62,7 +63,11 @@ type Options struct {
 	MaxAttempts    int
 	RequestTimeout time.Duration
 	// SweepInterval is how often the sweeper looks for deliveries that are
-	// due and have no job (default 1 s) and for locks to re-announce.
+	// due and have no job (default 250 ms; a read when there are none) and
+	// for locks to re-announce. A drain job holds its pair while River
+	// records it as running, a little after its last look at the pair; an
+	// event written in that moment is sent by the sweeper's job, within
+	// two sweeps.
 	SweepInterval time.Duration
 }
 
@@ -72,6 +77,9 @@ type Notifier struct {
 	log  *slog.Logger
 	opts Options
 	http *http.Client
+
+	pileMu   sync.Mutex
+	pileLast time.Time // engine time of the last look at old locks
 }
 
 // New makes a notifier; engine.Subscribe it before the store opens.
@@ -95,7 +103,7 @@ func New(opts Options) *Notifier {
 		opts.RequestTimeout = DefaultRequestTimeout
 	}
 	if opts.SweepInterval <= 0 {
-		opts.SweepInterval = time.Second
+		opts.SweepInterval = 250 * time.Millisecond
 	}
 	c := opts.HTTPClient
 	if c == nil {

@@ -22,6 +22,13 @@ func (n *Notifier) pileUps(ctx context.Context) error {
 	}
 	st := n.e.Store()
 	now := n.e.Now()
+	n.pileMu.Lock()
+	if !n.pileLast.IsZero() && now.Sub(n.pileLast) >= 0 && now.Sub(n.pileLast) < time.Minute {
+		n.pileMu.Unlock()
+		return nil // looked less than a minute ago
+	}
+	n.pileLast = now
+	n.pileMu.Unlock()
 	locks, err := st.LockList(ctx, &store.LockListParams{})
 	if err != nil {
 		return err

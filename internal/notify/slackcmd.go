@@ -219,6 +219,7 @@ func (h *SlackHandler) act(cfg *config.Config, user string, v ButtonValue, reaso
 	go func() {
 		defer h.wg.Done()
 		text := <-res
+		h.n.log.Info("Slack action done", "actor", who, "action", v.Action, "service", v.Service, "environment", v.Environment, "result", text)
 		if responseURL != "" {
 			h.respond(responseURL, text)
 		}

@@ -29,11 +29,16 @@ func (n *Notifier) sendSlack(ctx context.Context, cfg *config.Config, dest confi
 	svc, ok := cfg.Service(d.Service)
 	var thread *store.SlackMessage
 	if ok && d.Version != "" {
-		m, err := n.releaseMessage(ctx, c, cfg, dest, svc, d.Version, b.Timestamp)
-		if err != nil {
+		m, err := n.releaseMessage(ctx, c, cfg, dest, svc, d.Version, d.EventID, b.Timestamp)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			// No release by that version (a rollback's target named by
+			// hand, say): the reply goes to the channel.
+		case err != nil:
 			return err
+		default:
+			thread = &m
 		}
-		thread = &m
 	} else if ok {
 		// An event about the service, not a release (a lock, a check):
 		// its newest release's thread, if bakery posted one.
@@ -67,9 +72,9 @@ func (n *Notifier) sendSlack(ctx context.Context, cfg *config.Config, dest confi
 
 // releaseMessage posts the release's message, or updates it, and returns
 // it.
-func (n *Notifier) releaseMessage(ctx context.Context, c *SlackClient, cfg *config.Config, dest config.Notification, svc *config.Service, version string, asOf time.Time) (store.SlackMessage, error) {
+func (n *Notifier) releaseMessage(ctx context.Context, c *SlackClient, cfg *config.Config, dest config.Notification, svc *config.Service, version string, upTo int64, asOf time.Time) (store.SlackMessage, error) {
 	st := n.e.Store()
-	text, blocks, err := n.releaseText(ctx, cfg, svc, version, asOf)
+	text, blocks, err := n.releaseText(ctx, cfg, svc, version, upTo, asOf)
 	if err != nil {
 		return store.SlackMessage{}, err
 	}
@@ -95,66 +100,81 @@ func (n *Notifier) releaseMessage(ctx context.Context, c *SlackClient, cfg *conf
 
 // ReleaseLine is the travel of a release through its environments as the
 // release's Slack message shows it, e.g. "staging ✓ — baking 23/60 min —
-// canary 25 % — production ✓", as it stood at asOf (the time of the event
-// being delivered: a message sent late still tells each stage in turn).
-func (n *Notifier) ReleaseLine(ctx context.Context, svc *config.Service, rel pipeline.Release, asOf time.Time) (string, error) {
-	st := n.e.Store()
-	deps, err := st.DeploymentList(ctx, &store.DeploymentListParams{Service: svc.Name, ReleaseID: rel.ID, Limit: 100})
-	if err != nil {
-		return "", err
+// canary 25 % — production ✓", as the event log told it up to event
+// upTo (at asOf): a message sent late still tells each stage in turn.
+// It reads the service's events of the last releaseWindow IDs.
+func (n *Notifier) ReleaseLine(ctx context.Context, svc *config.Service, rel pipeline.Release, upTo int64, asOf time.Time) (string, error) {
+	type stage struct {
+		text string
+		done time.Time // when it succeeded
 	}
-	latest := map[string]pipeline.Deployment{}
-	for _, d := range deps {
-		if d.CreatedAt.After(asOf) {
-			continue // not yet
+	stages := map[string]stage{}
+	after := max(upTo-releaseWindow, 0)
+	for {
+		evs, err := n.e.Store().EventList(ctx, &store.EventListParams{Service: svc.Name, AfterID: after, Limit: 1000})
+		if err != nil {
+			return "", err
 		}
-		if !d.FinishedAt.IsZero() && d.FinishedAt.After(asOf) {
-			d.State = pipeline.DeploymentRunning // still running then
+		for _, ev := range evs {
+			if ev.ID > upTo {
+				break
+			}
+			if ev.Version != rel.Version || ev.Service != svc.Name {
+				continue
+			}
+			switch ev.Type {
+			case pipeline.EventPromotionDecided, pipeline.EventDeploymentStarted, pipeline.EventDeploymentRecovered, pipeline.EventDeploymentRetryPlanned:
+				stages[ev.Environment] = stage{text: ev.Environment + " deploying…"}
+			case pipeline.EventCanaryStarted, pipeline.EventCanaryAdvanced:
+				if w, ok := ev.Data["weight"]; ok {
+					stages[ev.Environment] = stage{text: fmt.Sprintf("canary %v %%", w)}
+				}
+			case pipeline.EventCanaryPromoting:
+				stages[ev.Environment] = stage{text: "canary promoting…"}
+			case pipeline.EventCanaryAborted:
+				stages[ev.Environment] = stage{text: ev.Environment + " canary aborted"}
+			case pipeline.EventDeploymentSucceeded:
+				stages[ev.Environment] = stage{text: ev.Environment + " ✓", done: ev.At}
+			case pipeline.EventDeploymentFailed, pipeline.EventDeploymentInterrupted:
+				stages[ev.Environment] = stage{text: ev.Environment + " ✗"}
+			case pipeline.EventDeploymentCancels:
+				stages[ev.Environment] = stage{text: ev.Environment + " cancelled"}
+			}
 		}
-		if cur, ok := latest[d.Environment]; !ok || d.ID > cur.ID {
-			latest[d.Environment] = d
+		if len(evs) < 1000 || evs[len(evs)-1].ID >= upTo {
+			break
 		}
+		after = evs[len(evs)-1].ID
 	}
-	now := asOf
 	var parts []string
 	var prevDone time.Time
 	for i, env := range svc.Environments {
-		d, ok := latest[env.Name]
+		st, ok := stages[env.Name]
 		switch {
-		case ok && d.State == pipeline.DeploymentSucceeded:
-			parts = append(parts, env.Name+" ✓")
-			prevDone = d.FinishedAt
-			continue
-		case ok && d.State == pipeline.DeploymentFailed:
-			parts = append(parts, env.Name+" ✗")
-		case ok && d.State == pipeline.DeploymentCancelled:
-			parts = append(parts, env.Name+" cancelled")
-		case ok && env.Canary != nil:
-			if c, err := st.CanaryGetByDeployment(ctx, d.ID); err == nil {
-				parts = append(parts, fmt.Sprintf("canary %d %%", c.Weight))
-			} else {
-				parts = append(parts, env.Name+" deploying…")
-			}
 		case ok:
-			parts = append(parts, env.Name+" deploying…")
+			parts = append(parts, st.text)
 		case i > 0 && !prevDone.IsZero() && env.Bake > 0:
-			baked := min(now.Sub(prevDone), env.Bake)
+			baked := min(max(asOf.Sub(prevDone), 0), env.Bake)
 			parts = append(parts, fmt.Sprintf("baking %d/%d min", int(baked.Minutes()), int(env.Bake.Minutes())))
 		default:
-			parts = append(parts, env.Name+" —")
+			parts = append(parts, env.Name+" (waiting)")
 		}
-		prevDone = time.Time{}
+		prevDone = st.done
 	}
 	return strings.Join(parts, " — "), nil
 }
 
+// releaseWindow is how far back (in event IDs) a release's events are
+// looked for when its message is drawn.
+const releaseWindow = 20000
+
 // releaseText is the release message's text and blocks (with the buttons).
-func (n *Notifier) releaseText(ctx context.Context, cfg *config.Config, svc *config.Service, version string, asOf time.Time) (string, []any, error) {
+func (n *Notifier) releaseText(ctx context.Context, cfg *config.Config, svc *config.Service, version string, upTo int64, asOf time.Time) (string, []any, error) {
 	rel, err := n.e.Store().ReleaseGet(ctx, svc.Name, version)
 	if err != nil {
 		return "", nil, err
 	}
-	line, err := n.ReleaseLine(ctx, svc, rel, asOf)
+	line, err := n.ReleaseLine(ctx, svc, rel, upTo, asOf)
 	if err != nil {
 		return "", nil, err
 	}

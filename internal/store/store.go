@@ -84,8 +84,8 @@ type Reader interface {
 	DeliveryList(ctx context.Context, p *DeliveryListParams) ([]Delivery, error)
 	// DeliveryGet returns one delivery.
 	DeliveryGet(ctx context.Context, id int64) (Delivery, error)
-	// DeliveryPairsDue lists the (destination, service) pairs with a
-	// pending delivery due at now.
+	// DeliveryPairsDue lists the (destination, service) pairs whose oldest
+	// pending delivery is due at now.
 	DeliveryPairsDue(ctx context.Context, now time.Time) ([][2]string, error)
 	// SlackMessageGet returns the Slack message of a release in a
 	// destination; ErrNotFound if none was posted.

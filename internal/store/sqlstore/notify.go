@@ -108,10 +108,14 @@ func (s queries) DeliveryList(ctx context.Context, p *store.DeliveryListParams) 
 	return out, rs.Err()
 }
 
-// DeliveryPairsDue lists the pairs with a pending delivery due at now.
+// DeliveryPairsDue lists the pairs whose oldest pending delivery is due at
+// now (the one a drain job sends first).
 func (s queries) DeliveryPairsDue(ctx context.Context, now time.Time) ([][2]string, error) {
-	rs, err := s.q.query(ctx, `SELECT DISTINCT destination, service FROM notify_deliveries WHERE state = ? AND next_attempt_at <= ? ORDER BY destination, service`,
-		store.DeliveryPending, micros(now))
+	rs, err := s.q.query(ctx, `SELECT d.destination, d.service FROM notify_deliveries d
+		WHERE d.state = ? AND d.next_attempt_at <= ?
+		AND d.id = (SELECT MIN(o.id) FROM notify_deliveries o WHERE o.destination = d.destination AND o.service = d.service AND o.state = ?)
+		ORDER BY d.destination, d.service`,
+		store.DeliveryPending, micros(now), store.DeliveryPending)
 	if err != nil {
 		return nil, fmt.Errorf("error listing due deliveries: %w", err)
 	}

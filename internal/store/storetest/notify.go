@@ -58,6 +58,10 @@ func testDeliveries(t *testing.T, open Factory) {
 		return tx.SlackMessagePut(ctx, &store.SlackMessage{Destination: "deploys", Service: "web", Version: "v1", Channel: "C1", TS: "1.2"})
 	}))
 
+	due, err = s.DeliveryPairsDue(ctx, t0.Add(time.Minute))
+	require.NoError(t, err)
+	require.Equal(t, [][2]string{{"audit", "api"}}, due, "a pair is due when its oldest pending delivery is (b waits for its retry)")
+
 	s = reopen(t, s)
 	pending, err := s.DeliveryList(ctx, &store.DeliveryListParams{Destination: "audit", Service: "web", States: []string{store.DeliveryPending}})
 	require.NoError(t, err)
