@@ -52,6 +52,7 @@ func (w *drainWorker) Work(ctx context.Context, job *river.Job[DrainArgs]) error
 
 func (n *Notifier) drain(ctx context.Context, a DrainArgs, attempt, maxAttempts int) error {
 	st := n.e.Store()
+	var idleSince time.Time
 	for {
 		cfg := n.e.Config()
 		dest, ok := destination(cfg, a.Destination)
@@ -61,8 +62,27 @@ func (n *Notifier) drain(ctx context.Context, a DrainArgs, attempt, maxAttempts 
 			return err
 		}
 		if len(pending) == 0 {
+			// Linger a little: while this job runs, the pair's next
+			// event gets no job of its own (see Run), so it is looked for
+			// here, and bursts go out at once.
+			if idleSince.IsZero() {
+				idleSince = time.Now()
+			}
+			if time.Since(idleSince) < lingerFor {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(lingerPoll):
+				}
+				continue
+			}
+			select {
+			case n.kick <- [2]string{a.Destination, a.Service}:
+			default: // the sweeper is busy; its next sweep looks anyway
+			}
 			return nil
 		}
+		idleSince = time.Time{}
 		for i := range pending {
 			d := &pending[i]
 			var sendErr error
@@ -151,19 +171,71 @@ func (n *Notifier) send(ctx context.Context, cfg *config.Config, dest config.Not
 // drain job for each pair with a delivery due (one whose job ended just
 // before the delivery was written, or whose job gave up), and
 // re-announces locks that have held past PileUpAfter.
+//
+// A drain job that found its pair empty is still "running" for River
+// until its completion is recorded, a few milliseconds later, and an
+// event written meanwhile gets no job of its own (the pair's job is
+// unique while it waits or runs). So such a pair is looked at again soon
+// after (recheckAfter, three times), not only at the next sweep.
 func (n *Notifier) Run(ctx context.Context) {
 	t := time.NewTicker(n.opts.SweepInterval)
 	defer t.Stop()
+	recheck := time.NewTimer(time.Hour)
+	recheck.Stop()
+	defer recheck.Stop()
+	rechecks := map[[2]string]int{}
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case p := <-n.kick:
+			if len(rechecks) == 0 {
+				recheck.Reset(recheckAfter)
+			}
+			rechecks[p] = 3
+			continue
+		case <-recheck.C:
+			for p, left := range rechecks {
+				if err := n.recheck(ctx, p); err != nil && ctx.Err() == nil {
+					n.log.Warn("notification recheck failed", "error", err)
+				}
+				if left <= 1 {
+					delete(rechecks, p)
+				} else {
+					rechecks[p] = left - 1
+				}
+			}
+			if len(rechecks) > 0 {
+				recheck.Reset(2 * recheckAfter)
+			}
+			continue
 		case <-t.C:
 		}
 		if err := n.sweep(ctx); err != nil && ctx.Err() == nil {
 			n.log.Warn("notification sweep failed", "error", err)
 		}
 	}
+}
+
+// lingerFor is how long a drain job that sent everything keeps looking
+// for more (every lingerPoll) before it ends.
+const (
+	lingerFor  = 250 * time.Millisecond
+	lingerPoll = 10 * time.Millisecond
+)
+
+// recheckAfter is how long after a drain job ended its pair is looked at
+// again.
+const recheckAfter = 20 * time.Millisecond
+
+// recheck enqueues p's drain job if its oldest pending delivery is due.
+func (n *Notifier) recheck(ctx context.Context, p [2]string) error {
+	st := n.e.Store()
+	head, err := st.DeliveryList(ctx, &store.DeliveryListParams{Destination: p[0], Service: p[1], States: []string{store.DeliveryPending}, Limit: 1})
+	if err != nil || len(head) == 0 || head[0].NextAttemptAt.After(n.e.Now()) {
+		return err
+	}
+	return st.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return n.enqueue(ctx, tx, map[[2]string]bool{p: true}) })
 }
 
 func (n *Notifier) sweep(ctx context.Context) error {

@@ -80,6 +80,10 @@ type Notifier struct {
 
 	pileMu   sync.Mutex
 	pileLast time.Time // engine time of the last look at old locks
+
+	// kick tells the sweeper that a drain job found its pair empty and
+	// ended (see Run).
+	kick chan [2]string
 }
 
 // New makes a notifier; engine.Subscribe it before the store opens.
@@ -109,7 +113,7 @@ func New(opts Options) *Notifier {
 	if c == nil {
 		c = &http.Client{Timeout: opts.RequestTimeout}
 	}
-	return &Notifier{e: opts.Engine, log: opts.Logger, opts: opts, http: c}
+	return &Notifier{e: opts.Engine, log: opts.Logger, opts: opts, http: c, kick: make(chan [2]string, 256)}
 }
 
 // Name is the notifier's cursor.
