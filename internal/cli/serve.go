@@ -50,6 +50,14 @@ and the names listed in deploy.inherit_env or server.inherit_env. Values of
 the variables named as secret (migrations url_env, Datadog keys,
 server.mask_env) are masked as *** in stored output and events.
 
+Notifications (the notifications and slack blocks): the secrets named by
+every webhook's secret_env ("whsec_" + base64) and by slack.bot_token_env and
+slack.signing_secret_env are checked when the server starts (an error names
+the variable, never its value) and masked like the others. Slack calls
+POST /webhooks/slack/commands and /webhooks/slack/interactions, verified
+with the signing secret; 'bakery notifications deliveries' shows what was
+sent.
+
 SIGHUP reloads the configuration (a file with problems is
 refused and the old one kept); SIGINT or SIGTERM stops the server, letting
 running deploy commands finish for up to 30 seconds. Stored state is never
