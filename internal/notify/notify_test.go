@@ -694,3 +694,63 @@ func (b *bundle) dump(t *testing.T) {
 	t.Logf("slack calls: %d", len(b.slack.snapshot()))
 	t.FailNow()
 }
+
+// TestGiveUpThenResend: after the last attempt a pair's deliveries are
+// failed (and listed so); a re-send delivers one with the same webhook-id.
+func TestGiveUpThenResend(t *testing.T) {
+	b := setup(t, func(o *Options) { o.MaxAttempts = 2 })
+	ctx := context.Background()
+	b.hook.setDown(true)
+	_, err := b.e.Lock(ctx, "ana", engine.LockParams{Service: "web", Environment: "production", Reason: "incident"})
+	require.NoError(t, err)
+	var failed []store.Delivery
+	require.Eventually(t, func() bool {
+		failed, err = b.n.Deliveries(ctx, true, 100)
+		require.NoError(t, err)
+		return len(failed) == 1
+	}, 20*time.Second, 10*time.Millisecond, "given up after the last attempt")
+	d := failed[0]
+	require.Equal(t, "audit", d.Destination)
+	require.Equal(t, 2, d.Attempts)
+	require.Contains(t, d.LastError, "503")
+	require.NotContains(t, d.LastError, "127.0.0.1", "addresses are redacted")
+
+	b.hook.setDown(false)
+	_, err = b.n.Resend(ctx, d.ID)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		got, err := b.st.DeliveryGet(ctx, d.ID)
+		require.NoError(t, err)
+		return got.State == store.DeliveryDelivered
+	}, 20*time.Second, 10*time.Millisecond)
+	got, attempts, _ := b.hook.snapshot()
+	require.Len(t, got, 1)
+	require.Equal(t, d.MsgID, got[0].ID)
+	for _, id := range attempts {
+		require.Equal(t, d.MsgID, id, "every attempt, and the re-send, carry one webhook-id")
+	}
+	_, err = b.n.Resend(ctx, 9999)
+	require.ErrorIs(t, err, store.ErrNotFound)
+}
+
+// TestSlackRoleBounds: with slack.role viewer, a slash command may read
+// the status but not lock.
+func TestSlackRoleBounds(t *testing.T) {
+	b := setup(t, nil)
+	ctx := context.Background()
+	cfg := *b.e.Config()
+	sl := *cfg.Slack
+	sl.Role = "viewer"
+	cfg.Slack = &sl
+	b.e.SetConfig(ctx, &cfg)
+	resp := b.slackPost(t, CommandsPath, url.Values{"text": {"lock web production because"}, "user_id": {"U024BE7LH"}}, time.Now(), signingSecret)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, decodeBody(t, resp)["text"], "role viewer")
+	locks, err := b.st.LockList(ctx, &store.LockListParams{})
+	require.NoError(t, err)
+	require.Empty(t, locks)
+	resp = b.slackPost(t, CommandsPath, url.Values{"text": {"status web"}, "user_id": {"U024BE7LH"}}, time.Now(), signingSecret)
+	require.Contains(t, decodeBody(t, resp)["text"], "*web*")
+	resp = b.slackPost(t, CommandsPath, url.Values{"text": {"deploy web"}, "user_id": {"U024BE7LH"}}, time.Now(), signingSecret)
+	require.Contains(t, decodeBody(t, resp)["text"], "Unknown command")
+}
