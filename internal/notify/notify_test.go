@@ -754,3 +754,27 @@ func TestSlackRoleBounds(t *testing.T) {
 	resp = b.slackPost(t, CommandsPath, url.Values{"text": {"deploy web"}, "user_id": {"U024BE7LH"}}, time.Now(), signingSecret)
 	require.Contains(t, decodeBody(t, resp)["text"], "Unknown command")
 }
+
+// TestBakingMessageMoves: a baking release's message is redrawn as time
+// passes, without an event ("baking 23/60 min").
+func TestBakingMessageMoves(t *testing.T) {
+	clock := testutil.NewClock(time.Now())
+	b := setupClock(t, clock, nil)
+	ctx := context.Background()
+	require.Eventually(t, b.e.IsLeader, 10*time.Second, 10*time.Millisecond)
+	_, err := b.e.CreateRelease(ctx, "ci", engine.ReleaseParams{Service: "shop", Version: "v1"})
+	require.NoError(t, err)
+	b.settle(t, "shop")
+	has := func(s string) bool {
+		for _, c := range b.slack.snapshot() {
+			if c.Method == "chat.update" && strings.Contains(fmt.Sprint(c.Body["text"]), s) {
+				return true
+			}
+		}
+		return false
+	}
+	require.Eventually(t, func() bool { return has("staging ✓ — baking 0/60 min") }, 20*time.Second, 10*time.Millisecond)
+	clock.Add(23 * time.Minute)
+	require.NoError(t, b.n.sweep(ctx))
+	require.Eventually(t, func() bool { return has("staging ✓ — baking 23/60 min") }, 20*time.Second, 10*time.Millisecond)
+}

@@ -11,7 +11,8 @@ import (
 	"github.com/bakery-deploy/bakery/internal/store"
 )
 
-// pileUps re-announces every lock that has held for PileUpAfter, then every
+// pileUps (once a minute at most, with the baking releases' refresh)
+// re-announces every lock that has held for PileUpAfter, then every
 // PileUpEvery, with how many releases have piled up behind it (created
 // since it was placed). Each announcement has its own message ID, so a
 // second leader, or the next sweep, writes it only once.
@@ -29,6 +30,9 @@ func (n *Notifier) pileUps(ctx context.Context) error {
 	}
 	n.pileLast = now
 	n.pileMu.Unlock()
+	if err := n.refreshBaking(ctx); err != nil {
+		return err
+	}
 	locks, err := st.LockList(ctx, &store.LockListParams{})
 	if err != nil {
 		return err
