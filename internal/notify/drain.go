@@ -71,7 +71,7 @@ func (n *Notifier) drain(ctx context.Context, a DrainArgs, attempt, maxAttempts 
 			if time.Since(idleSince) < lingerFor {
 				select {
 				case <-ctx.Done():
-					return ctx.Err()
+					return nil // stopping; everything seen was sent
 				case <-time.After(lingerPoll):
 				}
 				continue

@@ -149,6 +149,39 @@ func TestNotificationsSurviveKill(t *testing.T) {
 	}
 	require.Equal(t, 200, w.call(adminToken, "GET", "/api/v1/notifications/deliveries?failed=true", nil, &out))
 	require.Empty(t, out.Deliveries)
+
+	// The CLI shows them, and re-sends one with the same webhook-id.
+	stdout, stderr, err := w.bakery(nil, "notifications", "deliveries")
+	require.NoError(t, err, stderr)
+	require.Contains(t, stdout, "DESTINATION")
+	require.Contains(t, stdout, "lock.placed")
+	require.Contains(t, stdout, "delivered")
+	stdout, stderr, err = w.bakery(nil, "notifications", "deliveries", "--failed")
+	require.NoError(t, err, stderr)
+	require.Contains(t, stdout, "no deliveries")
+	require.Equal(t, 200, w.call(adminToken, "GET", "/api/v1/notifications/deliveries", nil, &out))
+	var first api.DeliveryView
+	for _, d := range out.Deliveries {
+		if d.Destination == "audit" {
+			first = d
+		}
+	}
+	stdout, stderr, err = w.bakery(nil, "notifications", "resend", strconv.FormatInt(first.ID, 10))
+	require.NoError(t, err, stderr)
+	require.Contains(t, stdout, "on its way again")
+	w.eventually(30*time.Second, "the re-sent delivery arrives again", func() bool {
+		got, _ := recv.got()
+		n := 0
+		for _, id := range got {
+			if id == first.WebhookID {
+				n++
+			}
+		}
+		return n == 2
+	})
+	_, stderr, err = w.bakery(nil, "notifications", "resend", "999999")
+	require.Error(t, err)
+	require.Contains(t, stderr, "no such delivery")
 }
 
 func idOf(msgID string) int {
