@@ -47,6 +47,12 @@ func (n *Notifier) backoff(attempt int) time.Duration {
 // again after the back-off; on the last attempt it marks the pair's
 // pending deliveries failed (they can be re-sent).
 func (w *drainWorker) Work(ctx context.Context, job *river.Job[DrainArgs]) error {
+	if !w.n.acquire(job.Args.Destination) {
+		// The destination has its share of workers busy (it is slow):
+		// wait, without counting an attempt.
+		return river.JobSnooze(250 * time.Millisecond)
+	}
+	defer w.n.release(job.Args.Destination)
 	return w.n.drain(ctx, job.Args, job.Attempt, job.MaxAttempts)
 }
 

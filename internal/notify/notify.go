@@ -84,6 +84,31 @@ type Notifier struct {
 	// kick tells the sweeper that a drain job found its pair empty and
 	// ended (see Run).
 	kick chan [2]string
+
+	busyMu sync.Mutex
+	busy   map[string]int // drain jobs running per destination
+}
+
+// PerDestination is how many drain jobs of one destination run at once in
+// a process (one per service): a slow destination with many services takes
+// at most these of the notify queue's workers, and never all of them.
+const PerDestination = 5
+
+// acquire takes one of dest's PerDestination slots.
+func (n *Notifier) acquire(dest string) bool {
+	n.busyMu.Lock()
+	defer n.busyMu.Unlock()
+	if n.busy[dest] >= PerDestination {
+		return false
+	}
+	n.busy[dest]++
+	return true
+}
+
+func (n *Notifier) release(dest string) {
+	n.busyMu.Lock()
+	defer n.busyMu.Unlock()
+	n.busy[dest]--
 }
 
 // New makes a notifier; engine.Subscribe it before the store opens.
@@ -113,7 +138,7 @@ func New(opts Options) *Notifier {
 	if c == nil {
 		c = &http.Client{Timeout: opts.RequestTimeout}
 	}
-	return &Notifier{e: opts.Engine, log: opts.Logger, opts: opts, http: c, kick: make(chan [2]string, 256)}
+	return &Notifier{e: opts.Engine, log: opts.Logger, opts: opts, http: c, kick: make(chan [2]string, 256), busy: map[string]int{}}
 }
 
 // Name is the notifier's cursor.
