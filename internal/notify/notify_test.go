@@ -94,6 +94,11 @@ func setup(t *testing.T, mod func(*Options)) *bundle {
 
 func setupClock(t *testing.T, clock pipeline.Clock, mod func(*Options)) *bundle {
 	t.Helper()
+	return setupDB(t, "sqlite://"+filepath.Join(t.TempDir(), "bakery.db"), clock, mod)
+}
+
+func setupDB(t *testing.T, dbURL string, clock pipeline.Clock, mod func(*Options)) *bundle {
+	t.Helper()
 	b := &bundle{slack: newFakeSlack(t, botToken), hook: newReceiver(t, hookSecret)}
 	cfg, err := config.Parse(filepath.Join(t.TempDir(), "bakery.yaml"), []byte(testYAML(b.slack.url(), b.hook.srv.URL)))
 	require.NoError(t, err)
@@ -109,7 +114,7 @@ func setupClock(t *testing.T, clock pipeline.Clock, mod func(*Options)) *bundle 
 	b.n = New(opts)
 	b.e.Subscribe(b.n)
 	ctx := context.Background()
-	st, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "bakery.db"), sqlstore.Options{Workers: b.e.Workers(), Logger: log})
+	st, err := sqlstore.Open(ctx, dbURL, sqlstore.Options{Workers: b.e.Workers(), Logger: log})
 	require.NoError(t, err)
 	b.st = st
 	require.NoError(t, b.e.Start(ctx, st))
@@ -777,4 +782,30 @@ func TestBakingMessageMoves(t *testing.T) {
 	clock.Add(23 * time.Minute)
 	require.NoError(t, b.n.sweep(ctx))
 	require.Eventually(t, func() bool { return has("staging ✓ — baking 23/60 min") }, 20*time.Second, 10*time.Millisecond)
+}
+
+// TestWebhookInOrderOnPostgres: the same promise on PostgreSQL (River's
+// unique jobs and LISTEN/NOTIFY there): down, then back, every event once
+// per id and in order.
+func TestWebhookInOrderOnPostgres(t *testing.T) {
+	b := setupDB(t, testutil.NewPostgresDB(t), nil, nil)
+	ctx := context.Background()
+	b.hook.setDown(true)
+	for i := 0; i < 4; i++ {
+		_, err := b.e.Lock(ctx, "ana", engine.LockParams{Service: "web", Environment: "production", Reason: "r" + strconv.Itoa(i)})
+		require.NoError(t, err)
+		_, err = b.e.Unlock(ctx, "ana", "web", "production", "u")
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { _, att, _ := b.hook.snapshot(); return len(att) >= 3 }, 20*time.Second, 10*time.Millisecond)
+	b.hook.setDown(false)
+	require.Eventually(t, func() bool { got, _, _ := b.hook.snapshot(); return len(firstSeen(got)) == 8 }, 30*time.Second, 10*time.Millisecond)
+	got, _, bad := b.hook.snapshot()
+	require.Zero(t, bad)
+	var ids []int64
+	for _, r := range got {
+		ids = append(ids, r.Body.Data.EventID)
+	}
+	require.True(t, slices.IsSorted(ids), "in order: %v", ids)
+	require.Len(t, got, 8, "once per id")
 }
