@@ -72,10 +72,10 @@ type history struct {
 	// failedBake: releases a failing check stopped from entering an
 	// environment (rule 8); they never count as baked for it.
 	failedBake []map[string]bool
-	rejected  []marker
-	caught    []marker
-	rollbacks []*deployment
-	emergency []*deployment
+	rejected   []marker
+	caught     []marker
+	rollbacks  []*deployment
+	emergency  []*deployment
 }
 
 func str(m map[string]any, k string) string {

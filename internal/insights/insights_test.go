@@ -74,7 +74,9 @@ func twoEnvs(w pipeline.Window) []pipeline.EnvSpec {
 	return []pipeline.EnvSpec{{Name: "staging"}, {Name: "production", Bake: time.Hour, Window: w}}
 }
 
-func day() insights.Params { return insights.Params{Since: T.Add(-24 * time.Hour), Until: T.Add(24 * time.Hour)} }
+func day() insights.Params {
+	return insights.Params{Since: T.Add(-24 * time.Hour), Until: T.Add(24 * time.Hour)}
+}
 
 func TestInsights(t *testing.T) {
 	t.Parallel()
