@@ -302,6 +302,9 @@ type EventListParams struct {
 	Service string
 	AfterID int64
 	Limit   int // 0 = 1000
+	// Since, if set, leaves out events before it (delivery insights read
+	// a period, not the whole log).
+	Since time.Time
 }
 
 // Token is an API token; only a hash of its secret is stored.

@@ -339,6 +339,9 @@ func (s queries) EventList(ctx context.Context, p *store.EventListParams) ([]pip
 		// A service's history includes what was done to every service.
 		q, args = q+" AND service IN (?, ?)", append(args, p.Service, pipeline.AllServices)
 	}
+	if !p.Since.IsZero() {
+		q, args = q+" AND at >= ?", append(args, micros(p.Since))
+	}
 	q += " ORDER BY id LIMIT ?"
 	args = append(args, limitOr(p.Limit, 1000))
 	rs, err := s.q.query(ctx, q, args...)

@@ -207,6 +207,13 @@ func testEvents(t *testing.T, open Factory) {
 	require.NoError(t, err)
 	require.Len(t, after, 1)
 	require.Equal(t, "api", after[0].Service)
+	since, err := s.EventList(ctx, &store.EventListParams{Since: t0.Add(time.Second)})
+	require.NoError(t, err)
+	require.Len(t, since, 1, "Since leaves out the events before it")
+	require.Equal(t, "api", since[0].Service)
+	webSince, err := s.EventList(ctx, &store.EventListParams{Service: "web", Since: t0.Add(time.Second)})
+	require.NoError(t, err)
+	require.Empty(t, webSince)
 
 	// Rule 11: the log cannot be rewritten, even by a direct statement.
 	err = s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
