@@ -20,7 +20,15 @@ type ReleaseParams struct {
 	Author   string
 	// Migrations the release needs applied before its code deploys.
 	Migrations []string
+	// CommittedAt is when the release's newest change was committed
+	// (zero: unknown). Lead time starts there (docs/INSIGHTS.md); without
+	// it, at the release's creation.
+	CommittedAt time.Time
 }
+
+// CommitSkew is how far in the future (by the server's clock) a
+// release's commit time may be: clocks of CI machines drift.
+const CommitSkew = 5 * time.Minute
 
 // CreateRelease registers a release and, in the same transaction, decides
 // what it means: usually that it enters the first environment at once.
@@ -35,6 +43,10 @@ func (e *Engine) CreateRelease(ctx context.Context, actor string, p ReleaseParam
 	if err := validateMigrationIDs(p.Migrations); err != nil {
 		return pipeline.Release{}, err
 	}
+	if now := e.clock.Now(); p.CommittedAt.After(now.Add(CommitSkew)) {
+		return pipeline.Release{}, fmt.Errorf("%w: committed_at %s is in the future (the server's clock says %s, and allows %s of skew): give the commit's time, e.g. git show -s --format=%%cI",
+			ErrInvalid, p.CommittedAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), CommitSkew)
+	}
 	var rel pipeline.Release
 	err := e.mutate(ctx, svc.Name, func(u *unit) error {
 		tx, now := u.tx, u.now
@@ -47,8 +59,13 @@ func (e *Engine) CreateRelease(ctx context.Context, actor string, p ReleaseParam
 		if err != nil {
 			return err
 		}
+		data := map[string]any{"artifact": rel.Artifact, "message": rel.Message, "author": rel.Author, "migrations": p.Migrations}
+		if !p.CommittedAt.IsZero() {
+			// The insights read lead time's start from the log.
+			data["committed_at"] = p.CommittedAt.UTC().Format(time.RFC3339Nano)
+		}
 		return u.event(&pipeline.Event{Type: pipeline.EventReleaseCreated, Service: svc.Name,
-			Version: rel.Version, Actor: actor, Data: map[string]any{"artifact": rel.Artifact, "message": rel.Message, "author": rel.Author, "migrations": p.Migrations}})
+			Version: rel.Version, Actor: actor, Data: data})
 	})
 	if err != nil {
 		return pipeline.Release{}, err

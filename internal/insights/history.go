@@ -132,7 +132,7 @@ func parse(s Service, until time.Time) *history {
 	for i := range s.Events {
 		e := &s.Events[i]
 		if !e.At.Before(until) {
-			break
+			continue
 		}
 		env, envOK := envIdx[e.Environment]
 		switch e.Type {

@@ -1,0 +1,92 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/bakery-deploy/bakery/internal/config"
+	"github.com/bakery-deploy/bakery/internal/insights"
+	"github.com/bakery-deploy/bakery/internal/store"
+)
+
+// InsightsLookback is how much history before a period's start the
+// insights read: a change that reaches production inside the period needs
+// its creation, its staging deployment and its waits, which came earlier.
+// A change older than this when it reached production counts from the
+// first event read (its lead time is then a lower bound).
+const InsightsLookback = 30 * 24 * time.Hour
+
+// insightsPage is how many events one read of the log returns.
+const insightsPage = 5000
+
+// InsightsParams is a request for delivery insights.
+type InsightsParams struct {
+	// Service is one service, or "" for every service in the
+	// configuration.
+	Service string
+	// Since and Until bound the period; a zero Until is now.
+	Since, Until time.Time
+	// FailureWindow: see insights.Params (zero: 24 h).
+	FailureWindow time.Duration
+}
+
+// Insights computes delivery insights (internal/insights) from the event
+// log. Events are read service by service from Since minus InsightsLookback
+// on (the log's index on service and time finds the first), and each
+// service is added to the figures and dropped before the next is read, so
+// memory holds one service's period at a time.
+func (e *Engine) Insights(ctx context.Context, p InsightsParams) (insights.Report, error) {
+	now := e.clock.Now()
+	if p.Until.IsZero() || p.Until.After(now) {
+		p.Until = now
+	}
+	if !p.Since.Before(p.Until) {
+		return insights.Report{}, fmt.Errorf("%w: since %s is not before until %s", ErrInvalid,
+			p.Since.UTC().Format(time.RFC3339), p.Until.UTC().Format(time.RFC3339))
+	}
+	var services []*config.Service
+	if p.Service != "" {
+		svc, err := e.Service(p.Service)
+		if err != nil {
+			return insights.Report{}, err
+		}
+		services = append(services, svc)
+	} else {
+		cfg := e.Config()
+		for i := range cfg.Services {
+			services = append(services, &cfg.Services[i])
+		}
+	}
+	acc := insights.New(insights.Params{Since: p.Since, Until: p.Until, FailureWindow: p.FailureWindow, Service: p.Service})
+	for _, svc := range services {
+		s, err := e.insightsHistory(ctx, svc, p.Since.Add(-InsightsLookback), p.Until)
+		if err != nil {
+			return insights.Report{}, err
+		}
+		acc.Add(s)
+	}
+	return acc.Report(), nil
+}
+
+// insightsHistory reads one service's events in [from, until).
+func (e *Engine) insightsHistory(ctx context.Context, svc *config.Service, from, until time.Time) (insights.Service, error) {
+	s := insights.Service{Name: svc.Name, Envs: e.EnvSpecs(svc)}
+	var after int64
+	for {
+		page, err := e.store.EventList(ctx, &store.EventListParams{Service: svc.Name, AfterID: after, Since: from, Limit: insightsPage})
+		if err != nil {
+			return s, fmt.Errorf("error reading the events of %s for insights: %w", svc.Name, err)
+		}
+		for _, ev := range page {
+			if !ev.At.Before(until) {
+				continue
+			}
+			s.Events = append(s.Events, ev)
+		}
+		if len(page) < insightsPage {
+			return s, nil
+		}
+		after = page[len(page)-1].ID
+	}
+}
