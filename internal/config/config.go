@@ -181,6 +181,11 @@ type Server struct {
 	// built-in canary routers use the connection, header and idle limits
 	// too.
 	Limits httpx.Limits
+	// URL is the address people open the dashboard at (server.url), for
+	// the links bakery sends out (GitHub statuses, Slack messages,
+	// webhooks); without a trailing slash. Default: http(s)://Addr, with
+	// 127.0.0.1 for a wildcard host.
+	URL string
 }
 
 // Banner configures GET /api/v1/services/{service}/environments/{env}/banner.

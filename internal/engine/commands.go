@@ -20,9 +20,8 @@ type ReleaseParams struct {
 	Author   string
 	// Migrations the release needs applied before its code deploys.
 	Migrations []string
-	// CommittedAt is when the release's newest change was committed
-	// (zero: unknown). Lead time starts there (docs/INSIGHTS.md); without
-	// it, at the release's creation.
+	// CommittedAt is when the release's commit was made, if known: lead
+	// time starts there (else at the release's creation).
 	CommittedAt time.Time
 }
 
@@ -52,7 +51,7 @@ func (e *Engine) CreateRelease(ctx context.Context, actor string, p ReleaseParam
 		tx, now := u.tx, u.now
 		var err error
 		rel, err = tx.ReleaseInsert(ctx, &store.ReleaseInsertParams{Service: svc.Name, Version: p.Version, Artifact: p.Artifact,
-			Message: p.Message, Author: p.Author, Migrations: p.Migrations, CreatedAt: now})
+			Message: p.Message, Author: p.Author, Migrations: p.Migrations, CreatedAt: now, CommittedAt: p.CommittedAt})
 		if errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("%w: %s has a release %s; versions are immutable, so give the new build a new version", ErrDuplicate, svc.Name, p.Version)
 		}
@@ -60,9 +59,8 @@ func (e *Engine) CreateRelease(ctx context.Context, actor string, p ReleaseParam
 			return err
 		}
 		data := map[string]any{"artifact": rel.Artifact, "message": rel.Message, "author": rel.Author, "migrations": p.Migrations}
-		if !p.CommittedAt.IsZero() {
-			// The insights read lead time's start from the log.
-			data["committed_at"] = p.CommittedAt.UTC().Format(time.RFC3339Nano)
+		if !rel.CommittedAt.IsZero() {
+			data["committed_at"] = rel.CommittedAt.Format(time.RFC3339Nano)
 		}
 		return u.event(&pipeline.Event{Type: pipeline.EventReleaseCreated, Service: svc.Name,
 			Version: rel.Version, Actor: actor, Data: data})

@@ -71,6 +71,8 @@ type Engine struct {
 	judge   *judgeService
 	weights *weightService
 	sweep   *sweepService
+	// feed hands the event log to its subscribers (feed.go).
+	feed *feedService
 
 	// The built-in routers of this process, under routersMu.
 	routersMu     sync.Mutex
@@ -119,6 +121,7 @@ func New(opts Options) *Engine {
 	e.judge = newJudgeService(e)
 	e.weights = newWeightService(e)
 	e.sweep = newSweepService(e)
+	e.feed = newFeedService(e)
 	if opts.Registerer != nil {
 		e.routerMetrics = router.NewMetrics(opts.Registerer)
 	}
@@ -209,7 +212,7 @@ func (e *Engine) Start(ctx context.Context, st store.Store) error {
 
 // duties are the services that act on the leader.
 func (e *Engine) duties() []*duty {
-	return []*duty{&e.checks.duty, &e.judge.duty, &e.weights.duty, &e.sweep.duty}
+	return []*duty{&e.checks.duty, &e.judge.duty, &e.weights.duty, &e.sweep.duty, &e.feed.duty}
 }
 
 // Stop stops the leader loop and timers. The caller closes the store
@@ -321,6 +324,7 @@ func (e *Engine) Reconcile(ctx context.Context, service string) error {
 // after runs once a transaction that changed a service has committed.
 func (e *Engine) after(service string, next time.Time) {
 	e.checks.wake(service)
+	e.feed.kick()
 	e.timers.arm(service, next)
 	if e.opts.OnChange != nil {
 		e.opts.OnChange(service)
