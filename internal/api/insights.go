@@ -30,7 +30,7 @@ func (s *Server) getInsights(w http.ResponseWriter, r *http.Request, _ *store.To
 	}
 	since := until.Add(-defaultInsightsSince)
 	if v := q.Get("since"); v != "" {
-		t, err := ParseSince(v, until)
+		t, err := ParseSince(v, now)
 		if err != nil {
 			return badParam("since", v, err)
 		}

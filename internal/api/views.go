@@ -97,6 +97,8 @@ type ReleaseView struct {
 	CreatedAt time.Time `json:"created_at"`
 	Rejected  bool      `json:"rejected"`
 	CommitURL string    `json:"commit_url,omitempty"`
+	// CommittedAt is when the release's commit was made, if it was given.
+	CommittedAt *time.Time `json:"committed_at,omitempty"`
 }
 
 // DeploymentView is a deployment; Output is included only when one
@@ -185,7 +187,7 @@ func commitURL(repo, version string) string {
 
 func releaseView(svc *config.Service, r pipeline.Release) ReleaseView {
 	v := ReleaseView{Service: r.Service, Version: r.Version, Artifact: r.Artifact, Message: r.Message, Author: r.Author,
-		CreatedAt: r.CreatedAt.UTC(), Rejected: r.Rejected}
+		CreatedAt: r.CreatedAt.UTC(), Rejected: r.Rejected, CommittedAt: timePtr(r.CommittedAt)}
 	if svc != nil {
 		v.CommitURL = commitURL(svc.Repository, r.Version)
 	}
