@@ -126,6 +126,9 @@ func New(opts Options) *Engine {
 		e.routerMetrics = router.NewMetrics(opts.Registerer)
 	}
 	e.metrics = newMetrics(opts.Registerer)
+	if opts.Registerer != nil {
+		opts.Registerer.MustRegister(newInsightsCollector(e, e.clock.Now()))
+	}
 	e.recovery = &recovery{e: e}
 	e.masker = &secret.Masker{}
 	e.cfg.Store(opts.Config)
