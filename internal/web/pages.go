@@ -108,8 +108,8 @@ func (h *Handler) funcs() template.FuncMap {
 		"asset": func(assets map[string]string, name string) string { return "/static/" + name + "?v=" + assets[name] },
 		"title": capitalize,
 		// secs is a number of seconds for people (the insights' figures).
-		"secs": func(sec float64) string { return humanDuration(time.Duration(sec * float64(time.Second))) },
-		"pct":  func(f float64) float64 { return 100 * f },
+		"secs":  func(sec float64) string { return humanDuration(time.Duration(sec * float64(time.Second))) },
+		"pct":   func(f float64) float64 { return 100 * f },
 		"lines": func(s string) int { return strings.Count(strings.TrimRight(s, "\n"), "\n") + 1 },
 	}
 }
