@@ -19,6 +19,7 @@ import (
 type insightsData struct {
 	layoutData
 	Report   insights.Report
+	From, To time.Time
 	Since    string
 	Services []string
 	Periods  []string
@@ -64,7 +65,7 @@ func (h *Handler) insightsPage(w http.ResponseWriter, r *http.Request, s *Sessio
 	if service != "" {
 		title = "Insights · " + service
 	}
-	d := insightsData{layoutData: h.layout(s, seq, title, "insights", service, b), Report: rep, Since: since, Periods: insightsPeriods}
+	d := insightsData{layoutData: h.layout(s, seq, title, "insights", service, b), Report: rep, From: from, To: now, Since: since, Periods: insightsPeriods}
 	for _, svc := range h.e.Config().Services {
 		d.Services = append(d.Services, svc.Name)
 	}
@@ -149,7 +150,7 @@ func deploysChart(days []insights.Day) template.HTML {
 		}
 	}
 	top := niceMax(float64(max))
-	yAxis(&b, height, top, func(v float64) string { return fmt.Sprintf("%.0f", v) })
+	yAxis(&b, height, top, countLabel)
 	if n := len(days); n > 0 {
 		bw := (chartW - chartPadL - chartPadR) / float64(n)
 		bottom := height - chartPadB
@@ -164,13 +165,23 @@ func deploysChart(days []insights.Day) template.HTML {
 	return template.HTML(b.String())
 }
 
-// hoursLabel writes seconds as hours (or minutes below an hour).
+// hoursLabel writes seconds short: 45s, 12m, 1.5h, 3.2d.
 func hoursLabel(sec float64) string {
-	if sec < 3600 {
-		return fmt.Sprintf("%.0fm", sec/60)
+	switch {
+	case sec < 60:
+		return fmt.Sprintf("%.0fs", sec)
+	case sec < 3600:
+		return trimZero(fmt.Sprintf("%.1f", sec/60)) + "m"
+	case sec < 2*86400:
+		return trimZero(fmt.Sprintf("%.1f", sec/3600)) + "h"
 	}
-	return fmt.Sprintf("%.1fh", sec/3600)
+	return trimZero(fmt.Sprintf("%.1f", sec/86400)) + "d"
 }
+
+func trimZero(s string) string { return strings.TrimSuffix(s, ".0") }
+
+// countLabel writes an axis count: 5, 2.5.
+func countLabel(v float64) string { return trimZero(fmt.Sprintf("%.1f", v)) }
 
 func leadTimeChart(days []insights.Day) template.HTML {
 	const height = 200.0
@@ -182,11 +193,7 @@ func leadTimeChart(days []insights.Day) template.HTML {
 			max = t
 		}
 	}
-	top := niceMax(max / 3600)
-	if max < 3600 {
-		top = niceMax(max/60) * 60 / 3600
-	}
-	top *= 3600
+	top := niceMax(max)
 	yAxis(&b, height, top, hoursLabel)
 	if n := len(days); n > 0 {
 		bw := (chartW - chartPadL - chartPadR) / float64(n)
@@ -273,7 +280,7 @@ func weeklyChart(weeks []insights.Week) template.HTML {
 		maxRate = math.Max(maxRate, w.ChangeFailureRate)
 	}
 	top := niceMax(maxRate * 100)
-	yAxis(&b, height, top, func(v float64) string { return fmt.Sprintf("%.0f%%", v) })
+	yAxis(&b, height, top, func(v float64) string { return countLabel(v) + "%" })
 	if n := len(weeks); n > 0 {
 		bw := (chartW - chartPadL - chartPadR) / float64(n)
 		bottom := height - chartPadB

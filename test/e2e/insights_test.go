@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bakery-deploy/bakery/internal/api"
@@ -108,4 +112,78 @@ func TestInsightsEndToEnd(t *testing.T) {
 		require.NotNil(t, rel.Release.CommittedAt)
 		require.True(t, committed.Equal(*rel.Release.CommittedAt))
 	})
+}
+
+// TestInsightsInTheBrowser opens the Insights page in Chromium after a real
+// run (a promotion, a lock with a pile-up, a rollback): the nav leads there,
+// the figures match the API's, the charts are drawn by the server, the
+// page fits a phone, and dark mode changes the charts' colours. With
+// BAKERY_SCREENSHOTS=docs/screenshots it writes insights*.png there.
+func TestInsightsInTheBrowser(t *testing.T) {
+	t.Parallel()
+	const bake = 1500 * time.Millisecond
+	w := newWorld(t, worldOpts{bake: bake})
+	w.start()
+	b := newBrowser(t, w)
+	run := func(args ...string) {
+		t.Helper()
+		_, stderr, err := w.bakery(nil, args...)
+		require.NoError(t, err, "bakery %v: %s", args, stderr)
+	}
+	w.releaseMsg("web", shaV1, "Fix login", "ana")
+	w.eventually(20*time.Second, "v1 in production", func() bool { return w.version("web", "production") == shaV1 })
+	run("lock", "web", "production", "--reason", "checkout errors")
+	for _, v := range []string{shaV2, shaV3} {
+		w.releaseMsg("web", v, "Change "+v[:4], "bo")
+		w.eventually(20*time.Second, "in staging", func() bool { return w.version("web", "staging") == v })
+	}
+	time.Sleep(bake + 500*time.Millisecond)
+	run("unlock", "web", "production")
+	w.eventually(20*time.Second, "v3 in production", func() bool { return w.version("web", "production") == shaV3 })
+	run("rollback", "web", "production", "--reason", "diffs do not load")
+	w.eventually(20*time.Second, "v1 back", func() bool { return w.version("web", "production") == shaV1 })
+
+	var rep insights.Report
+	require.Equal(t, 200, w.call(adminToken, "GET", "/api/v1/insights?since=30d", nil, &rep))
+
+	b.signIn(adminToken)
+	b.do(20*time.Second, chromedp.Click(chromedp.CSS(`nav a[href="/insights"]`)), chromedp.WaitVisible(chromedp.CSS("#chart-locks")))
+	require.Equal(t, "/insights", evalIn[string](b, "location.pathname"))
+	require.Equal(t, fmt.Sprint(rep.Deployments), b.text("#tile-deployments .big"))
+	require.Contains(t, b.text("#tile-cfr"), fmt.Sprintf("%d of %d", rep.ChangeFailures, rep.Deployments))
+	require.Contains(t, b.text("#chart-locks"), "web/production")
+	require.Contains(t, b.text("#chart-locks"), "2 piled up")
+	require.Contains(t, b.text("table.locks"), "checkout errors")
+	require.Positive(t, evalIn[int](b, `document.querySelectorAll("#chart-deploys rect.bar").length`), "a bar per day")
+	require.Positive(t, evalIn[int](b, `document.querySelectorAll("#chart-leadtime rect.part-held_by_lock").length`), "the lock's part of lead time is drawn")
+	require.Zero(t, evalIn[int](b, `document.querySelectorAll("script:not([src])").length`), "no inline script draws the charts")
+	lightFill := evalIn[string](b, `getComputedStyle(document.querySelector("#chart-deploys rect.bar")).fill`)
+
+	dir := screenshotDir(t)
+	if dir != "" {
+		b.screenshot(dir, "insights.png", true)
+	}
+	setScheme := func(scheme string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			p := emulation.SetEmulatedMediaParams{}
+			if scheme != "" {
+				p.Features = []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}
+			}
+			_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, p)
+			return err
+		})
+	}
+	b.do(20*time.Second, setScheme("dark"), chromedp.Navigate(b.base+"/insights?service=web"), chromedp.WaitVisible(chromedp.CSS("#chart-locks")))
+	require.Contains(t, b.text("h1"), "Insights · web")
+	require.NotEqual(t, lightFill, evalIn[string](b, `getComputedStyle(document.querySelector("#chart-deploys rect.bar")).fill`), "dark mode recolours the charts")
+	if dir != "" {
+		b.screenshot(dir, "insights-dark.png", true)
+	}
+	b.do(20*time.Second, setScheme("light"), chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateScale(2)),
+		chromedp.Navigate(b.base+"/insights?service=web"), chromedp.WaitVisible(chromedp.CSS("#chart-locks")))
+	require.LessOrEqual(t, evalIn[int](b, "document.documentElement.scrollWidth"), evalIn[int](b, "window.innerWidth"),
+		"the page fits a phone's width (wide charts scroll inside their panel)")
+	if dir != "" {
+		b.screenshot(dir, "insights-phone.png", false)
+	}
 }
