@@ -66,6 +66,10 @@ type QueuedReleaseView struct {
 	Deployment   int64      `json:"deployment_id,omitempty"`
 	CanaryWeight int        `json:"canary_weight,omitempty"`
 	Message      string     `json:"message"`
+	// ExpectedAt is when a waiting release is expected in the service's
+	// last environment if nothing (a lock, a failing check) holds it: its
+	// bake's end and each window's next opening on the way.
+	ExpectedAt *time.Time `json:"expected_at,omitempty"`
 }
 
 // PileUpView warns about a lock held too long.
@@ -251,7 +255,11 @@ func serviceView(svc *config.Service, m readmodel.Service) ServiceView {
 			}
 		}
 		for _, q := range env.Releases {
-			ev.Releases = append(ev.Releases, queuedReleaseView(q))
+			qv := queuedReleaseView(q)
+			if at, ok := env.ExpectedAt(q.Release.ID); ok {
+				qv.ExpectedAt = timePtr(at)
+			}
+			ev.Releases = append(ev.Releases, qv)
 		}
 		v.Environments = append(v.Environments, ev)
 	}

@@ -51,6 +51,12 @@ func TestInsightsPage(t *testing.T) {
 	_, page := f.do(c, "GET", "/insights?service=web", "", nil)
 	require.Contains(t, page, "Insights · web")
 
+	// The service page says when the waiting release should reach
+	// production: its bake ends an hour after staging (the window is
+	// always open), and the lock is what may hold it.
+	_, page = f.do(c, "GET", "/services/web", "", nil)
+	require.Regexp(t, `expected in production at (\w{3} \d+ \w{3} )?\d\d:\d\d UTC if nothing holds it`, page)
+
 	resp, page := f.do(c, "GET", "/insights?since=yesterday", "", nil)
 	require.Equal(t, 400, resp.StatusCode)
 	require.Contains(t, page, "invalid parameter since")

@@ -45,6 +45,7 @@ func TestInsightsEndToEnd(t *testing.T) {
 			run("release", "create", "web", v)
 			w.eventually(20*time.Second, v+" in staging", func() bool { return w.version("web", "staging") == v })
 		}
+		require.Contains(t, run("status", "web"), "expected in production at", "status says when the waiting releases should arrive")
 		time.Sleep(bake + 500*time.Millisecond)
 		run("unlock", "web", "production")
 		w.eventually(20*time.Second, "v3 in production", func() bool { return w.version("web", "production") == "v3" })
