@@ -252,7 +252,7 @@ func locksChart(rep insights.Report, from, until time.Time) template.HTML {
 		if x1-x0 < 3 {
 			x1 = x0 + 3
 		}
-		label := fmt.Sprintf("%s/%s · %s · %d piled up · %s", l.Service, l.Environment, humanDuration(time.Duration(l.HeldSeconds)*time.Second), l.ReleasesPiledUp, l.By)
+		label := fmt.Sprintf("%s/%s · %s · %d piled up · %s", l.Service, l.Environment, humanDuration(time.Duration(l.HeldSeconds*float64(time.Second))), l.ReleasesPiledUp, l.By)
 		b.f(`<rect class="lockbar" x="%.2f" y="%.2f" width="%.2f" height="%.2f" rx="3"><title>%s: %s</title></rect>`, x0, y+14, x1-x0, 10.0, esc(label), esc(l.Reason))
 		anchor, tx := "start", x0
 		if x0 > chartW/2 {
