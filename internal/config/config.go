@@ -186,6 +186,8 @@ type Server struct {
 	// webhooks); without a trailing slash. Default: http(s)://Addr, with
 	// 127.0.0.1 for a wildcard host.
 	URL string
+	// Insights configures the delivery insights (server.insights).
+	Insights Insights
 }
 
 // Banner configures GET /api/v1/services/{service}/environments/{env}/banner.

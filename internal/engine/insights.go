@@ -27,7 +27,8 @@ type InsightsParams struct {
 	Service string
 	// Since and Until bound the period; a zero Until is now.
 	Since, Until time.Time
-	// FailureWindow: see insights.Params (zero: 24 h).
+	// FailureWindow: see insights.Params (zero: server.insights.
+	// failure_window from the configuration, else 24 h).
 	FailureWindow time.Duration
 }
 
@@ -57,6 +58,9 @@ func (e *Engine) Insights(ctx context.Context, p InsightsParams) (insights.Repor
 		for i := range cfg.Services {
 			services = append(services, &cfg.Services[i])
 		}
+	}
+	if p.FailureWindow <= 0 {
+		p.FailureWindow = e.Config().Server.Insights.FailureWindow // zero: insights' default, 24 h
 	}
 	acc := insights.New(insights.Params{Since: p.Since, Until: p.Until, FailureWindow: p.FailureWindow, Service: p.Service})
 	for _, svc := range services {
