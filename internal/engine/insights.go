@@ -7,6 +7,7 @@ import (
 
 	"github.com/bakery-deploy/bakery/internal/config"
 	"github.com/bakery-deploy/bakery/internal/insights"
+	"github.com/bakery-deploy/bakery/internal/pipeline"
 	"github.com/bakery-deploy/bakery/internal/store"
 )
 
@@ -76,6 +77,23 @@ func (e *Engine) Insights(ctx context.Context, p InsightsParams) (insights.Repor
 // insightsHistory reads one service's events in [from, until).
 func (e *Engine) insightsHistory(ctx context.Context, svc *config.Service, from, until time.Time) (insights.Service, error) {
 	s := insights.Service{Name: svc.Name, Envs: e.EnvSpecs(svc)}
+	// A lock placed before the history read and still held is on the
+	// record too: its placement is stated again from the lock itself.
+	held, err := e.store.LockList(ctx, &store.LockListParams{Service: svc.Name})
+	if err != nil {
+		return s, fmt.Errorf("error reading the locks of %s for insights: %w", svc.Name, err)
+	}
+	for _, l := range held {
+		if !l.CreatedAt.Before(from) {
+			continue // its lock.placed event is read below
+		}
+		data := map[string]any{"lock_id": l.ID}
+		if !l.ExpiresAt.IsZero() {
+			data["expires_at"] = l.ExpiresAt.UTC().Format(time.RFC3339Nano)
+		}
+		s.Events = append(s.Events, pipeline.Event{At: l.CreatedAt, Type: pipeline.EventLockPlaced, Service: l.Service,
+			Environment: l.Environment, Actor: l.Actor, Reason: l.Reason, Data: data})
+	}
 	var after int64
 	for {
 		page, err := e.store.EventList(ctx, &store.EventListParams{Service: svc.Name, AfterID: after, Since: from, Limit: insightsPage})

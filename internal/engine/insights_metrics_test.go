@@ -80,3 +80,62 @@ func TestInsightsMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestInsightsSeeAnOldLock: a lock placed long before the history read
+// (since minus InsightsLookback) and still held is reported with its full
+// age; an unknown service is ErrUnknownService.
+func TestInsightsSeeAnOldLock(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "sqlite", testConfig())
+	ctx := context.Background()
+	_, err := b.e.Lock(ctx, "ana", LockParams{Service: "web", Environment: "production", Reason: "quarter-end freeze"})
+	require.NoError(t, err)
+	placed := b.clock.Now()
+	b.clock.Set(placed.Add(60 * 24 * time.Hour))
+	now := b.clock.Now()
+	rep, err := b.e.Insights(ctx, InsightsParams{Service: "web", Since: now.Add(-7 * 24 * time.Hour)})
+	require.NoError(t, err)
+	require.Len(t, rep.Locks, 1)
+	require.True(t, rep.Locks[0].Held)
+	require.Equal(t, now.Sub(placed).Seconds(), rep.Locks[0].HeldSeconds)
+	require.Equal(t, "quarter-end freeze", rep.Locks[0].Reason)
+	require.Equal(t, "ana", rep.Locks[0].By)
+
+	_, err = b.e.Insights(ctx, InsightsParams{Service: "nope", Since: now.Add(-time.Hour)})
+	require.ErrorIs(t, err, ErrUnknownService)
+	_, err = b.e.Insights(ctx, InsightsParams{Since: now.Add(time.Hour)})
+	require.ErrorIs(t, err, ErrInvalid)
+}
+
+// TestInsightsFailureWindowFromConfig: with server.insights.failure_window
+// 1h, an emergency deploy two hours after a production deployment does
+// not make it a failed change; a request may still name a longer window.
+func TestInsightsFailureWindowFromConfig(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig()
+	cfg.Server.Insights.FailureWindow = time.Hour
+	b := setup(t, "sqlite", cfg)
+	ctx := context.Background()
+	_, err := b.e.CreateRelease(ctx, "ci", ReleaseParams{Service: "web", Version: "a"})
+	require.NoError(t, err)
+	b.settle(t, "web")
+	b.clock.Set(b.clock.Now().Add(testBake))
+	require.NoError(t, b.e.Reconcile(ctx, "web"))
+	b.settle(t, "web")
+	require.Equal(t, "a", b.version(t, "web", "production"))
+	b.clock.Set(b.clock.Now().Add(2 * time.Hour))
+	_, err = b.e.Emergency(ctx, "ana", EmergencyParams{Service: "web", Version: "fix", Artifact: "img:fix", Reason: "revert"})
+	require.NoError(t, err)
+	b.settle(t, "web")
+	b.clock.Set(b.clock.Now().Add(time.Minute))
+	since := b.clock.Now().Add(-24 * time.Hour)
+
+	rep, err := b.e.Insights(ctx, InsightsParams{Service: "web", Since: since})
+	require.NoError(t, err)
+	require.Equal(t, 2, rep.Deployments)
+	require.Equal(t, 1, rep.EmergencyDeploys)
+	require.Zero(t, rep.ChangeFailures, "the emergency came after the configured hour")
+	rep, err = b.e.Insights(ctx, InsightsParams{Service: "web", Since: since, FailureWindow: 3 * time.Hour})
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.ChangeFailures, "within the three hours the request names")
+}

@@ -253,18 +253,21 @@ func (a *Accumulator) Add(s Service) {
 			next = prod[i+1].finished
 		}
 		when := never
+		// "While it ran": up to the next production success, which may be
+		// the rollback's or emergency deploy's own (at the same instant,
+		// on a clock that did not move).
 		for _, m := range h.rejected {
-			if m.env == last && m.version == d.version && !m.at.Before(d.finished) && m.at.Before(next) {
+			if m.env == last && m.version == d.version && !m.at.Before(d.finished) && !m.at.After(next) {
 				when = minTime(when, m.at)
 			}
 		}
 		for _, rb := range h.rollbacks {
-			if rb.from == d.version && !rb.decided.Before(d.finished) && rb.decided.Before(next) {
+			if rb.from == d.version && !rb.decided.Before(d.finished) && !rb.decided.After(next) {
 				when = minTime(when, rb.decided)
 			}
 		}
 		for _, em := range h.emergency {
-			if em.id != d.id && !em.decided.Before(d.finished) && em.decided.Before(next) && em.decided.Before(d.finished.Add(a.p.FailureWindow)) {
+			if em.id != d.id && !em.decided.Before(d.finished) && !em.decided.After(next) && em.decided.Before(d.finished.Add(a.p.FailureWindow)) {
 				when = minTime(when, em.decided)
 			}
 		}
