@@ -77,6 +77,9 @@ func (c *insightsCollector) Describe(ch chan<- *prometheus.Desc) {
 // refresh folds in the period since the last one, unless it ran less than
 // insightsRefresh ago.
 func (c *insightsCollector) refresh(ctx context.Context) {
+	if c.e.store == nil {
+		return // not started: nothing to read yet
+	}
 	now := c.e.clock.Now()
 	if now.Before(c.nextAt) || !c.until.Before(now) {
 		return
