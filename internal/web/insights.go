@@ -169,7 +169,7 @@ func deploysChart(days []insights.Day) template.HTML {
 func hoursLabel(sec float64) string {
 	switch {
 	case sec < 60:
-		return fmt.Sprintf("%.0fs", sec)
+		return trimZero(fmt.Sprintf("%.1f", sec)) + "s"
 	case sec < 3600:
 		return trimZero(fmt.Sprintf("%.1f", sec/60)) + "m"
 	case sec < 2*86400:
