@@ -65,3 +65,13 @@ func TestInsightsPage(t *testing.T) {
 	resp, _ = f.do(f.client(), "GET", "/insights", "", nil)
 	require.Equal(t, 303, resp.StatusCode, "no session: sign in first")
 }
+
+func TestChartScales(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[float64]float64{0: 1, 0.3: 0.5, 3: 5, 7: 10, 12: 20, 4200: 5000} {
+		require.InDelta(t, want, niceMax(in), 1e-9, "niceMax(%v)", in)
+	}
+	for in, want := range map[float64]string{2.5: "2.5s", 45: "45s", 90: "1.5m", 3600: "1h", 5400: "1.5h", 3 * 86400: "3d"} {
+		require.Equal(t, want, hoursLabel(in))
+	}
+}
