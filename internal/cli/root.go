@@ -57,6 +57,8 @@ rewrite your terminal; --json prints it unchanged (JSON-escaped).`,
 		newRollbackCmd(g),
 		newMigrationsCmd(g),
 		newCanaryCmd(g),
+		newBackupCmd(g),
+		newRestoreCmd(g),
 	)
 	return root
 }
