@@ -196,4 +196,3 @@ func writeAtomic(file string, r io.Reader, want int64) (int64, error) {
 	}
 	return n, nil
 }
-
