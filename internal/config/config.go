@@ -181,6 +181,9 @@ type Server struct {
 	// built-in canary routers use the connection, header and idle limits
 	// too.
 	Limits httpx.Limits
+	// Retention is how long events and deployment output are kept
+	// (server.retention); zero fields keep them for ever (the default).
+	Retention Retention
 }
 
 // Banner configures GET /api/v1/services/{service}/environments/{env}/banner.

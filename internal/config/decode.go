@@ -17,7 +17,7 @@ import (
 // The fields each mapping accepts, in the order they are listed in messages.
 var (
 	rootFields        = []string{"server", "services"}
-	serverFields      = []string{"addr", "database", "inherit_env", "mask_env", "banner", "tls", "hsts", "trusted_proxies", "limits"}
+	serverFields      = []string{"addr", "database", "inherit_env", "mask_env", "banner", "tls", "hsts", "trusted_proxies", "limits", "retention"}
 	bannerFields      = []string{"public"}
 	serviceFields     = []string{"name", "repository", "environments"}
 	environmentFields = []string{"name", "bake", "deploy", "windows", "migrations", "checks", "canary"}
@@ -269,6 +269,7 @@ func (p *parser) server(n, at *yaml.Node) Server {
 		s.TrustedProxies = p.trustedProxies(v, f.field("trusted_proxies"))
 	}
 	s.Limits = p.limits(f.get("limits"), f.field("limits"))
+	s.Retention = p.retention(f.get("retention"), f.field("retention"))
 	return s
 }
 
