@@ -18,15 +18,9 @@ func (s actorStore) Unwrap() store.Store { return s.Store }
 // says how to run pg_dump. The copy is the database's bytes: secrets in it
 // were masked when written, token secrets are stored only as hashes.
 func (e *Engine) Backup(ctx context.Context) (store.Backup, error) {
-	st := e.store
-	for {
-		if b, ok := st.(store.Backuper); ok {
-			return b.Backup(ctx)
-		}
-		u, ok := st.(interface{ Unwrap() store.Store })
-		if !ok {
-			return nil, store.ErrBackupUnsupported
-		}
-		st = u.Unwrap()
+	b, ok := findStore[store.Backuper](e.store)
+	if !ok {
+		return nil, store.ErrBackupUnsupported
 	}
+	return b.Backup(ctx)
 }

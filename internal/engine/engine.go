@@ -71,6 +71,8 @@ type Engine struct {
 	judge   *judgeService
 	weights *weightService
 	sweep   *sweepService
+	// retention prunes old events and output (server.retention).
+	retention *retentionService
 
 	// The built-in routers of this process, under routersMu.
 	routersMu     sync.Mutex
@@ -119,6 +121,7 @@ func New(opts Options) *Engine {
 	e.judge = newJudgeService(e)
 	e.weights = newWeightService(e)
 	e.sweep = newSweepService(e)
+	e.retention = newRetentionService(e)
 	if opts.Registerer != nil {
 		e.routerMetrics = router.NewMetrics(opts.Registerer)
 	}
@@ -209,7 +212,7 @@ func (e *Engine) Start(ctx context.Context, st store.Store) error {
 
 // duties are the services that act on the leader.
 func (e *Engine) duties() []*duty {
-	return []*duty{&e.checks.duty, &e.judge.duty, &e.weights.duty, &e.sweep.duty}
+	return []*duty{&e.checks.duty, &e.judge.duty, &e.weights.duty, &e.sweep.duty, &e.retention.duty}
 }
 
 // Stop stops the leader loop and timers. The caller closes the store
