@@ -59,6 +59,7 @@ rewrite your terminal; --json prints it unchanged (JSON-escaped).`,
 		newCanaryCmd(g),
 		newBackupCmd(g),
 		newRestoreCmd(g),
+		newHealthcheckCmd(g),
 	)
 	return root
 }
