@@ -2,8 +2,8 @@ package cli
 
 import (
 	"errors"
-	"os"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
