@@ -60,6 +60,7 @@ rewrite your terminal; --json prints it unchanged (JSON-escaped).`,
 		newBackupCmd(g),
 		newRestoreCmd(g),
 		newHealthcheckCmd(g),
+		newSchemaCmd(g),
 	)
 	return root
 }
