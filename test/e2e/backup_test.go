@@ -57,7 +57,14 @@ func TestBackupRestoreMidPipeline(t *testing.T) {
 	tmps, _ := filepath.Glob(filepath.Join(w.dir, ".bakery-backup-*"))
 	require.Empty(t, tmps, "the server's temporary copy is removed")
 
-	// A viewer may not take one.
+	// Only an admin may take one: not a viewer, nor a deployer, nor a bad token.
+	for _, role := range []string{"viewer", "deployer"} {
+		out := run("token", "create", "--name", "backup-"+role, "--role", role)
+		tok := strings.TrimSpace(strings.SplitN(out, "\n", 2)[0])
+		_, stderr, err := w.bakery([]string{"BAKERY_TOKEN=" + tok}, "backup", filepath.Join(t.TempDir(), "x.db"))
+		require.Error(t, err, role)
+		require.Contains(t, stderr, "HTTP 403", role)
+	}
 	_, stderr, err := w.bakery([]string{"BAKERY_TOKEN=not-a-token-" + strings.Repeat("x", 30)}, "backup", filepath.Join(t.TempDir(), "x.db"))
 	require.Error(t, err)
 	require.Contains(t, stderr, "HTTP 401")
