@@ -58,6 +58,10 @@ rewrite your terminal; --json prints it unchanged (JSON-escaped).`,
 		newMigrationsCmd(g),
 		newCanaryCmd(g),
 		newInsightsCmd(g),
+		newBackupCmd(g),
+		newRestoreCmd(g),
+		newHealthcheckCmd(g),
+		newSchemaCmd(g),
 	)
 	return root
 }

@@ -188,6 +188,9 @@ type Server struct {
 	URL string
 	// Insights configures the delivery insights (server.insights).
 	Insights Insights
+	// Retention is how long events and deployment output are kept
+	// (server.retention); zero fields keep them for ever (the default).
+	Retention Retention
 }
 
 // Banner configures GET /api/v1/services/{service}/environments/{env}/banner.

@@ -17,7 +17,7 @@ import (
 // The fields each mapping accepts, in the order they are listed in messages.
 var (
 	rootFields        = []string{"server", "services"}
-	serverFields      = []string{"addr", "database", "inherit_env", "mask_env", "banner", "tls", "hsts", "trusted_proxies", "limits", "url", "insights"}
+	serverFields      = []string{"addr", "database", "inherit_env", "mask_env", "banner", "tls", "hsts", "trusted_proxies", "limits", "url", "insights", "retention"}
 	bannerFields      = []string{"public"}
 	serviceFields     = []string{"name", "repository", "environments"}
 	environmentFields = []string{"name", "bake", "deploy", "windows", "migrations", "checks", "canary"}
@@ -276,6 +276,7 @@ func (p *parser) server(n, at *yaml.Node) Server {
 			s.URL = p.publicURL(v, f.field("url"), raw)
 		}
 	}
+	s.Retention = p.retention(f.get("retention"), f.field("retention"))
 	return s
 }
 

@@ -73,6 +73,8 @@ type Engine struct {
 	sweep   *sweepService
 	// feed hands the event log to its subscribers (feed.go).
 	feed *feedService
+	// retention prunes old events and output (server.retention).
+	retention *retentionService
 
 	// The built-in routers of this process, under routersMu.
 	routersMu     sync.Mutex
@@ -122,6 +124,7 @@ func New(opts Options) *Engine {
 	e.weights = newWeightService(e)
 	e.sweep = newSweepService(e)
 	e.feed = newFeedService(e)
+	e.retention = newRetentionService(e)
 	if opts.Registerer != nil {
 		e.routerMetrics = router.NewMetrics(opts.Registerer)
 	}
@@ -215,7 +218,7 @@ func (e *Engine) Start(ctx context.Context, st store.Store) error {
 
 // duties are the services that act on the leader.
 func (e *Engine) duties() []*duty {
-	return []*duty{&e.checks.duty, &e.judge.duty, &e.weights.duty, &e.sweep.duty, &e.feed.duty}
+	return []*duty{&e.checks.duty, &e.judge.duty, &e.weights.duty, &e.sweep.duty, &e.feed.duty, &e.retention.duty}
 }
 
 // Stop stops the leader loop and timers. The caller closes the store
