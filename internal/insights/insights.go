@@ -56,6 +56,9 @@ type Report struct {
 	DeploymentFrequencyPerDay float64   `json:"deployment_frequency_per_day"`
 	LeadTimeSeconds           LeadTime  `json:"lead_time_seconds"`
 	LeadTimeBreakdownSeconds  Breakdown `json:"lead_time_breakdown_seconds"`
+	// LeadTimeBreakdownPercent is the same as shares of the mean lead
+	// time; they sum to 100 (when any change reached production).
+	LeadTimeBreakdownPercent Breakdown `json:"lead_time_breakdown_percent"`
 	ChangeFailureRate         float64   `json:"change_failure_rate"`
 	ChangeFailures            int       `json:"change_failures"`
 	CaughtBeforeProduction    int       `json:"caught_before_production"`
@@ -266,6 +269,9 @@ func (a *Accumulator) Report() Report {
 	r.LeadTimeSeconds = summarise(r.LeadTimes)
 	if n := len(a.leadTimes); n > 0 {
 		r.LeadTimeBreakdownSeconds = a.bdSum.scaled(1 / float64(n))
+		if t := r.LeadTimeBreakdownSeconds.Total(); t > 0 {
+			r.LeadTimeBreakdownPercent = r.LeadTimeBreakdownSeconds.scaled(100 / t)
+		}
 	}
 	if a.deploys > 0 {
 		r.ChangeFailureRate = float64(a.failures) / float64(a.deploys)

@@ -138,6 +138,7 @@ func TestInsights(t *testing.T) {
 			require.Equal(t, insights.LeadTime{P50: 230700, P90: 230700, Mean: 230700, N: 1}, r.LeadTimeSeconds)
 			require.Equal(t, insights.Breakdown{ToStaging: 300, Bake: 3600, HeldByWindow: 226500, ToProduction: 300},
 				r.LeadTimeBreakdownSeconds)
+			require.InDelta(t, 100*226500.0/230700, r.LeadTimeBreakdownPercent.HeldByWindow, 1e-9, "the weekend is 98% of it")
 			require.Equal(t, r.LeadTimeSeconds.Mean, r.LeadTimeBreakdownSeconds.Total())
 		},
 	}, {
@@ -291,6 +292,9 @@ func TestInsights(t *testing.T) {
 			r := insights.Compute(p, l.service(tt.envs))
 			tt.assert(t, r)
 			require.InDelta(t, r.LeadTimeSeconds.Mean, r.LeadTimeBreakdownSeconds.Total(), 1e-6, "the breakdown sums to the mean lead time")
+			if r.LeadTimeSeconds.N > 0 {
+				require.InDelta(t, 100, r.LeadTimeBreakdownPercent.Total(), 1e-9, "the shares sum to 100")
+			}
 		})
 	}
 }
