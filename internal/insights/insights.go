@@ -59,9 +59,9 @@ type Report struct {
 	// LeadTimeBreakdownPercent is the same as shares of the mean lead
 	// time; they sum to 100 (when any change reached production).
 	LeadTimeBreakdownPercent Breakdown `json:"lead_time_breakdown_percent"`
-	ChangeFailureRate         float64   `json:"change_failure_rate"`
-	ChangeFailures            int       `json:"change_failures"`
-	CaughtBeforeProduction    int       `json:"caught_before_production"`
+	ChangeFailureRate        float64   `json:"change_failure_rate"`
+	ChangeFailures           int       `json:"change_failures"`
+	CaughtBeforeProduction   int       `json:"caught_before_production"`
 	// FailedDeploymentRecoverySeconds is DORA's "failed deployment
 	// recovery time".
 	FailedDeploymentRecoverySeconds Recovery `json:"failed_deployment_recovery_seconds"`
