@@ -352,7 +352,7 @@ func (a *Accumulator) Add(s Service) {
 		lr := a.locks[key]
 		if lr == nil {
 			lr = &Lock{Service: l.service, Environment: h.envs[l.env].Name, HeldSeconds: to.Sub(l.from).Seconds(),
-				Reason: l.reason, By: l.by, Since: l.from, Until: to, Held: !l.to.Before(a.p.Until), id: l.id}
+				Reason: l.reason, By: l.by, Since: l.from, Until: to, Held: !l.to.Before(a.p.Until)}
 			a.locks[key] = lr
 		}
 		for r := range h.releases {

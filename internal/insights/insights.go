@@ -142,7 +142,6 @@ type Lock struct {
 	Since           time.Time `json:"since"`
 	Until           time.Time `json:"until"`
 	Held            bool      `json:"held"` // still held at Until
-	id              int64
 }
 
 // Outcome counts finished deployments.

@@ -298,3 +298,35 @@ func TestInsights(t *testing.T) {
 		})
 	}
 }
+
+// TestLockOnEveryService: the incident button's lock ("*") is one entry,
+// its pile-up summed over the services it held; and a third environment in
+// the middle (qa) has its own bake and deploy in the breakdown.
+func TestLockOnEveryService(t *testing.T) {
+	t.Parallel()
+	envs := []pipeline.EnvSpec{{Name: "staging"}, {Name: "qa", Bake: 30 * time.Minute}, {Name: "production", Bake: time.Hour}}
+	var services []insights.Service
+	for _, name := range []string{"web", "api"} {
+		l := &logb{svc: name}
+		l.release("r1", T)
+		l.promote("staging", "r1", "", T, T.Add(min(5)))
+		l.promote("qa", "r1", "", T.Add(min(35)), T.Add(min(40)))
+		// The lock on every service, as the engine writes it: service "*".
+		l.add(pipeline.Event{At: T.Add(min(60)), Type: pipeline.EventLockPlaced, Service: pipeline.AllServices, Environment: "production",
+			Actor: "ana", Reason: "incident 7", Data: map[string]any{"lock_id": float64(9)}})
+		l.add(pipeline.Event{At: T.Add(min(160)), Type: pipeline.EventLockReleased, Service: pipeline.AllServices, Environment: "production",
+			Actor: "ana", Data: map[string]any{"lock_id": float64(9)}})
+		l.promote("production", "r1", "", T.Add(min(160)), T.Add(min(165)))
+		services = append(services, l.service(envs))
+	}
+	r := insights.Compute(day(), services...)
+	require.Len(t, r.Locks, 1)
+	require.Equal(t, insights.Lock{Service: "*", Environment: "production", HeldSeconds: 6000, ReleasesPiledUp: 2, Reason: "incident 7",
+		By: "ana", Since: T.Add(min(60)), Until: T.Add(min(160))}, r.Locks[0])
+	// 165 min: 5 to staging, 30 bake for qa, 5 into qa (counted with the
+	// way to staging), 60 bake for production, 60 more held by the lock
+	// (40+60=100 → 160), 5 into production.
+	require.Equal(t, insights.LeadTime{P50: 9900, P90: 9900, Mean: 9900, N: 2}, r.LeadTimeSeconds)
+	require.Equal(t, insights.Breakdown{ToStaging: 600, Bake: 5400, HeldByLock: 3600, ToProduction: 300}, r.LeadTimeBreakdownSeconds)
+	require.Equal(t, 2, r.Deployments)
+}
