@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -97,6 +99,20 @@ func TestInsightsEndToEnd(t *testing.T) {
 		require.Equal(t, "freeze for the demo", l.Reason)
 		require.Equal(t, 2, l.ReleasesPiledUp, "v2 and v3 waited behind it")
 		require.InDelta(t, unlocked.Sub(locked).Seconds(), l.HeldSeconds, 1e-3)
+
+		// Prometheus gets the same figures (counted from the server's start,
+		// which was before all of this).
+		resp, err := http.Get("http://" + w.addr + "/metrics")
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		metrics := string(body)
+		require.Contains(t, metrics, `bakery_deployments_total{environment="production",outcome="succeeded",service="web"} 3`)
+		require.Contains(t, metrics, `bakery_deployments_total{environment="staging",outcome="succeeded",service="web"} 3`)
+		require.Contains(t, metrics, "bakery_lead_time_seconds_count 3")
+		require.Contains(t, metrics, `bakery_releases_waiting{environment="production",service="web"} 0`)
+		require.NotContains(t, metrics, "bakery_lock_held_seconds{", "no lock holds now")
 
 		// The CLI shows the same figures.
 		out := run("insights", "web", "--since", "2h")
