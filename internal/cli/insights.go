@@ -71,7 +71,7 @@ The definitions are in docs/INSIGHTS.md.
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().StringVar(&since, "since", "30d", "start of the period: an age (30d, 12h) or an RFC3339 time")
 	cmd.Flags().StringVar(&until, "until", "", "end of the period (default now)")
-	cmd.Flags().StringVar(&failureWindow, "failure-window", "", "how soon after a production deployment an emergency deploy makes it a failed change (default 24h)")
+	cmd.Flags().StringVar(&failureWindow, "failure-window", "", "how soon after a production deployment an emergency deploy makes it a failed change (default: the server's server.insights.failure_window, else 24h)")
 	return cmd
 }
 
