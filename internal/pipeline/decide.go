@@ -40,6 +40,9 @@ type State struct {
 	Checks []CheckResult
 	// Canaries are the service's canaries that have not ended.
 	Canaries []Canary
+	// Bisect is the service's bisect in progress, if any: it holds
+	// automatic deploys into its environment and promotions out of it.
+	Bisect *Bisect
 }
 
 // WaitKind names what the next promotion into an environment waits for.
@@ -63,6 +66,9 @@ const (
 	// healthy since it started (inconclusive, not yet run): missing data
 	// is not good news (rule 9).
 	WaitChecks WaitKind = "checks"
+	// WaitBisect: a bisect is deploying older releases to the environment
+	// (or the one below); automatic deploys wait until it ends.
+	WaitBisect WaitKind = "bisect"
 )
 
 // Wait says what the next promotion into an environment waits for and, when
@@ -165,6 +171,20 @@ func Decide(st State, now time.Time) Decision {
 					}
 				}
 			}
+			d.Environments = append(d.Environments, status)
+			continue
+		}
+		if b := st.Bisect; b != nil && !b.State.IsTerminal() && bisectHolds(st.Environments, i, b.Environment) {
+			msg := fmt.Sprintf("bisect of %s in progress", st.Service)
+			if b.Probe != "" {
+				msg += fmt.Sprintf(" (probing %s in %s)", b.Probe, b.Environment)
+			}
+			if i > 0 {
+				msg += "; promotions out of " + b.Environment + " wait until it ends"
+			} else {
+				msg += "; automatic deploys wait until it ends"
+			}
+			status.Wait = Wait{Kind: WaitBisect, Version: b.Probe, Message: msg}
 			d.Environments = append(d.Environments, status)
 			continue
 		}
@@ -447,8 +467,8 @@ func (ix *index) candidates(env, lower string, floor int64) []candidate {
 func bakeStarts(deps []Deployment) map[int64]time.Time {
 	out := make(map[int64]time.Time)
 	for _, dep := range deps {
-		if dep.State != DeploymentSucceeded {
-			continue
+		if dep.State != DeploymentSucceeded || dep.Kind == KindBisect {
+			continue // a bisect's probe is not a bake
 		}
 		if t, ok := out[dep.ReleaseID]; !ok || dep.FinishedAt.Before(t) {
 			out[dep.ReleaseID] = dep.FinishedAt
@@ -510,6 +530,16 @@ func checksHold(results []CheckResult, env EnvSpec, c candidate) (Wait, bool) {
 		}
 	}
 	return Wait{}, true
+}
+
+// bisectHolds reports whether a bisect on environment benv holds
+// environment i: benv itself (no automatic deploys into it) and the one
+// above it (no promotions out of it).
+func bisectHolds(envs []EnvSpec, i int, benv string) bool {
+	if envs[i].Name == benv {
+		return true
+	}
+	return i > 0 && envs[i-1].Name == benv
 }
 
 func canaryMessage(c Canary, steps []CanaryStep) string {
