@@ -74,6 +74,11 @@ type Reader interface {
 	// ReplicaList lists the replicas that have ever beaten, with their
 	// last heartbeat.
 	ReplicaList(ctx context.Context) ([]Replica, error)
+	// BisectGet returns a bisect by ID.
+	BisectGet(ctx context.Context, id int64) (pipeline.Bisect, error)
+	// BisectList lists a service's bisects, newest first (running ones
+	// only if p.Running).
+	BisectList(ctx context.Context, p *BisectListParams) ([]pipeline.Bisect, error)
 }
 
 // Tx is a database transaction with bakery's writes.
@@ -145,6 +150,13 @@ type Tx interface {
 	// to the queue, so that a live worker runs them again. Jobs no longer
 	// running are left alone; it returns how many it rescued.
 	JobRescue(ctx context.Context, ids ...int64) (int, error)
+	// BisectInsert records a new running bisect; ErrConflict if the
+	// service has one running already.
+	BisectInsert(ctx context.Context, b *pipeline.Bisect) (pipeline.Bisect, error)
+	// BisectUpdate writes a bisect's progress (state, probe, tried,
+	// culprit, deploys, result, ended_at) if it is still running;
+	// ErrNotFound otherwise.
+	BisectUpdate(ctx context.Context, b *pipeline.Bisect) (pipeline.Bisect, error)
 }
 
 // Store is bakery's database.
@@ -439,4 +451,11 @@ type JudgementListParams struct {
 	Service     string
 	Environment string
 	Limit       int // default 100
+}
+
+// BisectListParams filters BisectList.
+type BisectListParams struct {
+	Service string
+	Running bool
+	Limit   int
 }

@@ -435,6 +435,11 @@ func (s queries) ServiceState(ctx context.Context, service string, envs []pipeli
 		States: []pipeline.CanaryState{pipeline.CanaryRunning, pipeline.CanaryPromoting}}); err != nil {
 		return st, err
 	}
+	if bs, err := s.BisectList(ctx, &store.BisectListParams{Service: service, Running: true, Limit: 1}); err != nil {
+		return st, err
+	} else if len(bs) > 0 {
+		st.Bisect = &bs[0]
+	}
 	rs, err = s.q.query(ctx, `SELECT m.release_id, m.environment, m.kind, m.created_at FROM release_marks m
 		JOIN releases r ON r.id = m.release_id WHERE r.service = ? AND m.release_id >= ?`, service, floor)
 	if err != nil {
