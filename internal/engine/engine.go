@@ -132,6 +132,7 @@ func New(opts Options) *Engine {
 	river.AddWorker(e.workers, &reconcileWorker{e: e})
 	river.AddWorker(e.workers, &cleanupWorker{e: e})
 	river.AddWorker(e.workers, &promoteWorker{e: e})
+	e.registerBisect()
 	return e
 }
 
