@@ -57,6 +57,7 @@ rewrite your terminal; --json prints it unchanged (JSON-escaped).`,
 		newRollbackCmd(g),
 		newMigrationsCmd(g),
 		newCanaryCmd(g),
+		newBisectCmd(g),
 	)
 	return root
 }
