@@ -34,6 +34,8 @@ const bisectBusyRetry = time.Second
 // BisectCheckArgs asks a worker to run a bisect's check on the version
 // its environment now runs, Repeat times, and to decide the next step.
 type BisectCheckArgs struct {
+	// Service names the service (for the event of a rescue).
+	Service  string `json:"service"`
 	BisectID int64  `json:"bisect_id"`
 	Version  string `json:"version"`
 }
@@ -41,14 +43,15 @@ type BisectCheckArgs struct {
 // Kind is River's name for the job.
 func (BisectCheckArgs) Kind() string { return "bakery_bisect_check" }
 
-func bisectCheckJob(id int64, version string) store.Job {
-	return store.Job{Kind: BisectCheckArgs{}.Kind(), Args: BisectCheckArgs{BisectID: id, Version: version},
+func bisectCheckJob(b pipeline.Bisect, version string) store.Job {
+	return store.Job{Kind: BisectCheckArgs{}.Kind(), Args: BisectCheckArgs{Service: b.Service, BisectID: b.ID, Version: version},
 		Queue: QueueDeploy, MaxAttempts: jobAttempts, UniqueByArgs: true}
 }
 
 // BisectStepArgs asks for a bisect's next step to be taken again at At (its
 // environment was busy with another deployment).
 type BisectStepArgs struct {
+	Service  string    `json:"service"`
 	BisectID int64     `json:"bisect_id"`
 	At       time.Time `json:"at"`
 }
@@ -56,8 +59,8 @@ type BisectStepArgs struct {
 // Kind is River's name for the job.
 func (BisectStepArgs) Kind() string { return "bakery_bisect_step" }
 
-func bisectStepJob(id int64, at time.Time) store.Job {
-	return store.Job{Kind: BisectStepArgs{}.Kind(), Args: BisectStepArgs{BisectID: id, At: at}, ScheduledAt: at,
+func bisectStepJob(b pipeline.Bisect, at time.Time) store.Job {
+	return store.Job{Kind: BisectStepArgs{}.Kind(), Args: BisectStepArgs{Service: b.Service, BisectID: b.ID, At: at}, ScheduledAt: at,
 		Queue: QueueDefault, MaxAttempts: jobAttempts, UniqueByArgs: true}
 }
 
@@ -309,9 +312,9 @@ func (e *Engine) bisectStep(ctx context.Context, tx store.Tx, b pipeline.Bisect,
 	case es.Active != nil:
 		// Someone else's deployment (one started before the bisect, or a
 		// person's command): look again once it has had time to end.
-		job = bisectStepJob(b.ID, now.Add(bisectBusyRetry).UTC().Truncate(time.Millisecond))
+		job = bisectStepJob(b, now.Add(bisectBusyRetry).UTC().Truncate(time.Millisecond))
 	case es.Current != nil && es.Current.Version == step.Version:
-		job = bisectCheckJob(b.ID, step.Version)
+		job = bisectCheckJob(b, step.Version)
 	default:
 		rel := rels[step.Version]
 		from := ""
@@ -355,7 +358,7 @@ func (e *Engine) bisectAfterDeploy(dep pipeline.Deployment, runErr error) func(c
 				fmt.Sprintf("the probe deployment of %s failed, so its check tells nothing: %s", dep.Version, e.masker.Mask(runErr.Error())),
 				EventBisectStuck, pipeline.ActorSystem, now)
 		}
-		return tx.JobInsert(ctx, bisectCheckJob(b.ID, dep.Version))
+		return tx.JobInsert(ctx, bisectCheckJob(b, dep.Version))
 	}
 }
 
