@@ -102,6 +102,7 @@ type servicePageData struct {
 	layoutData
 	Migrations  *migrationPanel
 	Canaries    []canaryPanel
+	Bisect      *bisectPanel
 	Row         serviceRow
 	Repository  string
 	Queues      []queueView
@@ -146,6 +147,9 @@ func (h *Handler) servicePageData(ctx context.Context, s *Session, svc *config.S
 	d.Emergency += fmt.Sprintf("the bake, locks and windows. Automatic promotion into %s is then locked until someone unlocks it.", d.LastEnv)
 
 	if d.Canaries, err = h.canaryPanels(ctx, svc, d.CanDeploy); err != nil {
+		return d, err
+	}
+	if d.Bisect, err = h.bisectPanelOf(ctx, svc, d.CanDeploy); err != nil {
 		return d, err
 	}
 	rejected := map[int64]bool{}
