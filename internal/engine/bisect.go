@@ -159,59 +159,118 @@ func (e *Engine) StartBisect(ctx context.Context, actor string, p BisectParams) 
 	if err := validText("reason", p.Reason, maxReason); err != nil {
 		return pipeline.Bisect{}, err
 	}
-	env := svc.Environments[0].Name
 	var b pipeline.Bisect
 	err = e.mutate(ctx, svc.Name, func(u *unit) error {
-		tx, now := u.tx, u.now
-		good, err := e.bisectRelease(ctx, tx, svc.Name, p.Good, "good")
-		if err != nil {
-			return err
-		}
-		bad, err := e.bisectRelease(ctx, tx, svc.Name, p.Bad, "bad")
-		if err != nil {
-			return err
-		}
-		if bad.ID <= good.ID {
-			return fmt.Errorf("%w: the bad version %s is not newer than the good version %s: give --good an older release than --bad",
-				ErrInvalid, p.Bad, p.Good)
-		}
-		if running, err := tx.BisectList(ctx, &store.BisectListParams{Service: svc.Name, Running: true, Limit: 1}); err != nil {
-			return err
-		} else if len(running) > 0 {
-			return fmt.Errorf("%w: bisect %d of %s is running already: follow it or cancel it first", ErrConflict, running[0].ID, svc.Name)
-		}
-		returnTo := ""
-		if cur, err := tx.DeploymentList(ctx, &store.DeploymentListParams{Service: svc.Name, Environment: env,
-			States: []pipeline.DeploymentState{pipeline.DeploymentSucceeded}, Limit: 1}); err != nil {
-			return err
-		} else if len(cur) > 0 {
-			returnTo = cur[0].Version
-		}
-		b, err = tx.BisectInsert(ctx, &pipeline.Bisect{Service: svc.Name, Environment: env, Good: p.Good, Bad: p.Bad,
-			Check: p.Check, Repeat: p.Repeat, RestoreGood: p.RestoreGood, ReturnTo: returnTo, State: pipeline.BisectRunning,
-			StartedBy: actor, Reason: p.Reason, CreatedAt: now})
-		if errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("%w: a bisect of %s is running already", ErrConflict, svc.Name)
-		}
-		if err != nil {
-			return err
-		}
-		if err := u.event(&pipeline.Event{Type: EventBisectStarted, Service: svc.Name, Environment: env, Version: p.Bad,
-			FromVersion: p.Good, Actor: actor, Reason: p.Reason,
-			Data: map[string]any{"bisect_id": b.ID, "good": p.Good, "bad": p.Bad, "check": p.Check, "repeat": p.Repeat}}); err != nil {
-			return err
-		}
-		e.log.Info("bisect started", "service", svc.Name, "environment", env, "good", p.Good, "bad", p.Bad, "check", p.Check, "bisect", b.ID)
-		if err := e.bisectStep(ctx, tx, b, now); err != nil {
-			return err
-		}
-		b, err = tx.BisectGet(ctx, b.ID)
+		var err error
+		b, err = e.startBisectTx(ctx, u.tx, svc, actor, p, u.now)
 		return err
 	})
 	if err != nil {
 		return pipeline.Bisect{}, err
 	}
 	return b, nil
+}
+
+// startBisectTx starts a bisect in tx, which holds the service lock.
+func (e *Engine) startBisectTx(ctx context.Context, tx store.Tx, svc *config.Service, actor string, p BisectParams, now time.Time) (pipeline.Bisect, error) {
+	env := svc.Environments[0].Name
+	good, err := e.bisectRelease(ctx, tx, svc.Name, p.Good, "good")
+	if err != nil {
+		return pipeline.Bisect{}, err
+	}
+	bad, err := e.bisectRelease(ctx, tx, svc.Name, p.Bad, "bad")
+	if err != nil {
+		return pipeline.Bisect{}, err
+	}
+	if bad.ID <= good.ID {
+		return pipeline.Bisect{}, fmt.Errorf("%w: the bad version %s is not newer than the good version %s: give --good an older release than --bad",
+			ErrInvalid, p.Bad, p.Good)
+	}
+	if running, err := tx.BisectList(ctx, &store.BisectListParams{Service: svc.Name, Running: true, Limit: 1}); err != nil {
+		return pipeline.Bisect{}, err
+	} else if len(running) > 0 {
+		return pipeline.Bisect{}, fmt.Errorf("%w: bisect %d of %s is running already: follow it or cancel it first", ErrConflict, running[0].ID, svc.Name)
+	}
+	returnTo := ""
+	if cur, err := tx.DeploymentList(ctx, &store.DeploymentListParams{Service: svc.Name, Environment: env,
+		States: []pipeline.DeploymentState{pipeline.DeploymentSucceeded}, Limit: 1}); err != nil {
+		return pipeline.Bisect{}, err
+	} else if len(cur) > 0 {
+		returnTo = cur[0].Version
+	}
+	b, err := tx.BisectInsert(ctx, &pipeline.Bisect{Service: svc.Name, Environment: env, Good: p.Good, Bad: p.Bad,
+		Check: p.Check, Repeat: p.Repeat, RestoreGood: p.RestoreGood, ReturnTo: returnTo, State: pipeline.BisectRunning,
+		StartedBy: actor, Reason: p.Reason, CreatedAt: now})
+	if errors.Is(err, store.ErrConflict) {
+		return b, fmt.Errorf("%w: a bisect of %s is running already", ErrConflict, svc.Name)
+	}
+	if err != nil {
+		return b, err
+	}
+	if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: EventBisectStarted, Service: svc.Name, Environment: env, Version: p.Bad,
+		FromVersion: p.Good, Actor: actor, Reason: p.Reason,
+		Data: map[string]any{"bisect_id": b.ID, "good": p.Good, "bad": p.Bad, "check": p.Check, "repeat": p.Repeat}}); err != nil {
+		return b, err
+	}
+	e.log.Info("bisect started", "service", svc.Name, "environment", env, "good", p.Good, "bad", p.Bad, "check", p.Check, "bisect", b.ID)
+	if err := e.bisectStep(ctx, tx, b, now); err != nil {
+		return b, err
+	}
+	return tx.BisectGet(ctx, b.ID)
+}
+
+// findCulprit is culprit_finding: when the check named in env's
+// culprit_finding fails the bake of below (the release the environment
+// before runs) and more than one release came since the version env runs,
+// a bisect of those releases starts in the same transaction (once per
+// range and check).
+func (e *Engine) findCulprit(ctx context.Context, tx store.Tx, svc *config.Service, env string, below *pipeline.Release,
+	check string, now time.Time) error {
+	cenv, _, ok := svc.Environment(env)
+	if !ok || cenv.CulpritFinding == nil || cenv.CulpritFinding.Check != check || below == nil {
+		return nil
+	}
+	cur, err := tx.DeploymentList(ctx, &store.DeploymentListParams{Service: svc.Name, Environment: env,
+		States: []pipeline.DeploymentState{pipeline.DeploymentSucceeded}, Limit: 1})
+	if err != nil || len(cur) == 0 {
+		return err // nothing ran there yet: no good version to start from
+	}
+	good, err := tx.ReleaseGetByID(ctx, cur[0].ReleaseID)
+	if err != nil {
+		return err
+	}
+	rels, err := tx.ReleaseList(ctx, &store.ReleaseListParams{Service: svc.Name, Limit: 10000})
+	if err != nil {
+		return err
+	}
+	since := 0
+	for _, r := range rels {
+		if r.ID > good.ID && r.ID <= below.ID {
+			since++
+		}
+	}
+	if since <= 1 {
+		return nil // the one release is the culprit; the failed bake says so already
+	}
+	past, err := tx.BisectList(ctx, &store.BisectListParams{Service: svc.Name, Limit: 100})
+	if err != nil {
+		return err
+	}
+	for _, b := range past {
+		if b.State == pipeline.BisectRunning || (b.Good == good.Version && b.Bad == below.Version && b.Check == check) {
+			return nil
+		}
+	}
+	_, err = e.startBisectTx(ctx, tx, svc, pipeline.ActorSystem, BisectParams{Service: svc.Name, Good: good.Version, Bad: below.Version,
+		Check: check, Repeat: cenv.CulpritFinding.Repeat,
+		Reason: fmt.Sprintf("culprit finding: check %s failed the bake of %s with %d releases since %s, which %s runs", check,
+			below.Version, since, good.Version, env)}, now)
+	if errors.Is(err, ErrInvalid) || errors.Is(err, ErrConflict) {
+		// The check's result and its lock stand without a bisect.
+		e.log.Warn("culprit finding did not start a bisect", "service", svc.Name, "check", check, "error", err)
+		return nil
+	}
+	return err
 }
 
 func (e *Engine) bisectRelease(ctx context.Context, tx store.Tx, service, version, which string) (pipeline.Release, error) {

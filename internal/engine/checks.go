@@ -247,5 +247,8 @@ func (e *Engine) recordCheck(ctx context.Context, tx store.Tx, svc *config.Servi
 			return err
 		}
 	}
-	return e.lockUnlessHeld(ctx, tx, svc.Name, env, pipeline.ActorSystem, "check "+r.Reason, map[string]any{"check": r.Name}, now)
+	if err := e.lockUnlessHeld(ctx, tx, svc.Name, env, pipeline.ActorSystem, "check "+r.Reason, map[string]any{"check": r.Name}, now); err != nil {
+		return err
+	}
+	return e.findCulprit(ctx, tx, svc, env, below, r.Name, now)
 }

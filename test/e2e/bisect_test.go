@@ -240,3 +240,45 @@ func TestBisectSurvivesSIGKILL(t *testing.T) {
 		})
 	}
 }
+
+// TestCulpritFinding: production's culprit_finding starts a bisect by
+// itself when its check fails the bake of a release with more than one
+// release since production's version, and names v5.
+func TestCulpritFinding(t *testing.T) {
+	t.Parallel()
+	w := newBisectWorld(t, false)
+	cfg, err := os.ReadFile(w.config)
+	require.NoError(t, err)
+	cfg = []byte(strings.Replace(string(cfg), "            interval: 1h\n            command: [\"./check.sh\"]\n",
+		"            interval: 1s\n            command: [\"./check.sh\"]\n        culprit_finding: {check: smoke, repeat: 1}\n", 1))
+	require.Contains(t, string(cfg), "culprit_finding")
+	require.NoError(t, os.WriteFile(w.config, cfg, 0o644))
+	w.start()
+	w.release("web", "v1")
+	w.eventually(30*time.Second, "v1 in production", func() bool { return w.version("web", "production") == "v1" })
+	require.Equal(t, http.StatusCreated, w.call(adminToken, "POST", "/api/v1/services/web/environments/production/lock",
+		api.LockRequest{Reason: "release freeze"}, nil))
+	for i := 2; i <= 8; i++ {
+		w.release("web", fmt.Sprintf("v%d", i))
+	}
+	w.eventually(60*time.Second, "culprit finding names v5", func() bool {
+		return findEvent(w.events("web"), "bisect.culprit", "staging", "v5") != nil
+	})
+	started := findEvent(w.events("web"), "bisect.started", "staging", "")
+	require.NotNil(t, started)
+	require.Equal(t, "bakery", started.Actor)
+	require.Contains(t, started.Reason, "culprit finding: check smoke failed the bake of")
+	require.True(t, w.release1("v5").Rejected)
+	w.eventually(30*time.Second, "staging back on v8", func() bool {
+		return w.version("web", "staging") == "v8" && w.status("web").Environments[0].Deployment == nil
+	})
+	// The same failure again starts no second bisect of the same range.
+	time.Sleep(3 * time.Second)
+	n := 0
+	for _, ev := range w.events("web") {
+		if ev.Type == "bisect.started" {
+			n++
+		}
+	}
+	require.Equal(t, 1, n)
+}
