@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -21,6 +22,10 @@ type EnvSpec struct {
 	// CanarySteps, if set, make promotions into the environment canary
 	// rollouts with these steps.
 	CanarySteps []CanaryStep
+	// Fix, if set, is the environment's fix lane.
+	Fix *FixLane
+	// Approval, if set, is the environment's approval gate.
+	Approval *ApprovalGate
 }
 
 // State is the stored state of one service that the decision reads. Releases
@@ -40,6 +45,9 @@ type State struct {
 	Checks []CheckResult
 	// Canaries are the service's canaries that have not ended.
 	Canaries []Canary
+	// Approvals are the approvals of the service's releases (those that
+	// can still matter).
+	Approvals []Approval
 	// Bisect is the service's bisect in progress, if any: it holds
 	// automatic deploys into its environment and promotions out of it.
 	Bisect *Bisect
@@ -108,6 +116,9 @@ type Promotion struct {
 	BakeStarted  time.Time
 	BakeDeadline time.Time
 	Reason       string
+	// Fix says the promotion goes by the fix lane (a shorter bake,
+	// approvals, and perhaps through a lock).
+	Fix bool
 }
 
 // Supersession records that a waiting release will never be promoted into
@@ -223,11 +234,14 @@ func Decide(st State, now time.Time) Decision {
 		var nextVersion string
 		for k := len(cands) - 1; k >= 0; k-- {
 			c := cands[k]
-			if bakeOver(ix, i, env, c, now) {
+			if bakeOver(ix, i, env, c, now) || fixReady(st, ix, i, env, c, now) {
 				chosen = k
 				break
 			}
 			deadline := c.bakeStart.Add(env.Bake)
+			if env.Fix != nil && c.release.Fix && len(fixApprovers(st, env.Name, c.release)) >= env.Fix.Approvals {
+				deadline = c.bakeStart.Add(env.Fix.Bake)
+			}
 			if nextDeadline.IsZero() || !deadline.After(nextDeadline) {
 				nextDeadline, nextVersion = deadline, c.release.Version
 			}
@@ -235,7 +249,18 @@ func Decide(st State, now time.Time) Decision {
 		// The gate: a lock holds everything (rule 3); a closed window holds
 		// releases that are ready (rule 4). Neither touches other
 		// environments (rule 1).
+		// The fix lane: a fix release with its approvals and its (shorter)
+		// bake passes the locks; the lock stays for every other release.
+		viaFix := false
 		if len(status.Locks) > 0 {
+			for k := len(cands) - 1; k >= 0; k-- {
+				if fixReady(st, ix, i, env, cands[k], now) {
+					chosen, viaFix = k, true
+					break
+				}
+			}
+		}
+		if len(status.Locks) > 0 && !viaFix {
 			ready := ""
 			if chosen >= 0 {
 				ready = cands[chosen].release.Version
@@ -243,6 +268,9 @@ func Decide(st State, now time.Time) Decision {
 				d.NextCheck = earliest(d.NextCheck, nextDeadline)
 			}
 			status.Wait = lockWait(status.Locks, ready)
+			note, until := fixNote(st, env, cands)
+			status.Wait.Message += note
+			d.NextCheck = earliest(d.NextCheck, until)
 			d.Environments = append(d.Environments, status)
 			continue
 		}
@@ -254,6 +282,11 @@ func Decide(st State, now time.Time) Decision {
 			continue
 		}
 		if w, ok := checksHold(st.Checks, env, cands[chosen]); !ok {
+			status.Wait = w
+			d.Environments = append(d.Environments, status)
+			continue
+		}
+		if w, ok := gateHolds(st, env, cands[chosen].release); !ok {
 			status.Wait = w
 			d.Environments = append(d.Environments, status)
 			continue
@@ -280,6 +313,16 @@ func Decide(st State, now time.Time) Decision {
 		switch {
 		case i == 0:
 			p.Reason = fmt.Sprintf("new release %s enters %s", c.release.Version, env.Name)
+		case viaFix || (fixReady(st, ix, i, env, c, now) && !bakeOver(ix, i, env, c, now)):
+			p.BakeStarted = c.bakeStart
+			p.BakeDeadline = c.bakeStart.Add(env.Fix.Bake)
+			p.Fix = true
+			p.Reason = fmt.Sprintf("fix %s baked in %s for its fix bake of %s and was approved by %s", c.release.Version, lower,
+				env.Fix.Bake, strings.Join(fixApprovers(st, env.Name, c.release), ", "))
+			if viaFix {
+				l := status.Locks[0]
+				p.Reason += fmt.Sprintf("; it passes the lock by %s (%s), which stays for every other release", l.Actor, l.Reason)
+			}
 		case ix.hasMark(env.Name, c.release.ID, MarkBakeSkipped) && now.Before(c.bakeStart.Add(env.Bake)):
 			p.BakeStarted = c.bakeStart
 			p.BakeDeadline = c.bakeStart.Add(env.Bake)

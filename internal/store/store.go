@@ -79,6 +79,8 @@ type Reader interface {
 	// BisectList lists a service's bisects, newest first (running ones
 	// only if p.Running).
 	BisectList(ctx context.Context, p *BisectListParams) ([]pipeline.Bisect, error)
+	// ApprovalList lists approvals of a service's releases, oldest first.
+	ApprovalList(ctx context.Context, p *ApprovalListParams) ([]pipeline.Approval, error)
 }
 
 // Tx is a database transaction with bakery's writes.
@@ -157,6 +159,9 @@ type Tx interface {
 	// culprit, deploys, result, ended_at) if it is still running;
 	// ErrNotFound otherwise.
 	BisectUpdate(ctx context.Context, b *pipeline.Bisect) (pipeline.Bisect, error)
+	// ApprovalInsert records that a person approved a release into an
+	// environment; ErrConflict if they did already.
+	ApprovalInsert(ctx context.Context, a *pipeline.Approval) (pipeline.Approval, error)
 }
 
 // Store is bakery's database.
@@ -255,6 +260,12 @@ type ReleaseInsertParams struct {
 	Message    string
 	Author     string
 	CreatedAt  time.Time
+	// Fix marks a fix release (the fix lane), with why.
+	Fix       bool
+	FixReason string
+	// Creator and CreatorTokenID name the token that created the release.
+	Creator        string
+	CreatorTokenID int64
 }
 
 // DeploymentListParams filters deployments. Results are newest first.
@@ -458,4 +469,12 @@ type BisectListParams struct {
 	Service string
 	Running bool
 	Limit   int
+}
+
+// ApprovalListParams filters ApprovalList.
+type ApprovalListParams struct {
+	Service      string
+	Environment  string // "" for every environment
+	ReleaseID    int64  // 0 for every release
+	MinReleaseID int64  // only releases with at least this ID
 }

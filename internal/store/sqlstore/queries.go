@@ -55,16 +55,18 @@ func limitOr(n, def int) int {
 	return n
 }
 
-const releaseCols = `id, service, version, artifact, message, author, created_at, rejected`
+const releaseCols = `id, service, version, artifact, message, author, created_at, rejected, fix, fix_reason, creator, creator_token_id`
 
 func scanRelease(r row) (pipeline.Release, error) {
 	var rel pipeline.Release
-	var created, rejected int64
-	if err := r.Scan(&rel.ID, &rel.Service, &rel.Version, &rel.Artifact, &rel.Message, &rel.Author, &created, &rejected); err != nil {
+	var created, rejected, fix int64
+	if err := r.Scan(&rel.ID, &rel.Service, &rel.Version, &rel.Artifact, &rel.Message, &rel.Author, &created, &rejected,
+		&fix, &rel.FixReason, &rel.Creator, &rel.CreatorTokenID); err != nil {
 		return pipeline.Release{}, err
 	}
 	rel.CreatedAt = fromMicros(created)
 	rel.Rejected = rejected != 0
+	rel.Fix = fix != 0
 	return rel, nil
 }
 
@@ -104,10 +106,10 @@ func (s queries) ReleaseList(ctx context.Context, p *store.ReleaseListParams) ([
 
 func (s queries) ReleaseInsert(ctx context.Context, p *store.ReleaseInsertParams) (pipeline.Release, error) {
 	rel, err := scanRelease(s.q.queryRow(ctx, `
-		INSERT INTO releases (service, version, artifact, message, author, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)
+		INSERT INTO releases (service, version, artifact, message, author, created_at, fix, fix_reason, creator, creator_token_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		RETURNING `+releaseCols,
-		p.Service, p.Version, p.Artifact, p.Message, p.Author, micros(p.CreatedAt)))
+		p.Service, p.Version, p.Artifact, p.Message, p.Author, micros(p.CreatedAt), boolInt(p.Fix), p.FixReason, p.Creator, p.CreatorTokenID))
 	if err != nil {
 		return rel, fmt.Errorf("error inserting release %s of %s: %w", p.Version, p.Service, err)
 	}
@@ -429,6 +431,9 @@ func (s queries) ServiceState(ctx context.Context, service string, envs []pipeli
 		return st, err
 	}
 	if st.Checks, err = s.CheckResultsLatest(ctx, service); err != nil {
+		return st, err
+	}
+	if st.Approvals, err = s.ApprovalList(ctx, &store.ApprovalListParams{Service: service, MinReleaseID: floor}); err != nil {
 		return st, err
 	}
 	if st.Canaries, err = s.CanaryList(ctx, &store.CanaryListParams{Service: service,

@@ -30,6 +30,9 @@ CREATE INDEX bisects_service ON bisects (service, id);
 -- Fix releases (the fix lane) and approvals of releases into an environment.
 ALTER TABLE releases ADD COLUMN fix INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE releases ADD COLUMN fix_reason TEXT NOT NULL DEFAULT '';
+-- Who created the release (a token's name and ID): a fix's approvals must come from someone else.
+ALTER TABLE releases ADD COLUMN creator TEXT NOT NULL DEFAULT '';
+ALTER TABLE releases ADD COLUMN creator_token_id INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE approvals (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     service     TEXT NOT NULL,
