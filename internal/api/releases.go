@@ -20,6 +20,10 @@ type ReleaseRequest struct {
 	// Migrations are the IDs of the schema migrations the release needs
 	// applied before its code deploys.
 	Migrations []string `json:"migrations,omitempty"`
+	// Fix marks a fix release (the fix lane); FixReason says what it
+	// fixes and is required with it.
+	Fix       bool   `json:"fix,omitempty"`
+	FixReason string `json:"fix_reason,omitempty"`
 }
 
 func (s *Server) createRelease(w http.ResponseWriter, r *http.Request, tok *store.Token) error {
@@ -32,7 +36,8 @@ func (s *Server) createRelease(w http.ResponseWriter, r *http.Request, tok *stor
 		return err
 	}
 	rel, err := s.e.CreateRelease(r.Context(), tok.Name, engine.ReleaseParams{Service: svc.Name, Version: req.Version,
-		Artifact: req.Artifact, Message: req.Message, Author: req.Author, Migrations: req.Migrations})
+		Artifact: req.Artifact, Message: req.Message, Author: req.Author, Migrations: req.Migrations,
+		Fix: req.Fix, FixReason: req.FixReason})
 	if err != nil {
 		return err
 	}

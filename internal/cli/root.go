@@ -58,6 +58,7 @@ rewrite your terminal; --json prints it unchanged (JSON-escaped).`,
 		newMigrationsCmd(g),
 		newCanaryCmd(g),
 		newBisectCmd(g),
+		newApproveCmd(g),
 	)
 	return root
 }

@@ -20,6 +20,10 @@ type ReleaseParams struct {
 	Author   string
 	// Migrations the release needs applied before its code deploys.
 	Migrations []string
+	// Fix marks a fix release (the fix lane); FixReason, required with
+	// it, says what it fixes.
+	Fix       bool
+	FixReason string
 }
 
 // CreateRelease registers a release and, in the same transaction, decides
@@ -35,20 +39,33 @@ func (e *Engine) CreateRelease(ctx context.Context, actor string, p ReleaseParam
 	if err := validateMigrationIDs(p.Migrations); err != nil {
 		return pipeline.Release{}, err
 	}
+	if p.Fix {
+		if err := requireReason("a fix release", p.FixReason); err != nil {
+			return pipeline.Release{}, err
+		}
+	} else if p.FixReason != "" {
+		return pipeline.Release{}, fmt.Errorf("%w: fix_reason is given but fix is not: mark the release as a fix (--fix), or leave the reason out", ErrInvalid)
+	}
 	var rel pipeline.Release
 	err := e.mutate(ctx, svc.Name, func(u *unit) error {
 		tx, now := u.tx, u.now
 		var err error
 		rel, err = tx.ReleaseInsert(ctx, &store.ReleaseInsertParams{Service: svc.Name, Version: p.Version, Artifact: p.Artifact,
-			Message: p.Message, Author: p.Author, Migrations: p.Migrations, CreatedAt: now})
+			Message: p.Message, Author: p.Author, Migrations: p.Migrations, CreatedAt: now,
+			Fix: p.Fix, FixReason: p.FixReason, Creator: actor, CreatorTokenID: actorToken(ctx)})
 		if errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("%w: %s has a release %s; versions are immutable, so give the new build a new version", ErrDuplicate, svc.Name, p.Version)
 		}
 		if err != nil {
 			return err
 		}
-		return u.event(&pipeline.Event{Type: pipeline.EventReleaseCreated, Service: svc.Name,
-			Version: rel.Version, Actor: actor, Data: map[string]any{"artifact": rel.Artifact, "message": rel.Message, "author": rel.Author, "migrations": p.Migrations}})
+		data := map[string]any{"artifact": rel.Artifact, "message": rel.Message, "author": rel.Author, "migrations": p.Migrations}
+		ev := &pipeline.Event{Type: pipeline.EventReleaseCreated, Service: svc.Name, Version: rel.Version, Actor: actor, Data: data}
+		if p.Fix {
+			data["fix"], data["fix_reason"] = true, p.FixReason
+			ev.Reason = "fix: " + p.FixReason
+		}
+		return u.event(ev)
 	})
 	if err != nil {
 		return pipeline.Release{}, err

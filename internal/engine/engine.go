@@ -301,6 +301,12 @@ func (e *Engine) EnvSpecs(svc *config.Service) []pipeline.EnvSpec {
 		if env.Canary != nil {
 			specs[i].CanarySteps = CanarySteps(env.Canary)
 		}
+		if env.Fix != nil {
+			specs[i].Fix = &pipeline.FixLane{Bake: env.Fix.Bake, Approvals: env.Fix.Approvals}
+		}
+		if env.Approval != nil {
+			specs[i].Approval = &pipeline.ApprovalGate{Count: env.Approval.Count, NotAuthor: env.Approval.NotAuthor}
+		}
 	}
 	return specs
 }
