@@ -33,7 +33,7 @@ environment's locks once people other than you have approved it with
 other release.`,
 		Example: `  bakery release create web 3f2c1ab --artifact registry.example.com/web:3f2c1ab --message "Fix login" --author ana
   bakery release create web 9be01d4 --fix --reason "INC-42: revert the cache change"`,
-		Args:    cobra.ExactArgs(2),
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := newClient(g.server)
 			if err != nil {
