@@ -64,6 +64,13 @@ type queueRow struct {
 	BakeStart time.Time
 	BakeEnd   time.Time
 	Permille  int
+	// Fix: a fix release (the fix lane), with what it fixes.
+	Fix       bool
+	FixReason string
+	// CanApprove offers the Approve button (fix lane, approval gate).
+	CanApprove     bool
+	ApproveURL     string
+	ApproveConfirm string
 }
 
 type deploymentRow struct {
@@ -185,6 +192,9 @@ func (h *Handler) servicePageData(ctx context.Context, s *Session, svc *config.S
 						break
 					}
 				}
+			}
+			if d.CanDeploy {
+				offerApprovals(svc, i, &q)
 			}
 			d.Queues = append(d.Queues, q)
 		}
@@ -320,7 +330,7 @@ func queue(svc *config.Service, env readmodel.Environment, now time.Time) queueV
 	for _, e := range env.Releases { // newest first
 		r := e.Release
 		row := queueRow{Version: r.Version, Short: shortVersion(r.Version), Message: firstLine(r.Message), Author: r.Author,
-			CreatedAt: r.CreatedAt, State: queueState(e.State), Label: e.Why}
+			CreatedAt: r.CreatedAt, State: queueState(e.State), Label: e.Why, Fix: r.Fix, FixReason: r.FixReason}
 		if svc.Repository != "" {
 			row.CommitURL = commitURL(svc.Repository, r.Version)
 		}
@@ -442,4 +452,33 @@ func (h *Handler) lastEvents(ctx context.Context, service string, n int) ([]pipe
 		h.tailMu.Unlock()
 	}
 	return ring, nil
+}
+
+// offerApprovals puts an Approve button on the queue rows a person's
+// approval can move: fix releases where environment i has a fix lane,
+// and every waiting release where it has an approval gate.
+func offerApprovals(svc *config.Service, i int, q *queueView) {
+	env := svc.Environments[i]
+	if env.Fix == nil && env.Approval == nil {
+		return
+	}
+	for k := range q.Rows {
+		r := &q.Rows[k]
+		if r.State != "baking" && r.State != "baked" {
+			continue
+		}
+		if env.Approval == nil && !r.Fix {
+			continue
+		}
+		r.CanApprove = true
+		r.ApproveURL = "/api/v1/services/" + url.PathEscape(svc.Name) + "/environments/" + url.PathEscape(env.Name) + "/releases/" +
+			url.PathEscape(r.Version) + "/approve"
+		what := "the approval gate"
+		if r.Fix && env.Fix != nil {
+			what = fmt.Sprintf("the fix lane (a fix passes the locks of %s after its %s fix bake and %d approval(s) by people other than its creator)",
+				env.Name, env.Fix.Bake, env.Fix.Approvals)
+		}
+		r.ApproveConfirm = fmt.Sprintf("Approve %s of %s into %s for %s. Your approval is recorded with your name and reason.",
+			r.Short, svc.Name, env.Name, what)
+	}
 }
