@@ -9,9 +9,8 @@ import (
 	"github.com/bakery-deploy/bakery/internal/store"
 )
 
-// EventReleaseApproved: a person approved a release into an environment
-// (the fix lane, the approval gate).
-const EventReleaseApproved = "release.approved"
+// EventReleaseApproved is pipeline.EventReleaseApproved.
+const EventReleaseApproved = pipeline.EventReleaseApproved
 
 // ErrForbidden is returned when the one asking may not do what they ask
 // (approving their own fix, or their own change where the gate says

@@ -14,14 +14,13 @@ import (
 	"github.com/bakery-deploy/bakery/internal/store"
 )
 
-// Bisect events. The culprit's event carries the check, the evidence and
-// the version, for notifications and GitHub to tell its PR and author.
+// The bisect's event types, from pipeline/events.go.
 const (
-	EventBisectStarted   = "bisect.started"
-	EventBisectProbed    = "bisect.probed"
-	EventBisectCulprit   = "bisect.culprit"
-	EventBisectStuck     = "bisect.stuck"
-	EventBisectCancelled = "bisect.cancelled"
+	EventBisectStarted   = pipeline.EventBisectStarted
+	EventBisectProbed    = pipeline.EventBisectProbed
+	EventBisectCulprit   = pipeline.EventBisectCulprit
+	EventBisectStuck     = pipeline.EventBisectStuck
+	EventBisectCancelled = pipeline.EventBisectCancelled
 )
 
 // maxBisectRepeat bounds --repeat: each run is one evaluation of the check.

@@ -408,6 +408,12 @@ func eventRowOf(e pipeline.Event) eventRow {
 		r.Tone = "bad"
 	case engine.EventCanaryPromoted:
 		r.Tone = "ok"
+	case pipeline.EventBisectCulprit:
+		r.Tone = "bad"
+	case pipeline.EventBisectStuck, pipeline.EventBisectCancelled:
+		r.Tone = "warn"
+	case pipeline.EventReleaseApproved:
+		r.Tone = "ok"
 	case engine.EventCanaryJudged:
 		switch fmt.Sprint(e.Data["verdict"]) {
 		case string(pipeline.VerdictPass):
