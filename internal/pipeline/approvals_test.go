@@ -157,3 +157,28 @@ func (c closedWindow) NextOpen(t time.Time) (time.Time, bool) {
 	}
 	return c.opens, true
 }
+
+// TestQueueFixLane: the queue shows an approved fix's shorter bake, and
+// the fix baked once it is over, by the same rule Decide uses.
+func TestQueueFixLane(t *testing.T) {
+	w := fixWorld().approve("production", "v3", "bo", 8)
+	at := func(d time.Duration) QueueEntry {
+		for _, e := range Queue(w.st, 1, t0.Add(d)) {
+			if e.Release.Version == "v3" {
+				return e
+			}
+		}
+		t.Fatal("v3 not in the queue")
+		return QueueEntry{}
+	}
+	require.Equal(t, ReleaseBaking, at(5*time.Minute).State)
+	require.Equal(t, t0.Add(10*time.Minute), at(5*time.Minute).BakeEnd)
+	require.Equal(t, ReleaseBaked, at(15*time.Minute).State)
+	unapproved := fixWorld()
+	for _, e := range Queue(unapproved.st, 1, t0.Add(15*time.Minute)) {
+		if e.Release.Version == "v3" {
+			require.Equal(t, ReleaseBaking, e.State)
+			require.Equal(t, t0.Add(time.Hour), e.BakeEnd)
+		}
+	}
+}
