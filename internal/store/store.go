@@ -248,6 +248,9 @@ type Replica struct {
 type ReleaseListParams struct {
 	Service string
 	Limit   int // 0 = 100
+	// AfterID and UpToID, when set, keep releases with AfterID < ID <=
+	// UpToID (a bisect's range).
+	AfterID, UpToID int64
 }
 
 // ReleaseInsertParams is a new release.

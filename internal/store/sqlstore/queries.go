@@ -87,8 +87,14 @@ func (s queries) ReleaseGetByID(ctx context.Context, id int64) (pipeline.Release
 }
 
 func (s queries) ReleaseList(ctx context.Context, p *store.ReleaseListParams) ([]pipeline.Release, error) {
-	rs, err := s.q.query(ctx, `SELECT `+releaseCols+` FROM releases WHERE service = ? ORDER BY id DESC LIMIT ?`,
-		p.Service, limitOr(p.Limit, 100))
+	q, args := `SELECT `+releaseCols+` FROM releases WHERE service = ?`, []any{p.Service}
+	if p.AfterID > 0 {
+		q, args = q+` AND id > ?`, append(args, p.AfterID)
+	}
+	if p.UpToID > 0 {
+		q, args = q+` AND id <= ?`, append(args, p.UpToID)
+	}
+	rs, err := s.q.query(ctx, q+` ORDER BY id DESC LIMIT ?`, append(args, limitOr(p.Limit, 100))...)
 	if err != nil {
 		return nil, fmt.Errorf("error listing releases: %w", err)
 	}

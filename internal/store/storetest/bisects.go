@@ -17,7 +17,15 @@ import (
 func testBisects(t *testing.T, open Factory) {
 	s, reopen := open(t)
 	ctx := context.Background()
-	mustRelease(t, s, "web", "v1")
+	v1 := mustRelease(t, s, "web", "v1")
+	v2 := mustRelease(t, s, "web", "v2")
+	v3 := mustRelease(t, s, "web", "v3")
+	mustRelease(t, s, "web", "v4")
+	rng, err := s.ReleaseList(ctx, &store.ReleaseListParams{Service: "web", AfterID: v1.ID, UpToID: v3.ID})
+	require.NoError(t, err)
+	require.Len(t, rng, 2, "a bisect's range: after v1, up to v3")
+	require.Equal(t, v3.ID, rng[0].ID)
+	require.Equal(t, v2.ID, rng[1].ID)
 	var b pipeline.Bisect
 	require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
@@ -27,7 +35,7 @@ func testBisects(t *testing.T, open Factory) {
 	}))
 	require.NotZero(t, b.ID)
 	require.Empty(t, b.Tried)
-	err := s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err = s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		_, err := tx.BisectInsert(ctx, &pipeline.Bisect{Service: "web", Environment: "staging", Good: "v1", Bad: "v8",
 			Check: "smoke", Repeat: 1, State: pipeline.BisectRunning, StartedBy: "bo", CreatedAt: t0})
 		return err
@@ -68,4 +76,43 @@ func testBisects(t *testing.T, open Factory) {
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 	require.Equal(t, "v5", list[0].Culprit)
+}
+
+// testApprovals: approvals are kept once per person, release and
+// environment; fix and creator survive on the release; ServiceState
+// carries the approvals Decide counts.
+func testApprovals(t *testing.T, open Factory) {
+	s, reopen := open(t)
+	ctx := context.Background()
+	var fix pipeline.Release
+	require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.ServiceLock(ctx, "web", t0); err != nil {
+			return err
+		}
+		var err error
+		fix, err = tx.ReleaseInsert(ctx, &store.ReleaseInsertParams{Service: "web", Version: "fix1", CreatedAt: t0, Fix: true,
+			FixReason: "INC-1 revert", Creator: "ana", CreatorTokenID: 7})
+		return err
+	}))
+	require.True(t, fix.Fix)
+	approve := func(actor string, token int64) error {
+		return s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			_, err := tx.ApprovalInsert(ctx, &pipeline.Approval{Service: "web", Environment: "production", ReleaseID: fix.ID,
+				Actor: actor, TokenID: token, Reason: "ok", CreatedAt: t0})
+			return err
+		})
+	}
+	require.NoError(t, approve("bo", 8))
+	require.True(t, errors.Is(approve("bo", 8), store.ErrConflict), "once per person")
+	s = reopen(t, s)
+	got, err := s.ReleaseGet(ctx, "web", "fix1")
+	require.NoError(t, err)
+	require.Equal(t, "INC-1 revert", got.FixReason)
+	require.Equal(t, "ana", got.Creator)
+	require.Equal(t, int64(7), got.CreatorTokenID)
+	st, err := s.ServiceState(ctx, "web", []pipeline.EnvSpec{{Name: "staging"}, {Name: "production"}})
+	require.NoError(t, err)
+	require.Len(t, st.Approvals, 1)
+	require.Equal(t, "bo", st.Approvals[0].Actor)
+	require.Equal(t, int64(8), st.Approvals[0].TokenID)
 }
