@@ -230,9 +230,15 @@ func (e *Engine) startBisectTx(ctx context.Context, tx store.Tx, svc *config.Ser
 // range and check).
 func (e *Engine) findCulprit(ctx context.Context, tx store.Tx, svc *config.Service, env string, below *pipeline.Release,
 	check string, now time.Time) error {
-	cenv, _, ok := svc.Environment(env)
-	if !ok || cenv.CulpritFinding == nil || cenv.CulpritFinding.Check != check || below == nil {
+	cenv, i, ok := svc.Environment(env)
+	if !ok || i == 0 || cenv.CulpritFinding == nil || cenv.CulpritFinding.Check != check || below == nil {
 		return nil
+	}
+	if dep, err := tx.DeploymentList(ctx, &store.DeploymentListParams{Service: svc.Name, Environment: svc.Environments[i-1].Name,
+		States: []pipeline.DeploymentState{pipeline.DeploymentSucceeded}, Limit: 1}); err != nil {
+		return err
+	} else if len(dep) > 0 && dep[0].Kind == pipeline.KindBisect {
+		return nil // a bisect put it there and has examined it; a new release below starts culprit finding again
 	}
 	cur, err := tx.DeploymentList(ctx, &store.DeploymentListParams{Service: svc.Name, Environment: env,
 		States: []pipeline.DeploymentState{pipeline.DeploymentSucceeded}, Limit: 1})
@@ -258,6 +264,13 @@ func (e *Engine) findCulprit(ctx context.Context, tx store.Tx, svc *config.Servi
 	for _, b := range past {
 		if b.State == pipeline.BisectRunning || (b.Good == good.Version && b.Bad == below.Version && b.Check == check) {
 			return nil
+		}
+		if b.State == pipeline.BisectFound && b.Check == check {
+			// A culprit found in this range explains the failure: every
+			// release after it carries its change until a fix lands.
+			if c, err := tx.ReleaseGet(ctx, svc.Name, b.Culprit); err == nil && c.ID > good.ID && c.ID <= below.ID {
+				return nil
+			}
 		}
 	}
 	_, err = e.startBisectTx(ctx, tx, svc, pipeline.ActorSystem, BisectParams{Service: svc.Name, Good: good.Version, Bad: below.Version,
@@ -362,6 +375,12 @@ func (e *Engine) bisectStep(ctx context.Context, tx store.Tx, b pipeline.Bisect,
 		why := fmt.Sprintf("%s was locked by %s (%s) before %s could be probed: the lock holds, so the bisect stops here",
 			b.Environment, l.Actor, l.Reason, step.Version)
 		return e.bisectEnd(ctx, tx, b, pipeline.BisectStuck, step.Good, why, EventBisectStuck, pipeline.ActorSystem, now)
+	}
+	if len(b.Tried) == 0 && b.Deploys == 0 && es.Active == nil {
+		// Before the first probe deploy, what the environment runs now is
+		// what it returns to: a deployment in progress when the bisect
+		// started has ended meanwhile.
+		b.ReturnTo = versionOf(es.Current)
 	}
 	b.Probe, b.ProbeDeployment, b.UpdatedAt = step.Version, 0, now
 	var job store.Job
@@ -658,4 +677,53 @@ func (e *Engine) Bisects(ctx context.Context, service string, limit int) ([]pipe
 		return nil, err
 	}
 	return e.store.BisectList(ctx, &store.BisectListParams{Service: service, Limit: limit})
+}
+
+// bisectBelow is the ID of the deployment that put the release below env
+// there (0 if none), read before a check of env runs, for bisectUnsure.
+func (e *Engine) bisectBelow(ctx context.Context, service, env string) int64 {
+	svc, i, err := e.environment(service, env)
+	if err != nil || i == 0 {
+		return 0
+	}
+	deps, err := e.store.DeploymentList(ctx, &store.DeploymentListParams{Service: service, Environment: svc.Environments[i-1].Name,
+		States: []pipeline.DeploymentState{pipeline.DeploymentSucceeded}, Limit: 1})
+	if err != nil || len(deps) == 0 {
+		return 0
+	}
+	return deps[0].ID
+}
+
+// bisectUnsure says why a bake check's result cannot be recorded against
+// the release environment lower runs now, because of a bisect: one is
+// running (the check watched a probe), its return deployment is still in
+// progress (lower runs the last probe), or one of its deployments came or
+// went while the check ran (ranOn is the deployment that was current
+// when it started). "" when it can be recorded. A bake check that judged
+// a probe would mark the wrong release failed and start another bisect.
+func bisectUnsure(st pipeline.State, d pipeline.Decision, lower int, ranOn int64) string {
+	if st.Bisect != nil && !st.Bisect.State.IsTerminal() {
+		return "a bisect is running"
+	}
+	es := d.Environments[lower]
+	if es.Active != nil && es.Active.Kind == pipeline.KindBisect {
+		return "a bisect's return deployment is in progress"
+	}
+	var cur *pipeline.Deployment
+	for k := len(st.Deployments) - 1; k >= 0; k-- {
+		if dep := st.Deployments[k]; dep.Environment == es.Name && dep.State == pipeline.DeploymentSucceeded {
+			if cur == nil || dep.ID > cur.ID {
+				cur = &st.Deployments[k]
+			}
+		}
+	}
+	if cur != nil && cur.ID != ranOn && cur.Kind == pipeline.KindBisect {
+		return "a bisect deployment finished while the check ran"
+	}
+	for _, dep := range st.Deployments {
+		if dep.ID == ranOn && dep.Kind == pipeline.KindBisect && (cur == nil || cur.ID != ranOn) {
+			return "the check started on a bisect's probe"
+		}
+	}
+	return ""
 }

@@ -156,7 +156,7 @@ type Tx interface {
 	// service has one running already.
 	BisectInsert(ctx context.Context, b *pipeline.Bisect) (pipeline.Bisect, error)
 	// BisectUpdate writes a bisect's progress (state, probe, tried,
-	// culprit, deploys, result, ended_at) if it is still running;
+	// culprit, deploys, result, return_to, ended_at) if it is still running;
 	// ErrNotFound otherwise.
 	BisectUpdate(ctx context.Context, b *pipeline.Bisect) (pipeline.Bisect, error)
 	// ApprovalInsert records that a person approved a release into an

@@ -72,8 +72,8 @@ func (s queries) BisectUpdate(ctx context.Context, b *pipeline.Bisect) (pipeline
 		ended = micros(b.EndedAt)
 	}
 	n, err := s.q.exec(ctx, `UPDATE bisects SET state = ?, probe = ?, probe_deployment = ?, tried = ?, culprit = ?, deploys = ?,
-		result = ?, updated_at = ?, ended_at = ? WHERE id = ? AND state = 'running'`,
-		string(b.State), b.Probe, b.ProbeDeployment, tried, b.Culprit, b.Deploys, b.Result, micros(b.UpdatedAt), ended, b.ID)
+		result = ?, return_to = ?, updated_at = ?, ended_at = ? WHERE id = ? AND state = 'running'`,
+		string(b.State), b.Probe, b.ProbeDeployment, tried, b.Culprit, b.Deploys, b.Result, b.ReturnTo, micros(b.UpdatedAt), ended, b.ID)
 	if err != nil {
 		return pipeline.Bisect{}, fmt.Errorf("error updating bisect %d: %w", b.ID, err)
 	}
