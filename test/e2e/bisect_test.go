@@ -140,6 +140,13 @@ func TestBisectFindsTheFifth(t *testing.T) {
 	w.eventually(30*time.Second, "staging back on v8 again", func() bool {
 		return w.version("web", "staging") == "v8" && w.status("web").Environments[0].Deployment == nil
 	})
+	// --restore good: staging ends on the newest release found healthy.
+	out, stderr, err = w.bakery(nil, "bisect", "web", "--good", "v1", "--bad", "v6", "--check", "smoke", "--repeat", "1", "--restore", "good", "--json")
+	require.NoError(t, err, "stdout: %s\nstderr: %s", out, stderr)
+	require.Contains(t, out, `"culprit":"v5"`)
+	w.eventually(30*time.Second, "staging on the newest good release, v4", func() bool {
+		return w.version("web", "staging") == "v4" && w.status("web").Environments[0].Deployment == nil
+	})
 	// Bad input is refused with what to give instead.
 	_, stderr, err = w.bakery(nil, "bisect", "web", "--good", "v8", "--bad", "v1", "--check", "smoke")
 	require.Error(t, err)
