@@ -57,6 +57,21 @@ Exits 0 when a culprit was found, non-zero otherwise. --json prints
   bakery bisect web --cancel 4 --reason "incident over"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cancel == 0 && follow == 0 {
+				var missing []string
+				for flag, v := range map[string]string{"--good": good, "--bad": bad, "--check": checkName} {
+					if v == "" {
+						missing = append(missing, flag)
+					}
+				}
+				if len(missing) > 0 {
+					return fmt.Errorf("%s missing: give the version that passes (--good), the one that fails (--bad) and the check's name (--check)",
+						strings.Join(sortedStrings(missing), ", "))
+				}
+				if restore != "before" && restore != "good" {
+					return fmt.Errorf("--restore is %q: give before (what staging ran) or good (the newest good release)", restore)
+				}
+			}
 			c, err := newClient(g.server)
 			if err != nil {
 				return err
@@ -76,19 +91,6 @@ Exits 0 when a culprit was found, non-zero otherwise. --json prints
 			case follow > 0:
 				out.Bisect.ID = follow
 			default:
-				var missing []string
-				for flag, v := range map[string]string{"--good": good, "--bad": bad, "--check": checkName} {
-					if v == "" {
-						missing = append(missing, flag)
-					}
-				}
-				if len(missing) > 0 {
-					return fmt.Errorf("%s missing: give the version that passes (--good), the one that fails (--bad) and the check's name (--check)",
-						strings.Join(sortedStrings(missing), ", "))
-				}
-				if restore != "before" && restore != "good" {
-					return fmt.Errorf("--restore is %q: give before (what staging ran) or good (the newest good release)", restore)
-				}
 				req := api.BisectRequest{Good: good, Bad: bad, Check: checkName, Repeat: repeat, Restore: restore, Reason: reason}
 				if err := c.do(cmd.Context(), "POST", base, req, &out); err != nil {
 					return fmt.Errorf("error starting a bisect of %s: %w", service, err)
