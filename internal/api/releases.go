@@ -24,6 +24,10 @@ type ReleaseRequest struct {
 	// (RFC3339); lead time starts there. Optional: without it, lead time
 	// starts at the release's creation.
 	CommittedAt string `json:"committed_at,omitempty"`
+	// Fix marks a fix release (the fix lane); FixReason says what it
+	// fixes and is required with it.
+	Fix       bool   `json:"fix,omitempty"`
+	FixReason string `json:"fix_reason,omitempty"`
 }
 
 func (s *Server) createRelease(w http.ResponseWriter, r *http.Request, tok *store.Token) error {
@@ -44,7 +48,8 @@ func (s *Server) createRelease(w http.ResponseWriter, r *http.Request, tok *stor
 		}
 	}
 	rel, err := s.e.CreateRelease(r.Context(), tok.Name, engine.ReleaseParams{Service: svc.Name, Version: req.Version,
-		Artifact: req.Artifact, Message: req.Message, Author: req.Author, Migrations: req.Migrations, CommittedAt: committed})
+		Artifact: req.Artifact, Message: req.Message, Author: req.Author, Migrations: req.Migrations, CommittedAt: committed,
+		Fix: req.Fix, FixReason: req.FixReason})
 	if err != nil {
 		return err
 	}

@@ -103,6 +103,11 @@ type ReleaseView struct {
 	CommitURL string    `json:"commit_url,omitempty"`
 	// CommittedAt is when the release's commit was made, if it was given.
 	CommittedAt *time.Time `json:"committed_at,omitempty"`
+	// Fix and FixReason: a fix release (the fix lane); Creator is the
+	// token that created it.
+	Fix       bool   `json:"fix"`
+	FixReason string `json:"fix_reason,omitempty"`
+	Creator   string `json:"creator,omitempty"`
 }
 
 // DeploymentView is a deployment; Output is included only when one
@@ -191,7 +196,7 @@ func commitURL(repo, version string) string {
 
 func releaseView(svc *config.Service, r pipeline.Release) ReleaseView {
 	v := ReleaseView{Service: r.Service, Version: r.Version, Artifact: r.Artifact, Message: r.Message, Author: r.Author,
-		CreatedAt: r.CreatedAt.UTC(), Rejected: r.Rejected, CommittedAt: timePtr(r.CommittedAt)}
+		CreatedAt: r.CreatedAt.UTC(), Rejected: r.Rejected, CommittedAt: timePtr(r.CommittedAt), Fix: r.Fix, FixReason: r.FixReason, Creator: r.Creator}
 	if svc != nil {
 		v.CommitURL = commitURL(svc.Repository, r.Version)
 	}

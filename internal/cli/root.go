@@ -62,6 +62,8 @@ rewrite your terminal; --json prints it unchanged (JSON-escaped).`,
 		newRestoreCmd(g),
 		newHealthcheckCmd(g),
 		newSchemaCmd(g),
+		newBisectCmd(g),
+		newApproveCmd(g),
 	)
 	return root
 }

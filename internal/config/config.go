@@ -239,6 +239,14 @@ type Environment struct {
 	// stable version and given a growing share of traffic, step by step,
 	// while an analysis judges it against the stable version.
 	Canary *Canary
+	// CulpritFinding, if set, starts a bisect when its check fails a bake
+	// with more than one release since the version this environment runs.
+	CulpritFinding *CulpritFinding
+	// Fix, if set, is the fix lane: fix releases pass this environment's
+	// locks after a shorter bake and approvals.
+	Fix *FixLane
+	// Approval, if set, makes baked releases wait for approvals.
+	Approval *Approval
 }
 
 // Canary is a canary rollout into one environment.

@@ -20,7 +20,7 @@ var (
 	serverFields      = []string{"addr", "database", "inherit_env", "mask_env", "banner", "tls", "hsts", "trusted_proxies", "limits", "url", "insights", "retention"}
 	bannerFields      = []string{"public"}
 	serviceFields     = []string{"name", "repository", "environments"}
-	environmentFields = []string{"name", "bake", "deploy", "windows", "migrations", "checks", "canary"}
+	environmentFields = []string{"name", "bake", "deploy", "windows", "migrations", "checks", "canary", "culprit_finding", "fix", "approval"}
 	deployFields      = []string{"command", "timeout", "dir", "env", "inherit_env"}
 	windowsFields     = []string{"timezone", "allow", "holidays", "holidays_ical"}
 )
@@ -498,6 +498,7 @@ func (p *parser) environment(n, at *yaml.Node, path string, first bool) (Environ
 	if v := f.get("canary"); v != nil {
 		env.Canary = p.canary(v, f.field("canary"))
 	}
+	p.gates(f, &env, first)
 	return env, nameNode
 }
 

@@ -141,6 +141,7 @@ func New(opts Options) *Engine {
 	river.AddWorker(e.workers, &reconcileWorker{e: e})
 	river.AddWorker(e.workers, &cleanupWorker{e: e})
 	river.AddWorker(e.workers, &promoteWorker{e: e})
+	e.registerBisect()
 	return e
 }
 
@@ -308,6 +309,12 @@ func (e *Engine) EnvSpecs(svc *config.Service) []pipeline.EnvSpec {
 		}
 		if env.Canary != nil {
 			specs[i].CanarySteps = CanarySteps(env.Canary)
+		}
+		if env.Fix != nil {
+			specs[i].Fix = &pipeline.FixLane{Bake: env.Fix.Bake, Approvals: env.Fix.Approvals}
+		}
+		if env.Approval != nil {
+			specs[i].Approval = &pipeline.ApprovalGate{Count: env.Approval.Count, NotAuthor: env.Approval.NotAuthor}
 		}
 	}
 	return specs

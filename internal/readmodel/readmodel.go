@@ -111,7 +111,8 @@ func Build(st pipeline.State, now time.Time) Service {
 			e.State = StateDeploying
 		case len(es.Locks) > 0:
 			e.State = StateLocked
-		case es.Wait.Kind == pipeline.WaitBake || es.Wait.Kind == pipeline.WaitWindow || es.Wait.Kind == pipeline.WaitChecks:
+		case es.Wait.Kind == pipeline.WaitBake || es.Wait.Kind == pipeline.WaitWindow || es.Wait.Kind == pipeline.WaitChecks,
+			es.Wait.Kind == pipeline.WaitBisect, es.Wait.Kind == pipeline.WaitApproval:
 			e.State = StateWaiting
 		}
 		s.Environments = append(s.Environments, e)

@@ -80,6 +80,13 @@ type Reader interface {
 	// the ID of the last event it took; ok is false if it has never taken
 	// one.
 	CursorGet(ctx context.Context, name string) (eventID int64, ok bool, err error)
+	// BisectGet returns a bisect by ID.
+	BisectGet(ctx context.Context, id int64) (pipeline.Bisect, error)
+	// BisectList lists a service's bisects, newest first (running ones
+	// only if p.Running).
+	BisectList(ctx context.Context, p *BisectListParams) ([]pipeline.Bisect, error)
+	// ApprovalList lists approvals of a service's releases, oldest first.
+	ApprovalList(ctx context.Context, p *ApprovalListParams) ([]pipeline.Approval, error)
 }
 
 // Tx is a database transaction with bakery's writes.
@@ -158,6 +165,16 @@ type Tx interface {
 	// if it still stands at from; ErrConflict otherwise (another process
 	// moved it first), so two processes never both take the same events.
 	CursorMove(ctx context.Context, name string, from, to int64, at time.Time) error
+	// BisectInsert records a new running bisect; ErrConflict if the
+	// service has one running already.
+	BisectInsert(ctx context.Context, b *pipeline.Bisect) (pipeline.Bisect, error)
+	// BisectUpdate writes a bisect's progress (state, probe, tried,
+	// culprit, deploys, result, return_to, ended_at) if it is still running;
+	// ErrNotFound otherwise.
+	BisectUpdate(ctx context.Context, b *pipeline.Bisect) (pipeline.Bisect, error)
+	// ApprovalInsert records that a person approved a release into an
+	// environment; ErrConflict if they did already.
+	ApprovalInsert(ctx context.Context, a *pipeline.Approval) (pipeline.Approval, error)
 }
 
 // Store is bakery's database.
@@ -244,6 +261,9 @@ type Replica struct {
 type ReleaseListParams struct {
 	Service string
 	Limit   int // 0 = 100
+	// AfterID and UpToID, when set, keep releases with AfterID < ID <=
+	// UpToID (a bisect's range).
+	AfterID, UpToID int64
 }
 
 // ReleaseInsertParams is a new release.
@@ -258,6 +278,12 @@ type ReleaseInsertParams struct {
 	CreatedAt  time.Time
 	// CommittedAt is when the release's commit was made (zero: unknown).
 	CommittedAt time.Time
+	// Fix marks a fix release (the fix lane), with why.
+	Fix       bool
+	FixReason string
+	// Creator and CreatorTokenID name the token that created the release.
+	Creator        string
+	CreatorTokenID int64
 }
 
 // DeploymentListParams filters deployments. Results are newest first.
@@ -457,4 +483,19 @@ type JudgementListParams struct {
 	Service     string
 	Environment string
 	Limit       int // default 100
+}
+
+// BisectListParams filters BisectList.
+type BisectListParams struct {
+	Service string
+	Running bool
+	Limit   int
+}
+
+// ApprovalListParams filters ApprovalList.
+type ApprovalListParams struct {
+	Service      string
+	Environment  string // "" for every environment
+	ReleaseID    int64  // 0 for every release
+	MinReleaseID int64  // only releases with at least this ID
 }

@@ -16,9 +16,9 @@ import (
 )
 
 // TestSchemaDownTakesTheNewestMigrationBack: on both databases the newest
-// migration (retention's) is taken back while no server holds the
-// database — events kept, the log refusing every delete again, pruning
-// gone — and a second step is refused; opening the store applies it again.
+// migration, whichever it is (every newest migration must ship a down
+// file), is taken back while no server holds the database — events kept —
+// and a second step is refused; opening the store applies it again.
 func TestSchemaDownTakesTheNewestMigrationBack(t *testing.T) {
 	t.Parallel()
 	for _, db := range []string{"sqlite", "postgres"} {
@@ -43,12 +43,12 @@ func TestSchemaDownTakesTheNewestMigrationBack(t *testing.T) {
 
 			version, err := sqlstore.SchemaDown(ctx, url)
 			require.NoError(t, err)
-			require.Equal(t, "013_retention.sql", version)
+			require.Equal(t, sqlstore.NewestMigration(db), version)
 			_, err = sqlstore.SchemaDown(ctx, url)
 			require.ErrorContains(t, err, "only the newest version can be taken back")
 
-			// Reopened (by this bakery): 013 is applied again and
-			// retention works; the event is still there.
+			// Reopened (by this bakery): the newest is applied again,
+			// the event is still there and retention (013) works.
 			s, err = sqlstore.Open(ctx, url, sqlstore.Options{})
 			require.NoError(t, err)
 			defer s.Close(ctx)
@@ -59,19 +59,20 @@ func TestSchemaDownTakesTheNewestMigrationBack(t *testing.T) {
 	}
 }
 
-// TestSchemaDownRestoresTheOldTrigger: with the migration taken back, the
+// TestRetentionDownRestoresTheOldTrigger: with retention's migration taken
+// back (its down file, as SchemaDown runs it when it is the newest), the
 // log refuses every delete with the old trigger, and a backup of the
 // database restores with this binary (its schema is older, not newer).
-func TestSchemaDownRestoresTheOldTrigger(t *testing.T) {
+func TestRetentionDownRestoresTheOldTrigger(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "bakery.db")
 	s, err := sqlstore.Open(ctx, "sqlite://"+path, sqlstore.Options{})
 	require.NoError(t, err)
 	require.NoError(t, s.Close(ctx))
-	_, err = sqlstore.SchemaDown(ctx, "sqlite://"+path)
-	require.NoError(t, err)
 	raw, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	_, err = raw.Exec(sqlstore.MigrationSQL("sqlite", "013_retention.down.sql"))
 	require.NoError(t, err)
 	_, err = raw.Exec(`INSERT INTO events (at, type, actor) VALUES (1, 'test.old', 'test')`)
 	require.NoError(t, err)
