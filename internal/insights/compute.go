@@ -205,7 +205,11 @@ func (a *Accumulator) Add(s Service) {
 		for r := R - 1; r >= 0; r-- {
 			e := never
 			if raw := first[q-1][r]; !raw.Equal(never) && !h.failedBake[q][h.releases[r].version] {
-				e = raw.Add(h.envs[q].Bake)
+				bake := h.envs[q].Bake
+				if h.releases[r].fix && h.envs[q].Fix != nil {
+					bake = h.envs[q].Fix.Bake // the fix lane's shorter bake
+				}
+				e = raw.Add(bake)
 			}
 			if sk, ok := h.skip[q][r]; ok {
 				e = minTime(e, sk)

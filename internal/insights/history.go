@@ -14,6 +14,7 @@ type release struct {
 	version   string
 	created   time.Time
 	committed time.Time
+	fix       bool // a fix release: it bakes for the fix lane's time
 }
 
 type deployment struct {
@@ -141,6 +142,7 @@ func parse(s Service, until time.Time) *history {
 				continue
 			}
 			r := release{version: e.Version, created: e.At}
+			r.fix, _ = e.Data["fix"].(bool)
 			if c := str(e.Data, "committed_at"); c != "" {
 				if t, err := time.Parse(time.RFC3339Nano, c); err == nil {
 					r.committed = t

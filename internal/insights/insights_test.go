@@ -330,3 +330,18 @@ func TestLockOnEveryService(t *testing.T) {
 	require.Equal(t, insights.Breakdown{ToStaging: 600, Bake: 5400, HeldByLock: 3600, ToProduction: 300}, r.LeadTimeBreakdownSeconds)
 	require.Equal(t, 2, r.Deployments)
 }
+
+// TestFixLaneBake: a fix release bakes for the fix lane's time, not the
+// environment's: after its 10 minutes, the lock is what held it.
+func TestFixLaneBake(t *testing.T) {
+	t.Parallel()
+	envs := []pipeline.EnvSpec{{Name: "staging"}, {Name: "production", Bake: time.Hour, Fix: &pipeline.FixLane{Bake: 10 * time.Minute, Approvals: 1}}}
+	l := newLog()
+	id := l.lockAt("production", "bakery", "check errors failing", T.Add(-time.Hour))
+	l.add(pipeline.Event{At: T, Type: pipeline.EventReleaseCreated, Version: "fix1", Actor: "ana", Data: map[string]any{"fix": true, "fix_reason": "revert"}})
+	l.promote("staging", "fix1", "", T, T.Add(min(5)))
+	l.unlock("production", id, T.Add(min(45)))
+	l.promote("production", "fix1", "", T.Add(min(45)), T.Add(min(50)))
+	r := insights.Compute(day(), l.service(envs))
+	require.Equal(t, insights.Breakdown{ToStaging: 300, Bake: 600, HeldByLock: 1800, ToProduction: 300}, r.LeadTimeBreakdownSeconds)
+}
