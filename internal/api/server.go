@@ -82,6 +82,7 @@ func (s *Server) apiRoutes() []route {
 		{"POST", "/api/v1/tokens", RoleAdmin, s.createToken},
 		{"DELETE", "/api/v1/tokens/{name}", RoleAdmin, s.revokeToken},
 		{"GET", "/api/v1/whoami", RoleViewer, s.whoami},
+		{"GET", "/api/v1/insights", RoleViewer, s.getInsights},
 		{"GET", "/api/v1/backup", RoleAdmin, s.backup},
 		{"GET", bannerPattern, RoleBanner, s.banner},
 	}

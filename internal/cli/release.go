@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -24,14 +25,20 @@ immutable: registering it again is refused. No text (message, author,
 artifact, reason) may hold a NUL character.
 The release deploys to the first environment at once, bakes, and is promoted
 onwards by itself.`,
-		Example: `  bakery release create web 3f2c1ab --artifact registry.example.com/web:3f2c1ab --message "Fix login" --author ana`,
-		Args:    cobra.ExactArgs(2),
+		Example: `  bakery release create web 3f2c1ab --artifact registry.example.com/web:3f2c1ab --message "Fix login" --author ana \
+    --committed-at "$(git show -s --format=%cI 3f2c1ab)"`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := newClient(g.server)
 			if err != nil {
 				return err
 			}
 			req.Version = args[1]
+			if req.CommittedAt != "" {
+				if _, err := time.Parse(time.RFC3339, req.CommittedAt); err != nil {
+					return fmt.Errorf("--committed-at %q is not an RFC3339 time: write it like 2026-01-02T15:04:05Z (git show -s --format=%%cI HEAD prints it)", req.CommittedAt)
+				}
+			}
 			var rel api.ReleaseView
 			if err := c.do(cmd.Context(), "POST", "/api/v1/services/"+url.PathEscape(args[0])+"/releases", req, &rel); err != nil {
 				return fmt.Errorf("error creating release %s of %s: %w", args[1], args[0], err)
@@ -43,6 +50,7 @@ onwards by itself.`,
 	create.Flags().StringVar(&req.Artifact, "artifact", "", "what to deploy (image reference, file path, URL); given to the deploy command as BAKERY_ARTIFACT")
 	create.Flags().StringVar(&req.Message, "message", "", "commit message or summary of the change")
 	create.Flags().StringVar(&req.Author, "author", "", "who made the change")
+	create.Flags().StringVar(&req.CommittedAt, "committed-at", "", "when the release's newest change was committed (RFC3339, e.g. $(git show -s --format=%cI HEAD)); lead time starts there, or at the release's creation without it")
 	create.Flags().StringArrayVar(&req.Migrations, "migration", nil, "a schema migration the release needs applied before its code deploys (repeatable)")
 	cmd.AddCommand(create)
 	return cmd

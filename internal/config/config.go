@@ -181,6 +181,13 @@ type Server struct {
 	// built-in canary routers use the connection, header and idle limits
 	// too.
 	Limits httpx.Limits
+	// URL is the address people open the dashboard at (server.url), for
+	// the links bakery sends out (GitHub statuses, Slack messages,
+	// webhooks); without a trailing slash. Default: http(s)://Addr, with
+	// 127.0.0.1 for a wildcard host.
+	URL string
+	// Insights configures the delivery insights (server.insights).
+	Insights Insights
 	// Retention is how long events and deployment output are kept
 	// (server.retention); zero fields keep them for ever (the default).
 	Retention Retention

@@ -98,6 +98,7 @@ func TestParseValidFile(t *testing.T) {
 			Database: "sqlite://" + filepath.Join(dir, "state", "bakery.db"),
 			Banner:   Banner{Public: true},
 			Limits:   DefaultLimits(),
+			URL:      "http://127.0.0.1:9090",
 		},
 		Services: []Service{
 			{
@@ -162,7 +163,7 @@ func TestParseDefaults(t *testing.T) {
 	require.NoError(t, err)
 	dir := filepath.FromSlash("/etc/bakery")
 	require.Equal(t, dir, cfg.Dir)
-	require.Equal(t, Server{Addr: DefaultAddr, Database: "sqlite://" + filepath.Join(dir, "bakery.db"), Limits: DefaultLimits()}, cfg.Server)
+	require.Equal(t, Server{Addr: DefaultAddr, Database: "sqlite://" + filepath.Join(dir, "bakery.db"), Limits: DefaultLimits(), URL: "http://" + DefaultAddr}, cfg.Server)
 	env := cfg.Services[0].Environments[0]
 	require.Equal(t, Environment{Name: "staging", Deploy: Deploy{
 		Command: []string{filepath.Join(dir, "deploy.sh")},
@@ -411,7 +412,7 @@ func TestProblems(t *testing.T) {
 				"        deploy:",
 				"          command: [./deploy.sh]",
 			),
-			wants: []want{{2, 3, "server.address", `unknown field "address"; known fields are: addr, database, inherit_env, mask_env, banner, tls, hsts, trusted_proxies, limits`}},
+			wants: []want{{2, 3, "server.address", `unknown field "address"; known fields are: addr, database, inherit_env, mask_env, banner, tls, hsts, trusted_proxies, limits, url`}},
 		},
 		{
 			name: "server is a list",
@@ -424,7 +425,7 @@ func TestProblems(t *testing.T) {
 				"        deploy:",
 				"          command: [./deploy.sh]",
 			),
-			wants: []want{{1, 9, "server", "server must be a mapping with the fields addr, database, inherit_env, mask_env, banner, tls, hsts, trusted_proxies, limits, retention; got a list"}},
+			wants: []want{{1, 9, "server", "server must be a mapping with the fields addr, database, inherit_env, mask_env, banner, tls, hsts, trusted_proxies, limits, url, insights, retention; got a list"}},
 		},
 		{
 			name: "server banner public not a boolean",

@@ -17,7 +17,7 @@ import (
 // The fields each mapping accepts, in the order they are listed in messages.
 var (
 	rootFields        = []string{"server", "services"}
-	serverFields      = []string{"addr", "database", "inherit_env", "mask_env", "banner", "tls", "hsts", "trusted_proxies", "limits", "retention"}
+	serverFields      = []string{"addr", "database", "inherit_env", "mask_env", "banner", "tls", "hsts", "trusted_proxies", "limits", "url", "insights", "retention"}
 	bannerFields      = []string{"public"}
 	serviceFields     = []string{"name", "repository", "environments"}
 	environmentFields = []string{"name", "bake", "deploy", "windows", "migrations", "checks", "canary"}
@@ -269,6 +269,13 @@ func (p *parser) server(n, at *yaml.Node) Server {
 		s.TrustedProxies = p.trustedProxies(v, f.field("trusted_proxies"))
 	}
 	s.Limits = p.limits(f.get("limits"), f.field("limits"))
+	s.Insights = p.insights(f.get("insights"), f.field("insights"))
+	s.URL = defaultURL(s)
+	if v := f.get("url"); v != nil {
+		if raw, ok := p.scalar(v, f.field("url"), `"https://bakery.example.com"`); ok {
+			s.URL = p.publicURL(v, f.field("url"), raw)
+		}
+	}
 	s.Retention = p.retention(f.get("retention"), f.field("retention"))
 	return s
 }

@@ -3,6 +3,8 @@ package config
 import (
 	"crypto/tls"
 	"fmt"
+	"net"
+	"net/url"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -214,4 +216,32 @@ func (p *parser) limits(n *yaml.Node, path string) httpx.Limits {
 		p.add(f.at("max_event_streams"), f.field("max_event_streams"), "max_event_streams (%d) is more than max_connections (%d): every stream holds a connection; raise max_connections or lower max_event_streams", l.MaxEventStreams, l.MaxConnections)
 	}
 	return l
+}
+
+// defaultURL is the server's own address as a URL, for links when
+// server.url is not set: good for a laptop, not for links others follow.
+func defaultURL(s Server) string {
+	scheme := "http"
+	if s.TLS != nil {
+		scheme = "https"
+	}
+	host, port, err := net.SplitHostPort(s.Addr)
+	if err != nil {
+		return scheme + "://" + s.Addr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+// publicURL checks server.url: an absolute http(s) URL with a host and no
+// query or fragment; a trailing slash is dropped.
+func (p *parser) publicURL(n *yaml.Node, field, raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		p.add(n, field, "url must be the address people open the dashboard at, such as https://bakery.example.com or https://example.com/bakery (http or https, no query, fragment or credentials); got %q", raw)
+		return raw
+	}
+	return strings.TrimRight(raw, "/")
 }

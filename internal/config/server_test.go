@@ -38,6 +38,27 @@ func TestServerDefaults(t *testing.T) {
 	require.Nil(t, cfg.Server.TLS)
 	require.False(t, cfg.Server.HSTS)
 	require.Empty(t, cfg.Server.TrustedProxies, "no proxy is trusted unless configured")
+	require.Equal(t, "http://127.0.0.1:8080", cfg.Server.URL, "links point at the server itself unless server.url says otherwise")
+}
+
+func TestServerURL(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		lines []string
+		want  string
+	}{
+		{[]string{"server:", "  url: https://bakery.example.com/"}, "https://bakery.example.com"},
+		{[]string{"server:", "  url: https://example.com/tools/bakery"}, "https://example.com/tools/bakery"},
+		{[]string{"server:", "  addr: :9090"}, "http://127.0.0.1:9090"},
+		{[]string{"server:", "  addr: 10.0.0.5:9090"}, "http://10.0.0.5:9090"},
+	} {
+		cfg, err := Parse("bakery.yaml", []byte(withServices(tc.lines...)))
+		require.NoError(t, err)
+		require.Equal(t, tc.want, cfg.Server.URL)
+	}
+	for _, bad := range []string{"bakery.example.com", "ftp://example.com", "https://", "https://example.com/?a=1", "https://u:p@example.com"} {
+		requireProblems(t, withServices("server:", "  url: "+bad), want{2, 8, "server.url", "url must be the address people open the dashboard at"})
+	}
 }
 
 func TestServerLimits(t *testing.T) {
@@ -186,4 +207,20 @@ func TestRouterTrackHeaderAndTimeout(t *testing.T) {
 		want{14, 27, "services[0].environments[1].canary.router.track_header", "expected true or false"},
 		want{15, 38, "services[0].environments[1].canary.router.response_header_timeout", "greater than zero"},
 	)
+}
+
+func TestServerInsights(t *testing.T) {
+	t.Parallel()
+	cfg, err := Parse("bakery.yaml", []byte(y(minimalServices...)))
+	require.NoError(t, err)
+	require.Zero(t, cfg.Server.Insights.FailureWindow, "unset: the insights use DefaultFailureWindow")
+	cfg, err = Parse("bakery.yaml", []byte(withServices("server:", "  insights:", "    failure_window: 2d")))
+	require.NoError(t, err)
+	require.Equal(t, 48*time.Hour, cfg.Server.Insights.FailureWindow)
+	requireProblems(t, withServices("server:", "  insights:", "    failure_window: 0s"),
+		want{3, 21, "server.insights.failure_window", "failure_window must be greater than zero"})
+	requireProblems(t, withServices("server:", "  insights:", "    failure_window: soon"),
+		want{3, 21, "server.insights.failure_window", "invalid duration"})
+	requireProblems(t, withServices("server:", "  insights:", "    window: 1h"),
+		want{3, 5, "server.insights.window", `unknown field "window"`})
 }

@@ -20,7 +20,14 @@ type ReleaseParams struct {
 	Author   string
 	// Migrations the release needs applied before its code deploys.
 	Migrations []string
+	// CommittedAt is when the release's commit was made, if known: lead
+	// time starts there (else at the release's creation).
+	CommittedAt time.Time
 }
+
+// CommitSkew is how far in the future (by the server's clock) a
+// release's commit time may be: clocks of CI machines drift.
+const CommitSkew = 5 * time.Minute
 
 // CreateRelease registers a release and, in the same transaction, decides
 // what it means: usually that it enters the first environment at once.
@@ -35,20 +42,28 @@ func (e *Engine) CreateRelease(ctx context.Context, actor string, p ReleaseParam
 	if err := validateMigrationIDs(p.Migrations); err != nil {
 		return pipeline.Release{}, err
 	}
+	if now := e.clock.Now(); p.CommittedAt.After(now.Add(CommitSkew)) {
+		return pipeline.Release{}, fmt.Errorf("%w: committed_at %s is in the future (the server's clock says %s, and allows %s of skew): give the commit's time, e.g. git show -s --format=%%cI",
+			ErrInvalid, p.CommittedAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), CommitSkew)
+	}
 	var rel pipeline.Release
 	err := e.mutate(ctx, svc.Name, func(u *unit) error {
 		tx, now := u.tx, u.now
 		var err error
 		rel, err = tx.ReleaseInsert(ctx, &store.ReleaseInsertParams{Service: svc.Name, Version: p.Version, Artifact: p.Artifact,
-			Message: p.Message, Author: p.Author, Migrations: p.Migrations, CreatedAt: now})
+			Message: p.Message, Author: p.Author, Migrations: p.Migrations, CreatedAt: now, CommittedAt: p.CommittedAt})
 		if errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("%w: %s has a release %s; versions are immutable, so give the new build a new version", ErrDuplicate, svc.Name, p.Version)
 		}
 		if err != nil {
 			return err
 		}
+		data := map[string]any{"artifact": rel.Artifact, "message": rel.Message, "author": rel.Author, "migrations": p.Migrations}
+		if !rel.CommittedAt.IsZero() {
+			data["committed_at"] = rel.CommittedAt.Format(time.RFC3339Nano)
+		}
 		return u.event(&pipeline.Event{Type: pipeline.EventReleaseCreated, Service: svc.Name,
-			Version: rel.Version, Actor: actor, Data: map[string]any{"artifact": rel.Artifact, "message": rel.Message, "author": rel.Author, "migrations": p.Migrations}})
+			Version: rel.Version, Actor: actor, Data: data})
 	})
 	if err != nil {
 		return pipeline.Release{}, err

@@ -71,6 +71,8 @@ type Engine struct {
 	judge   *judgeService
 	weights *weightService
 	sweep   *sweepService
+	// feed hands the event log to its subscribers (feed.go).
+	feed *feedService
 	// retention prunes old events and output (server.retention).
 	retention *retentionService
 
@@ -121,11 +123,15 @@ func New(opts Options) *Engine {
 	e.judge = newJudgeService(e)
 	e.weights = newWeightService(e)
 	e.sweep = newSweepService(e)
+	e.feed = newFeedService(e)
 	e.retention = newRetentionService(e)
 	if opts.Registerer != nil {
 		e.routerMetrics = router.NewMetrics(opts.Registerer)
 	}
 	e.metrics = newMetrics(opts.Registerer)
+	if opts.Registerer != nil {
+		opts.Registerer.MustRegister(newInsightsCollector(e, e.clock.Now()))
+	}
 	e.recovery = &recovery{e: e}
 	e.masker = &secret.Masker{}
 	e.cfg.Store(opts.Config)
@@ -212,7 +218,7 @@ func (e *Engine) Start(ctx context.Context, st store.Store) error {
 
 // duties are the services that act on the leader.
 func (e *Engine) duties() []*duty {
-	return []*duty{&e.checks.duty, &e.judge.duty, &e.weights.duty, &e.sweep.duty, &e.retention.duty}
+	return []*duty{&e.checks.duty, &e.judge.duty, &e.weights.duty, &e.sweep.duty, &e.feed.duty, &e.retention.duty}
 }
 
 // Stop stops the leader loop and timers. The caller closes the store
@@ -324,6 +330,7 @@ func (e *Engine) Reconcile(ctx context.Context, service string) error {
 // after runs once a transaction that changed a service has committed.
 func (e *Engine) after(service string, next time.Time) {
 	e.checks.wake(service)
+	e.feed.kick()
 	e.timers.arm(service, next)
 	if e.opts.OnChange != nil {
 		e.opts.OnChange(service)

@@ -72,6 +72,9 @@ type Release struct {
 	Message   string
 	Author    string
 	CreatedAt time.Time
+	// CommittedAt is when the release's commit was made, if known (zero:
+	// lead time starts at CreatedAt).
+	CommittedAt time.Time
 	// Rejected releases are never promoted automatically again (rule 7).
 	Rejected bool
 }

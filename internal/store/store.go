@@ -74,6 +74,12 @@ type Reader interface {
 	// ReplicaList lists the replicas that have ever beaten, with their
 	// last heartbeat.
 	ReplicaList(ctx context.Context) ([]Replica, error)
+	// EventLastID is the ID of the newest event (0: the log is empty).
+	EventLastID(ctx context.Context) (int64, error)
+	// CursorGet returns where the named follower of the event log stands:
+	// the ID of the last event it took; ok is false if it has never taken
+	// one.
+	CursorGet(ctx context.Context, name string) (eventID int64, ok bool, err error)
 }
 
 // Tx is a database transaction with bakery's writes.
@@ -145,6 +151,13 @@ type Tx interface {
 	// to the queue, so that a live worker runs them again. Jobs no longer
 	// running are left alone; it returns how many it rescued.
 	JobRescue(ctx context.Context, ids ...int64) (int, error)
+	// CursorCreate places the named follower of the event log at eventID;
+	// ErrConflict if it has a cursor already.
+	CursorCreate(ctx context.Context, name string, eventID int64, at time.Time) error
+	// CursorMove moves the named follower from one event to another, only
+	// if it still stands at from; ErrConflict otherwise (another process
+	// moved it first), so two processes never both take the same events.
+	CursorMove(ctx context.Context, name string, from, to int64, at time.Time) error
 }
 
 // Store is bakery's database.
@@ -243,6 +256,8 @@ type ReleaseInsertParams struct {
 	Message    string
 	Author     string
 	CreatedAt  time.Time
+	// CommittedAt is when the release's commit was made (zero: unknown).
+	CommittedAt time.Time
 }
 
 // DeploymentListParams filters deployments. Results are newest first.
@@ -302,6 +317,9 @@ type EventListParams struct {
 	Service string
 	AfterID int64
 	Limit   int // 0 = 1000
+	// Since, if set, leaves out events before it (delivery insights read
+	// a period, not the whole log).
+	Since time.Time
 }
 
 // Token is an API token; only a hash of its secret is stored.

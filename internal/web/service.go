@@ -64,6 +64,10 @@ type queueRow struct {
 	BakeStart time.Time
 	BakeEnd   time.Time
 	Permille  int
+	// Expected is when a waiting release should run in the last
+	// environment if nothing holds it (readmodel); zero if not waiting.
+	Expected   string
+	ExpectedAt time.Time
 }
 
 type deploymentRow struct {
@@ -336,6 +340,10 @@ func queue(svc *config.Service, env readmodel.Environment, now time.Time) queueV
 			row.Label = "failed bake"
 			row.Note = "never promoted automatically; it failed a check while baking in " + env.Lower
 		}
+		if at, ok := env.ExpectedAt(r.ID); ok && len(svc.Environments) > 0 {
+			row.ExpectedAt = at
+			row.Expected = expectedText(svc.Environments[len(svc.Environments)-1].Name, at, now)
+		}
 		if len(q.Rows) < maxRows {
 			q.Rows = append(q.Rows, row)
 		} else {
@@ -438,4 +446,15 @@ func (h *Handler) lastEvents(ctx context.Context, service string, n int) ([]pipe
 		h.tailMu.Unlock()
 	}
 	return ring, nil
+}
+
+// expectedText is "expected in production at 15:05 UTC if nothing holds
+// it", with the date when it is not today.
+func expectedText(last string, at, now time.Time) string {
+	at, now = at.UTC(), now.UTC()
+	when := at.Format("15:04 UTC")
+	if y, m, d := at.Date(); y != now.Year() || m != now.Month() || d != now.Day() {
+		when = at.Format("Mon 2 Jan 15:04 UTC")
+	}
+	return fmt.Sprintf("expected in %s at %s if nothing holds it", last, when)
 }

@@ -55,15 +55,18 @@ func limitOr(n, def int) int {
 	return n
 }
 
-const releaseCols = `id, service, version, artifact, message, author, created_at, rejected`
+const releaseCols = `id, service, version, artifact, message, author, created_at, rejected, committed_at`
 
 func scanRelease(r row) (pipeline.Release, error) {
 	var rel pipeline.Release
-	var created, rejected int64
-	if err := r.Scan(&rel.ID, &rel.Service, &rel.Version, &rel.Artifact, &rel.Message, &rel.Author, &created, &rejected); err != nil {
+	var created, rejected, committed int64
+	if err := r.Scan(&rel.ID, &rel.Service, &rel.Version, &rel.Artifact, &rel.Message, &rel.Author, &created, &rejected, &committed); err != nil {
 		return pipeline.Release{}, err
 	}
 	rel.CreatedAt = fromMicros(created)
+	if committed != 0 {
+		rel.CommittedAt = fromMicros(committed)
+	}
 	rel.Rejected = rejected != 0
 	return rel, nil
 }
@@ -104,10 +107,10 @@ func (s queries) ReleaseList(ctx context.Context, p *store.ReleaseListParams) ([
 
 func (s queries) ReleaseInsert(ctx context.Context, p *store.ReleaseInsertParams) (pipeline.Release, error) {
 	rel, err := scanRelease(s.q.queryRow(ctx, `
-		INSERT INTO releases (service, version, artifact, message, author, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)
+		INSERT INTO releases (service, version, artifact, message, author, created_at, committed_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
 		RETURNING `+releaseCols,
-		p.Service, p.Version, p.Artifact, p.Message, p.Author, micros(p.CreatedAt)))
+		p.Service, p.Version, p.Artifact, p.Message, p.Author, micros(p.CreatedAt), nullMicros(p.CommittedAt).Int64))
 	if err != nil {
 		return rel, fmt.Errorf("error inserting release %s of %s: %w", p.Version, p.Service, err)
 	}
@@ -338,6 +341,9 @@ func (s queries) EventList(ctx context.Context, p *store.EventListParams) ([]pip
 	if p.Service != "" {
 		// A service's history includes what was done to every service.
 		q, args = q+" AND service IN (?, ?)", append(args, p.Service, pipeline.AllServices)
+	}
+	if !p.Since.IsZero() {
+		q, args = q+" AND at >= ?", append(args, micros(p.Since))
 	}
 	q += " ORDER BY id LIMIT ?"
 	args = append(args, limitOr(p.Limit, 1000))

@@ -42,6 +42,7 @@ func Run(t *testing.T, open Factory) {
 	t.Run("CanariesAndJudgements", func(t *testing.T) { t.Parallel(); testCanaries(t, open) })
 	t.Run("JobsCommitOrVanish", func(t *testing.T) { t.Parallel(); testJobs(t, open) })
 	t.Run("ReplicaHeartbeats", func(t *testing.T) { t.Parallel(); testReplicas(t, open) })
+	t.Run("EventCursorsAndCommitTime", func(t *testing.T) { t.Parallel(); testCursors(t, open) })
 }
 
 func mustRelease(t *testing.T, s store.Store, service, version string) pipeline.Release {
@@ -207,6 +208,13 @@ func testEvents(t *testing.T, open Factory) {
 	require.NoError(t, err)
 	require.Len(t, after, 1)
 	require.Equal(t, "api", after[0].Service)
+	since, err := s.EventList(ctx, &store.EventListParams{Since: t0.Add(time.Second)})
+	require.NoError(t, err)
+	require.Len(t, since, 1, "Since leaves out the events before it")
+	require.Equal(t, "api", since[0].Service)
+	webSince, err := s.EventList(ctx, &store.EventListParams{Service: "web", Since: t0.Add(time.Second)})
+	require.NoError(t, err)
+	require.Empty(t, webSince)
 
 	// Rule 11: the log cannot be rewritten, even by a direct statement.
 	err = s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
@@ -872,4 +880,71 @@ func testReplicas(t *testing.T, open Factory) {
 	reps, err = s.ReplicaList(ctx)
 	require.NoError(t, err)
 	require.Equal(t, []store.Replica{{ID: "a", Heartbeat: t0.Add(25 * time.Hour)}}, reps, "a replica silent for a day is forgotten")
+}
+
+func testCursors(t *testing.T, open Factory) {
+	ctx := context.Background()
+	s, reopen := open(t)
+	last, err := s.EventLastID(ctx)
+	require.NoError(t, err)
+	require.Zero(t, last, "an empty log")
+	_, ok, err := s.CursorGet(ctx, "notify")
+	require.NoError(t, err)
+	require.False(t, ok, "a follower that never took an event has no cursor")
+
+	var ids []int64
+	require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		for i := 0; i < 3; i++ {
+			ev, err := tx.EventInsert(ctx, &pipeline.Event{At: t0, Type: pipeline.EventReleaseCreated, Service: "web"})
+			if err != nil {
+				return err
+			}
+			ids = append(ids, ev.ID)
+		}
+		return tx.CursorCreate(ctx, "notify", ids[1], t0)
+	}))
+	require.ErrorIs(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return tx.CursorCreate(ctx, "notify", 0, t0) }),
+		store.ErrConflict, "a cursor is created once")
+	last, err = s.EventLastID(ctx)
+	require.NoError(t, err)
+	require.Equal(t, ids[2], last)
+
+	// A cursor moved in a transaction that rolls back stays where it was.
+	boom := errors.New("boom")
+	require.ErrorIs(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.CursorMove(ctx, "notify", ids[1], ids[2], t0); err != nil {
+			return err
+		}
+		return boom
+	}), boom)
+	s = reopen(t, s)
+	id, ok, err := s.CursorGet(ctx, "notify")
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, ids[1], id, "the cursor survives a restart and a rolled-back move")
+	require.ErrorIs(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return tx.CursorMove(ctx, "notify", ids[0], ids[2], t0) }),
+		store.ErrConflict, "a move from where the cursor no longer stands is refused")
+	require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return tx.CursorMove(ctx, "notify", ids[1], ids[2], t0) }))
+	id, _, err = s.CursorGet(ctx, "notify")
+	require.NoError(t, err)
+	require.Equal(t, ids[2], id)
+	_, ok, err = s.CursorGet(ctx, "github")
+	require.NoError(t, err)
+	require.False(t, ok, "cursors are per follower")
+
+	// A release keeps its commit time, and one without has none.
+	committed := t0.Add(-time.Hour)
+	var rel pipeline.Release
+	require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.ServiceLock(ctx, "web", t0); err != nil {
+			return err
+		}
+		rel, err = tx.ReleaseInsert(ctx, &store.ReleaseInsertParams{Service: "web", Version: "c1", CreatedAt: t0, CommittedAt: committed})
+		return err
+	}))
+	require.True(t, rel.CommittedAt.Equal(committed))
+	got, err := s.ReleaseGet(ctx, "web", "c1")
+	require.NoError(t, err)
+	require.True(t, got.CommittedAt.Equal(committed))
+	require.True(t, mustRelease(t, s, "web", "c2").CommittedAt.IsZero())
 }
