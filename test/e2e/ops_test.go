@@ -74,3 +74,31 @@ func TestSecretsFromFilesAndHealthcheck(t *testing.T) {
 	require.Error(t, err)
 	require.Contains(t, stderr, "unhealthy")
 }
+
+// TestSchemaDownThroughTheBinary: with the server stopped, `bakery schema
+// down` takes the newest migration back (refused while the server runs),
+// and the next start applies it again and carries on with the history.
+func TestSchemaDownThroughTheBinary(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOpts{})
+	w.start()
+	w.release("web", "v1")
+	w.eventually(20*time.Second, "v1 in production", func() bool { return w.version("web", "production") == "v1" })
+
+	_, stderr, err := w.bakery(nil, "schema", "down", "--db", w.db)
+	require.Error(t, err)
+	require.Contains(t, stderr, "in use by a running bakery server")
+
+	w.stop()
+	out, stderr, err := w.bakery(nil, "schema", "down", "--db", w.db)
+	require.NoError(t, err, stderr)
+	require.Contains(t, out, "took migration 013_retention.sql back")
+	_, stderr, err = w.bakery(nil, "schema", "down", "--db", w.db)
+	require.Error(t, err)
+	require.Contains(t, stderr, "only the newest version can be taken back")
+
+	w.start()
+	require.Equal(t, "v1", w.version("web", "production"), "the history survived the round trip")
+	w.release("web", "v2")
+	w.eventually(20*time.Second, "v2 in production", func() bool { return w.version("web", "production") == "v2" })
+}
