@@ -20,6 +20,14 @@ type ReleaseRequest struct {
 	// Migrations are the IDs of the schema migrations the release needs
 	// applied before its code deploys.
 	Migrations []string `json:"migrations,omitempty"`
+	// CommittedAt is when the release's newest change was committed
+	// (RFC3339); lead time starts there. Optional: without it, lead time
+	// starts at the release's creation.
+	CommittedAt string `json:"committed_at,omitempty"`
+	// Fix marks a fix release (the fix lane); FixReason says what it
+	// fixes and is required with it.
+	Fix       bool   `json:"fix,omitempty"`
+	FixReason string `json:"fix_reason,omitempty"`
 }
 
 func (s *Server) createRelease(w http.ResponseWriter, r *http.Request, tok *store.Token) error {
@@ -31,8 +39,17 @@ func (s *Server) createRelease(w http.ResponseWriter, r *http.Request, tok *stor
 	if err := decode(r, &req); err != nil {
 		return err
 	}
+	var committed time.Time
+	if req.CommittedAt != "" {
+		committed, err = time.Parse(time.RFC3339, req.CommittedAt)
+		if err != nil {
+			return &Error{Status: http.StatusBadRequest, Message: "invalid field committed_at",
+				Detail: fmt.Sprintf("committed_at %q is not an RFC3339 time: write it like 2026-01-02T15:04:05Z (git show -s --format=%%cI prints it)", req.CommittedAt)}
+		}
+	}
 	rel, err := s.e.CreateRelease(r.Context(), tok.Name, engine.ReleaseParams{Service: svc.Name, Version: req.Version,
-		Artifact: req.Artifact, Message: req.Message, Author: req.Author, Migrations: req.Migrations})
+		Artifact: req.Artifact, Message: req.Message, Author: req.Author, Migrations: req.Migrations, CommittedAt: committed,
+		Fix: req.Fix, FixReason: req.FixReason})
 	if err != nil {
 		return err
 	}

@@ -80,10 +80,18 @@ func (s *Server) apiRoutes() []route {
 		{"POST", "/api/v1/services/{service}/environments/{env}/canary/promote", RoleDeployer, s.canaryPromote},
 		{"POST", "/api/v1/services/{service}/environments/{env}/canary/abort", RoleDeployer, s.canaryAbort},
 		{"POST", "/api/v1/services/{service}/emergency", RoleDeployer, s.emergency},
+		{"GET", "/api/v1/services/{service}/bisects", RoleViewer, s.listBisects},
+		{"POST", "/api/v1/services/{service}/bisects", RoleDeployer, s.startBisect},
+		{"GET", "/api/v1/services/{service}/bisects/{id}", RoleViewer, s.getBisect},
+		{"POST", "/api/v1/services/{service}/bisects/{id}/cancel", RoleDeployer, s.cancelBisect},
+		{"POST", "/api/v1/services/{service}/environments/{env}/releases/{version}/approve", RoleDeployer, s.approve},
+		{"GET", "/api/v1/services/{service}/releases/{version}/approvals", RoleViewer, s.listApprovals},
 		{"GET", "/api/v1/tokens", RoleAdmin, s.listTokens},
 		{"POST", "/api/v1/tokens", RoleAdmin, s.createToken},
 		{"DELETE", "/api/v1/tokens/{name}", RoleAdmin, s.revokeToken},
 		{"GET", "/api/v1/whoami", RoleViewer, s.whoami},
+		{"GET", "/api/v1/insights", RoleViewer, s.getInsights},
+		{"GET", "/api/v1/backup", RoleAdmin, s.backup},
 		{"GET", bannerPattern, RoleBanner, s.banner},
 		{"GET", "/api/v1/notifications/deliveries", RoleDeployer, s.listDeliveries},
 		{"POST", "/api/v1/notifications/deliveries/{id}/resend", RoleDeployer, s.resendDelivery},
@@ -261,6 +269,8 @@ func toAPIError(err error) *Error {
 		return &Error{Status: http.StatusConflict, Message: "no canary running", Detail: err.Error()}
 	case errors.Is(err, engine.ErrLocked):
 		return &Error{Status: http.StatusConflict, Message: "locked", Detail: err.Error()}
+	case errors.Is(err, engine.ErrForbidden):
+		return &Error{Status: http.StatusForbidden, Message: "not allowed", Detail: err.Error()}
 	case errors.Is(err, engine.ErrConflict):
 		return &Error{Status: http.StatusConflict, Message: "conflict", Detail: err.Error()}
 	case errors.Is(err, engine.ErrNotFound):

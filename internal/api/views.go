@@ -66,6 +66,10 @@ type QueuedReleaseView struct {
 	Deployment   int64      `json:"deployment_id,omitempty"`
 	CanaryWeight int        `json:"canary_weight,omitempty"`
 	Message      string     `json:"message"`
+	// ExpectedAt is when a waiting release is expected in the service's
+	// last environment if nothing (a lock, a failing check) holds it: its
+	// bake's end and each window's next opening on the way.
+	ExpectedAt *time.Time `json:"expected_at,omitempty"`
 }
 
 // PileUpView warns about a lock held too long.
@@ -97,6 +101,13 @@ type ReleaseView struct {
 	CreatedAt time.Time `json:"created_at"`
 	Rejected  bool      `json:"rejected"`
 	CommitURL string    `json:"commit_url,omitempty"`
+	// CommittedAt is when the release's commit was made, if it was given.
+	CommittedAt *time.Time `json:"committed_at,omitempty"`
+	// Fix and FixReason: a fix release (the fix lane); Creator is the
+	// token that created it.
+	Fix       bool   `json:"fix"`
+	FixReason string `json:"fix_reason,omitempty"`
+	Creator   string `json:"creator,omitempty"`
 }
 
 // DeploymentView is a deployment; Output is included only when one
@@ -185,7 +196,7 @@ func commitURL(repo, version string) string {
 
 func releaseView(svc *config.Service, r pipeline.Release) ReleaseView {
 	v := ReleaseView{Service: r.Service, Version: r.Version, Artifact: r.Artifact, Message: r.Message, Author: r.Author,
-		CreatedAt: r.CreatedAt.UTC(), Rejected: r.Rejected}
+		CreatedAt: r.CreatedAt.UTC(), Rejected: r.Rejected, CommittedAt: timePtr(r.CommittedAt), Fix: r.Fix, FixReason: r.FixReason, Creator: r.Creator}
 	if svc != nil {
 		v.CommitURL = commitURL(svc.Repository, r.Version)
 	}
@@ -249,7 +260,11 @@ func serviceView(svc *config.Service, m readmodel.Service) ServiceView {
 			}
 		}
 		for _, q := range env.Releases {
-			ev.Releases = append(ev.Releases, queuedReleaseView(q))
+			qv := queuedReleaseView(q)
+			if at, ok := env.ExpectedAt(q.Release.ID); ok {
+				qv.ExpectedAt = timePtr(at)
+			}
+			ev.Releases = append(ev.Releases, qv)
 		}
 		v.Environments = append(v.Environments, ev)
 	}

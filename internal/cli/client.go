@@ -13,6 +13,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/bakery-deploy/bakery/internal/secret"
 )
 
 // client talks to a bakery server's API.
@@ -32,9 +34,12 @@ func newClient(server string) (*client, error) {
 	if !strings.HasPrefix(server, "http://") && !strings.HasPrefix(server, "https://") {
 		return nil, fmt.Errorf("server %q must start with http:// or https:// (set --server or BAKERY_SERVER)", server)
 	}
-	token := os.Getenv("BAKERY_TOKEN")
+	token, err := secret.Lookup("BAKERY_TOKEN")
+	if err != nil {
+		return nil, err
+	}
 	if token == "" {
-		return nil, errors.New("BAKERY_TOKEN is not set: export an API token (the server's BAKERY_BOOTSTRAP_TOKEN, or one made with 'bakery token create')")
+		return nil, errors.New("BAKERY_TOKEN is not set (nor BAKERY_TOKEN_FILE): export an API token (the server's BAKERY_BOOTSTRAP_TOKEN, or one made with 'bakery token create')")
 	}
 	hc := &http.Client{Timeout: 30 * time.Second}
 	if ca := os.Getenv("BAKERY_CA_CERT"); ca != "" {

@@ -57,6 +57,13 @@ rewrite your terminal; --json prints it unchanged (JSON-escaped).`,
 		newRollbackCmd(g),
 		newMigrationsCmd(g),
 		newCanaryCmd(g),
+		newInsightsCmd(g),
+		newBackupCmd(g),
+		newRestoreCmd(g),
+		newHealthcheckCmd(g),
+		newSchemaCmd(g),
+		newBisectCmd(g),
+		newApproveCmd(g),
 		newNotificationsCmd(g),
 	)
 	return root

@@ -23,6 +23,7 @@ import (
 	"github.com/bakery-deploy/bakery/internal/engine"
 	"github.com/bakery-deploy/bakery/internal/httpx"
 	"github.com/bakery-deploy/bakery/internal/notify"
+	"github.com/bakery-deploy/bakery/internal/secret"
 	"github.com/bakery-deploy/bakery/internal/store"
 	"github.com/bakery-deploy/bakery/internal/store/sqlstore"
 	"github.com/bakery-deploy/bakery/internal/web"
@@ -49,6 +50,15 @@ LANG, LC_ALL, TZ, TMPDIR, the BAKERY_* variables of the release, deploy.env,
 and the names listed in deploy.inherit_env or server.inherit_env. Values of
 the variables named as secret (migrations url_env, Datadog keys,
 server.mask_env) are masked as *** in stored output and events.
+
+The configuration file may also be named by BAKERY_CONFIG, and the
+database URL (which may carry a password) by BAKERY_DATABASE_URL; --db wins
+over it, and it over server.database. Secrets can come from files: for
+BAKERY_BOOTSTRAP_TOKEN, BAKERY_DATABASE_URL and every variable the file
+names as secret (url_env, api_key_env, app_key_env, mask_env), if VAR is
+unset and VAR_FILE names a file, the file's content (without its trailing
+newline) is used, and masked like the variable's would be. That is what
+Docker and Kubernetes secrets and systemd's LoadCredential= give.
 
 Notifications (the notifications and slack blocks): the secrets named by
 every webhook's secret_env ("whsec_" + base64) and by slack.bot_token_env and
@@ -82,7 +92,10 @@ The built-in canary routers use the header, idle and connection limits too.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if path == "" {
-				return errors.New("--config is required: the YAML file that names your services (see examples/quickstart/bakery.yaml)")
+				path = os.Getenv("BAKERY_CONFIG")
+			}
+			if path == "" {
+				return errors.New("--config (or BAKERY_CONFIG) is required: the YAML file that names your services (see examples/quickstart/bakery.yaml)")
 			}
 			cfg, err := loadConfig(path)
 			if err != nil {
@@ -90,6 +103,13 @@ The built-in canary routers use the header, idle and connection limits too.`,
 			}
 			if addr != "" {
 				cfg.Server.Addr = addr
+			}
+			if db == "" {
+				fromEnv, err := secret.Lookup("BAKERY_DATABASE_URL")
+				if err != nil {
+					return err
+				}
+				db = fromEnv
 			}
 			if db != "" {
 				cfg.Server.Database = db
@@ -163,8 +183,12 @@ func serve(ctx context.Context, cfg *config.Config, path string, log *slog.Logge
 	// become an admin token. It is read once and then removed from bakery's
 	// own environment, so nothing started later can see it; its value stays
 	// masked in stored output.
-	bootstrap := os.Getenv("BAKERY_BOOTSTRAP_TOKEN")
+	bootstrap, err := secret.Lookup("BAKERY_BOOTSTRAP_TOKEN")
+	if err != nil {
+		return err
+	}
 	_ = os.Unsetenv("BAKERY_BOOTSTRAP_TOKEN")
+	_ = os.Unsetenv("BAKERY_BOOTSTRAP_TOKEN" + secret.FileSuffix)
 	var secrets []string
 	if bootstrap != "" {
 		if err := api.CheckBootstrapToken(bootstrap); err != nil {
@@ -224,7 +248,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, secrets ..
 	s.hub = web.NewHub()
 	// Secrets the notifications and slack blocks name are checked before
 	// anything starts, naming the variable and never its value.
-	if err := cfg.CheckSecrets(os.Getenv); err != nil {
+	if err := cfg.CheckSecrets(secret.Getenv); err != nil {
 		s.hub.Close()
 		return nil, err
 	}

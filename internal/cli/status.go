@@ -130,7 +130,11 @@ func printQueues(w io.Writer, s api.ServiceView, now time.Time) {
 				fmt.Fprintf(tw, "    … and %d more\n", len(rows)-queueShown)
 				break
 			}
-			fmt.Fprintf(tw, "    %s\t%s\n", termSafe(q.Version), termSafe(queueLine(q, now)))
+			line := queueLine(q, now)
+			if q.ExpectedAt != nil && len(s.Environments) > 0 {
+				line += "; " + expectedLine(s.Environments[len(s.Environments)-1].Name, *q.ExpectedAt, now)
+			}
+			fmt.Fprintf(tw, "    %s\t%s\n", termSafe(q.Version), termSafe(line))
 		}
 		tw.Flush()
 	}
@@ -168,4 +172,16 @@ func humanDuration(d time.Duration) string {
 	default:
 		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
 	}
+}
+
+// expectedLine says when a waiting release should reach the last
+// environment if nothing holds it, in local time: "expected in production
+// at 15:05 if nothing holds it" (with the date when it is not today).
+func expectedLine(last string, at, now time.Time) string {
+	at, now = at.Local(), now.Local()
+	when := at.Format("15:04")
+	if y, m, d := at.Date(); y != now.Year() || m != now.Month() || d != now.Day() {
+		when = at.Format("Mon 2 Jan 15:04")
+	}
+	return fmt.Sprintf("expected in %s at %s if nothing holds it", last, when)
 }

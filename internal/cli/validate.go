@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -17,7 +18,10 @@ func newValidateCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if path == "" {
-				return errors.New("--config is required: the YAML file to check")
+				path = os.Getenv("BAKERY_CONFIG")
+			}
+			if path == "" {
+				return errors.New("--config (or BAKERY_CONFIG) is required: the YAML file to check")
 			}
 			cfg, err := config.Load(path)
 			var verr *config.ValidationError

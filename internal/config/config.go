@@ -191,6 +191,11 @@ type Server struct {
 	// webhooks); without a trailing slash. Default: http(s)://Addr, with
 	// 127.0.0.1 for a wildcard host.
 	URL string
+	// Insights configures the delivery insights (server.insights).
+	Insights Insights
+	// Retention is how long events and deployment output are kept
+	// (server.retention); zero fields keep them for ever (the default).
+	Retention Retention
 }
 
 // Banner configures GET /api/v1/services/{service}/environments/{env}/banner.
@@ -239,6 +244,14 @@ type Environment struct {
 	// stable version and given a growing share of traffic, step by step,
 	// while an analysis judges it against the stable version.
 	Canary *Canary
+	// CulpritFinding, if set, starts a bisect when its check fails a bake
+	// with more than one release since the version this environment runs.
+	CulpritFinding *CulpritFinding
+	// Fix, if set, is the fix lane: fix releases pass this environment's
+	// locks after a shorter bake and approvals.
+	Fix *FixLane
+	// Approval, if set, makes baked releases wait for approvals.
+	Approval *Approval
 }
 
 // Canary is a canary rollout into one environment.

@@ -425,7 +425,7 @@ func TestProblems(t *testing.T) {
 				"        deploy:",
 				"          command: [./deploy.sh]",
 			),
-			wants: []want{{1, 9, "server", "server must be a mapping with the fields addr, database, inherit_env, mask_env, banner, tls, hsts, trusted_proxies, limits, url; got a list"}},
+			wants: []want{{1, 9, "server", "server must be a mapping with the fields addr, database, inherit_env, mask_env, banner, tls, hsts, trusted_proxies, limits, url, insights, retention; got a list"}},
 		},
 		{
 			name: "server banner public not a boolean",

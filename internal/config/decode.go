@@ -17,10 +17,10 @@ import (
 // The fields each mapping accepts, in the order they are listed in messages.
 var (
 	rootFields        = []string{"server", "services", "notifications", "slack"}
-	serverFields      = []string{"addr", "database", "inherit_env", "mask_env", "banner", "tls", "hsts", "trusted_proxies", "limits", "url"}
+	serverFields      = []string{"addr", "database", "inherit_env", "mask_env", "banner", "tls", "hsts", "trusted_proxies", "limits", "url", "insights", "retention"}
 	bannerFields      = []string{"public"}
 	serviceFields     = []string{"name", "repository", "environments"}
-	environmentFields = []string{"name", "bake", "deploy", "windows", "migrations", "checks", "canary"}
+	environmentFields = []string{"name", "bake", "deploy", "windows", "migrations", "checks", "canary", "culprit_finding", "fix", "approval"}
 	deployFields      = []string{"command", "timeout", "dir", "env", "inherit_env"}
 	windowsFields     = []string{"timezone", "allow", "holidays", "holidays_ical"}
 )
@@ -275,12 +275,14 @@ func (p *parser) server(n, at *yaml.Node) Server {
 		s.TrustedProxies = p.trustedProxies(v, f.field("trusted_proxies"))
 	}
 	s.Limits = p.limits(f.get("limits"), f.field("limits"))
+	s.Insights = p.insights(f.get("insights"), f.field("insights"))
 	s.URL = defaultURL(s)
 	if v := f.get("url"); v != nil {
 		if raw, ok := p.scalar(v, f.field("url"), `"https://bakery.example.com"`); ok {
 			s.URL = p.publicURL(v, f.field("url"), raw)
 		}
 	}
+	s.Retention = p.retention(f.get("retention"), f.field("retention"))
 	return s
 }
 
@@ -502,6 +504,7 @@ func (p *parser) environment(n, at *yaml.Node, path string, first bool) (Environ
 	if v := f.get("canary"); v != nil {
 		env.Canary = p.canary(v, f.field("canary"))
 	}
+	p.gates(f, &env, first)
 	return env, nameNode
 }
 

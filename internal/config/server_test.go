@@ -208,3 +208,19 @@ func TestRouterTrackHeaderAndTimeout(t *testing.T) {
 		want{15, 38, "services[0].environments[1].canary.router.response_header_timeout", "greater than zero"},
 	)
 }
+
+func TestServerInsights(t *testing.T) {
+	t.Parallel()
+	cfg, err := Parse("bakery.yaml", []byte(y(minimalServices...)))
+	require.NoError(t, err)
+	require.Zero(t, cfg.Server.Insights.FailureWindow, "unset: the insights use DefaultFailureWindow")
+	cfg, err = Parse("bakery.yaml", []byte(withServices("server:", "  insights:", "    failure_window: 2d")))
+	require.NoError(t, err)
+	require.Equal(t, 48*time.Hour, cfg.Server.Insights.FailureWindow)
+	requireProblems(t, withServices("server:", "  insights:", "    failure_window: 0s"),
+		want{3, 21, "server.insights.failure_window", "failure_window must be greater than zero"})
+	requireProblems(t, withServices("server:", "  insights:", "    failure_window: soon"),
+		want{3, 21, "server.insights.failure_window", "invalid duration"})
+	requireProblems(t, withServices("server:", "  insights:", "    window: 1h"),
+		want{3, 5, "server.insights.window", `unknown field "window"`})
+}

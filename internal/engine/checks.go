@@ -175,6 +175,7 @@ func (e *Engine) runCheck(ctx context.Context, service, env string, spec check.S
 	if err != nil {
 		return pipeline.CheckResult{}, err
 	}
+	ranOn := e.bisectBelow(ctx, service, env)
 	res := checker.Check(ctx)
 	reason := e.forViewers("check result", res.Reason, "service", service, "environment", env, "check", spec.Name)
 	r := pipeline.CheckResult{Environment: env, Name: spec.Name, Outcome: string(res.Outcome), Value: res.Value, Reason: reason,
@@ -193,6 +194,13 @@ func (e *Engine) runCheck(ctx context.Context, service, env string, spec check.S
 		var below *pipeline.Release
 		if i > 0 {
 			below = d.Environments[i-1].Current
+			if why := bisectUnsure(st, d, i-1, ranOn); why != "" {
+				// What the check measured is not the release it would be
+				// recorded against: leave it out (the check runs again).
+				e.log.Info("check result left out", "service", service, "environment", env, "check", spec.Name, "why", why)
+				u.noDecision()
+				return nil
+			}
 		}
 		if below != nil {
 			r.ReleaseID = below.ID
@@ -247,5 +255,8 @@ func (e *Engine) recordCheck(ctx context.Context, tx store.Tx, svc *config.Servi
 			return err
 		}
 	}
-	return e.lockUnlessHeld(ctx, tx, svc.Name, env, pipeline.ActorSystem, "check "+r.Reason, map[string]any{"check": r.Name}, now)
+	if err := e.lockUnlessHeld(ctx, tx, svc.Name, env, pipeline.ActorSystem, "check "+r.Reason, map[string]any{"check": r.Name}, now); err != nil {
+		return err
+	}
+	return e.findCulprit(ctx, tx, svc, env, below, r.Name, now)
 }

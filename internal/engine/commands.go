@@ -23,7 +23,15 @@ type ReleaseParams struct {
 	// CommittedAt is when the release's commit was made, if known: lead
 	// time starts there (else at the release's creation).
 	CommittedAt time.Time
+	// Fix marks a fix release (the fix lane); FixReason, required with
+	// it, says what it fixes.
+	Fix       bool
+	FixReason string
 }
+
+// CommitSkew is how far in the future (by the server's clock) a
+// release's commit time may be: clocks of CI machines drift.
+const CommitSkew = 5 * time.Minute
 
 // CreateRelease registers a release and, in the same transaction, decides
 // what it means: usually that it enters the first environment at once.
@@ -38,12 +46,24 @@ func (e *Engine) CreateRelease(ctx context.Context, actor string, p ReleaseParam
 	if err := validateMigrationIDs(p.Migrations); err != nil {
 		return pipeline.Release{}, err
 	}
+	if now := e.clock.Now(); p.CommittedAt.After(now.Add(CommitSkew)) {
+		return pipeline.Release{}, fmt.Errorf("%w: committed_at %s is in the future (the server's clock says %s, and allows %s of skew): give the commit's time, e.g. git show -s --format=%%cI",
+			ErrInvalid, p.CommittedAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), CommitSkew)
+	}
+	if p.Fix {
+		if err := requireReason("a fix release", p.FixReason); err != nil {
+			return pipeline.Release{}, err
+		}
+	} else if p.FixReason != "" {
+		return pipeline.Release{}, fmt.Errorf("%w: fix_reason is given but fix is not: mark the release as a fix (--fix), or leave the reason out", ErrInvalid)
+	}
 	var rel pipeline.Release
 	err := e.mutate(ctx, svc.Name, func(u *unit) error {
 		tx, now := u.tx, u.now
 		var err error
 		rel, err = tx.ReleaseInsert(ctx, &store.ReleaseInsertParams{Service: svc.Name, Version: p.Version, Artifact: p.Artifact,
-			Message: p.Message, Author: p.Author, Migrations: p.Migrations, CreatedAt: now, CommittedAt: p.CommittedAt})
+			Message: p.Message, Author: p.Author, Migrations: p.Migrations, CreatedAt: now, CommittedAt: p.CommittedAt,
+			Fix: p.Fix, FixReason: p.FixReason, Creator: actor, CreatorTokenID: actorToken(ctx)})
 		if errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("%w: %s has a release %s; versions are immutable, so give the new build a new version", ErrDuplicate, svc.Name, p.Version)
 		}
@@ -54,8 +74,12 @@ func (e *Engine) CreateRelease(ctx context.Context, actor string, p ReleaseParam
 		if !rel.CommittedAt.IsZero() {
 			data["committed_at"] = rel.CommittedAt.Format(time.RFC3339Nano)
 		}
-		return u.event(&pipeline.Event{Type: pipeline.EventReleaseCreated, Service: svc.Name,
-			Version: rel.Version, Actor: actor, Data: data})
+		ev := &pipeline.Event{Type: pipeline.EventReleaseCreated, Service: svc.Name, Version: rel.Version, Actor: actor, Data: data}
+		if p.Fix {
+			data["fix"], data["fix_reason"] = true, p.FixReason
+			ev.Reason = "fix: " + p.FixReason
+		}
+		return u.event(ev)
 	})
 	if err != nil {
 		return pipeline.Release{}, err

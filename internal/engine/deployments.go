@@ -218,6 +218,9 @@ func (e *Engine) runWithHeartbeat(ctx context.Context, dep pipeline.Deployment, 
 // finishDeployment writes the outcome and, in the same transaction, the next
 // decision for the service (a success starts a bake or a promotion).
 func (e *Engine) finishDeployment(ctx context.Context, dep pipeline.Deployment, runErr error, output string) error {
+	if dep.Kind == pipeline.KindBisect {
+		return e.finishDeploymentWith(ctx, dep, runErr, output, e.bisectAfterDeploy(dep, runErr))
+	}
 	return e.finishDeploymentWith(ctx, dep, runErr, output, nil)
 }
 

@@ -73,6 +73,8 @@ type Engine struct {
 	sweep   *sweepService
 	// feed hands the event log to its subscribers (feed.go).
 	feed *feedService
+	// retention prunes old events and output (server.retention).
+	retention *retentionService
 
 	// The built-in routers of this process, under routersMu.
 	routersMu     sync.Mutex
@@ -122,10 +124,14 @@ func New(opts Options) *Engine {
 	e.weights = newWeightService(e)
 	e.sweep = newSweepService(e)
 	e.feed = newFeedService(e)
+	e.retention = newRetentionService(e)
 	if opts.Registerer != nil {
 		e.routerMetrics = router.NewMetrics(opts.Registerer)
 	}
 	e.metrics = newMetrics(opts.Registerer)
+	if opts.Registerer != nil {
+		opts.Registerer.MustRegister(newInsightsCollector(e, e.clock.Now()))
+	}
 	e.recovery = &recovery{e: e}
 	e.masker = &secret.Masker{}
 	e.cfg.Store(opts.Config)
@@ -135,6 +141,7 @@ func New(opts Options) *Engine {
 	river.AddWorker(e.workers, &reconcileWorker{e: e})
 	river.AddWorker(e.workers, &cleanupWorker{e: e})
 	river.AddWorker(e.workers, &promoteWorker{e: e})
+	e.registerBisect()
 	return e
 }
 
@@ -212,7 +219,7 @@ func (e *Engine) Start(ctx context.Context, st store.Store) error {
 
 // duties are the services that act on the leader.
 func (e *Engine) duties() []*duty {
-	return []*duty{&e.checks.duty, &e.judge.duty, &e.weights.duty, &e.sweep.duty, &e.feed.duty}
+	return []*duty{&e.checks.duty, &e.judge.duty, &e.weights.duty, &e.sweep.duty, &e.feed.duty, &e.retention.duty}
 }
 
 // Stop stops the leader loop and timers. The caller closes the store
@@ -302,6 +309,12 @@ func (e *Engine) EnvSpecs(svc *config.Service) []pipeline.EnvSpec {
 		}
 		if env.Canary != nil {
 			specs[i].CanarySteps = CanarySteps(env.Canary)
+		}
+		if env.Fix != nil {
+			specs[i].Fix = &pipeline.FixLane{Bake: env.Fix.Bake, Approvals: env.Fix.Approvals}
+		}
+		if env.Approval != nil {
+			specs[i].Approval = &pipeline.ApprovalGate{Count: env.Approval.Count, NotAuthor: env.Approval.NotAuthor}
 		}
 	}
 	return specs

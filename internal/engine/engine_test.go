@@ -516,7 +516,7 @@ func TestMetrics(t *testing.T) {
 	for _, f := range families {
 		for _, m := range f.GetMetric() {
 			switch f.GetName() {
-			case "bakery_deployments_total":
+			case "bakery_deploy_commands_total":
 				labels := map[string]string{}
 				for _, l := range m.GetLabel() {
 					labels[l.GetName()] = l.GetValue()

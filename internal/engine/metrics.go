@@ -20,7 +20,10 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		deployments: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "bakery_deployments_total", Help: "Deployments that ended, by service, environment, kind and final state.",
+			// bakery_deployments_total{service,environment,outcome} comes from
+			// the event log (insights_metrics.go); this is the process's own
+			// count of the deploy commands it ran.
+			Name: "bakery_deploy_commands_total", Help: "Deploy commands this process ran to the end, by service, environment, kind and final state.",
 		}, []string{"service", "environment", "kind", "state"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "bakery_deploy_command_seconds", Help: "How long deploy commands ran, by service and environment.",

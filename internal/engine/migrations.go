@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/bakery-deploy/bakery/internal/deploy"
 	"github.com/bakery-deploy/bakery/internal/migrations"
 	"github.com/bakery-deploy/bakery/internal/pipeline"
+	"github.com/bakery-deploy/bakery/internal/secret"
 	"github.com/bakery-deploy/bakery/internal/store"
 )
 
@@ -34,7 +34,7 @@ func validateMigrationIDs(ids []string) error {
 }
 
 func migrationSource(db *config.MigrationDatabase) (migrations.Source, error) {
-	url := os.Getenv(db.URLEnv)
+	url := secret.Getenv(db.URLEnv)
 	if url == "" {
 		return migrations.Source{}, fmt.Errorf("environment variable %s (migrations.database.url_env) is not set on the bakery server, so the applied migrations cannot be read", db.URLEnv)
 	}
@@ -49,6 +49,16 @@ func migrationSource(db *config.MigrationDatabase) (migrations.Source, error) {
 func migrationRequest(req deploy.Request, m *config.Migrations) deploy.Request {
 	if m.Database != nil && m.Database.URLEnv != "" && !slices.Contains(req.InheritEnv, m.Database.URLEnv) {
 		req.InheritEnv = append(slices.Clone(req.InheritEnv), m.Database.URLEnv)
+	}
+	// Read from URL_ENV_FILE, the value is not in bakery's environment to
+	// inherit: the commands get it explicitly.
+	if m.Database != nil && secret.FromFile(m.Database.URLEnv) {
+		env := make(map[string]string, len(req.Env)+1)
+		for k, v := range req.Env {
+			env[k] = v
+		}
+		env[m.Database.URLEnv] = secret.Getenv(m.Database.URLEnv)
+		req.Env = env
 	}
 	return req
 }

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"os"
 
 	"github.com/bakery-deploy/bakery/internal/analysis/check"
 	"github.com/bakery-deploy/bakery/internal/config"
@@ -56,7 +55,7 @@ func secretEnvNames(cfg *config.Config) []string {
 func (e *Engine) updateSecrets(cfg *config.Config) {
 	values := append([]string(nil), e.opts.Secrets...)
 	for _, name := range secretEnvNames(cfg) {
-		if v := os.Getenv(name); v != "" {
+		if v := secret.Getenv(name); v != "" {
 			values = append(values, v)
 		}
 	}

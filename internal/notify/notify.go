@@ -23,7 +23,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -34,6 +33,7 @@ import (
 	"github.com/bakery-deploy/bakery/internal/config"
 	"github.com/bakery-deploy/bakery/internal/engine"
 	"github.com/bakery-deploy/bakery/internal/pipeline"
+	"github.com/bakery-deploy/bakery/internal/secret"
 	"github.com/bakery-deploy/bakery/internal/store"
 )
 
@@ -53,7 +53,8 @@ const (
 type Options struct {
 	Engine *engine.Engine
 	Logger *slog.Logger
-	// Getenv reads the secrets the configuration names (default os.Getenv).
+	// Getenv reads the secrets the configuration names (default
+	// secret.Getenv: VAR, or the file VAR_FILE names).
 	Getenv func(string) string
 	// HTTPClient sends webhooks and Slack calls (default: a client whose
 	// requests time out after RequestTimeout).
@@ -117,7 +118,7 @@ func New(opts Options) *Notifier {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Getenv == nil {
-		opts.Getenv = os.Getenv
+		opts.Getenv = secret.Getenv
 	}
 	if opts.BackoffBase <= 0 {
 		opts.BackoffBase = DefaultBackoffBase

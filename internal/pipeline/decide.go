@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -21,6 +22,10 @@ type EnvSpec struct {
 	// CanarySteps, if set, make promotions into the environment canary
 	// rollouts with these steps.
 	CanarySteps []CanaryStep
+	// Fix, if set, is the environment's fix lane.
+	Fix *FixLane
+	// Approval, if set, is the environment's approval gate.
+	Approval *ApprovalGate
 }
 
 // State is the stored state of one service that the decision reads. Releases
@@ -40,6 +45,12 @@ type State struct {
 	Checks []CheckResult
 	// Canaries are the service's canaries that have not ended.
 	Canaries []Canary
+	// Approvals are the approvals of the service's releases (those that
+	// can still matter).
+	Approvals []Approval
+	// Bisect is the service's bisect in progress, if any: it holds
+	// automatic deploys into its environment and promotions out of it.
+	Bisect *Bisect
 }
 
 // WaitKind names what the next promotion into an environment waits for.
@@ -63,6 +74,9 @@ const (
 	// healthy since it started (inconclusive, not yet run): missing data
 	// is not good news (rule 9).
 	WaitChecks WaitKind = "checks"
+	// WaitBisect: a bisect is deploying older releases to the environment
+	// (or the one below); automatic deploys wait until it ends.
+	WaitBisect WaitKind = "bisect"
 )
 
 // Wait says what the next promotion into an environment waits for and, when
@@ -102,6 +116,9 @@ type Promotion struct {
 	BakeStarted  time.Time
 	BakeDeadline time.Time
 	Reason       string
+	// Fix says the promotion goes by the fix lane (a shorter bake,
+	// approvals, and perhaps through a lock).
+	Fix bool
 }
 
 // Supersession records that a waiting release will never be promoted into
@@ -168,6 +185,20 @@ func Decide(st State, now time.Time) Decision {
 			d.Environments = append(d.Environments, status)
 			continue
 		}
+		if b := st.Bisect; b != nil && !b.State.IsTerminal() && bisectHolds(st.Environments, i, b.Environment) {
+			msg := fmt.Sprintf("bisect of %s in progress", st.Service)
+			if b.Probe != "" {
+				msg += fmt.Sprintf(" (probing %s in %s)", b.Probe, b.Environment)
+			}
+			if i > 0 {
+				msg += "; promotions out of " + b.Environment + " wait until it ends"
+			} else {
+				msg += "; automatic deploys wait until it ends"
+			}
+			status.Wait = Wait{Kind: WaitBisect, Version: b.Probe, Message: msg}
+			d.Environments = append(d.Environments, status)
+			continue
+		}
 		var floor int64
 		if cur != nil {
 			floor = cur.ID
@@ -203,11 +234,14 @@ func Decide(st State, now time.Time) Decision {
 		var nextVersion string
 		for k := len(cands) - 1; k >= 0; k-- {
 			c := cands[k]
-			if bakeOver(ix, i, env, c, now) {
+			if bakeOver(ix, i, env, c, now) || fixReady(st, ix, i, env, c, now) {
 				chosen = k
 				break
 			}
 			deadline := c.bakeStart.Add(env.Bake)
+			if env.Fix != nil && c.release.Fix && len(fixApprovers(st, env.Name, c.release)) >= env.Fix.Approvals {
+				deadline = c.bakeStart.Add(env.Fix.Bake)
+			}
 			if nextDeadline.IsZero() || !deadline.After(nextDeadline) {
 				nextDeadline, nextVersion = deadline, c.release.Version
 			}
@@ -215,7 +249,18 @@ func Decide(st State, now time.Time) Decision {
 		// The gate: a lock holds everything (rule 3); a closed window holds
 		// releases that are ready (rule 4). Neither touches other
 		// environments (rule 1).
+		// The fix lane: a fix release with its approvals and its (shorter)
+		// bake passes the locks; the lock stays for every other release.
+		viaFix := false
 		if len(status.Locks) > 0 {
+			for k := len(cands) - 1; k >= 0; k-- {
+				if fixReady(st, ix, i, env, cands[k], now) {
+					chosen, viaFix = k, true
+					break
+				}
+			}
+		}
+		if len(status.Locks) > 0 && !viaFix {
 			ready := ""
 			if chosen >= 0 {
 				ready = cands[chosen].release.Version
@@ -223,6 +268,9 @@ func Decide(st State, now time.Time) Decision {
 				d.NextCheck = earliest(d.NextCheck, nextDeadline)
 			}
 			status.Wait = lockWait(status.Locks, ready)
+			note, until := fixNote(st, env, cands)
+			status.Wait.Message += note
+			d.NextCheck = earliest(d.NextCheck, until)
 			d.Environments = append(d.Environments, status)
 			continue
 		}
@@ -234,6 +282,11 @@ func Decide(st State, now time.Time) Decision {
 			continue
 		}
 		if w, ok := checksHold(st.Checks, env, cands[chosen]); !ok {
+			status.Wait = w
+			d.Environments = append(d.Environments, status)
+			continue
+		}
+		if w, ok := gateHolds(st, env, cands[chosen].release); !ok {
 			status.Wait = w
 			d.Environments = append(d.Environments, status)
 			continue
@@ -260,6 +313,16 @@ func Decide(st State, now time.Time) Decision {
 		switch {
 		case i == 0:
 			p.Reason = fmt.Sprintf("new release %s enters %s", c.release.Version, env.Name)
+		case viaFix || (fixReady(st, ix, i, env, c, now) && !bakeOver(ix, i, env, c, now)):
+			p.BakeStarted = c.bakeStart
+			p.BakeDeadline = c.bakeStart.Add(env.Fix.Bake)
+			p.Fix = true
+			p.Reason = fmt.Sprintf("fix %s baked in %s for its fix bake of %s and was approved by %s", c.release.Version, lower,
+				env.Fix.Bake, strings.Join(fixApprovers(st, env.Name, c.release), ", "))
+			if viaFix {
+				l := status.Locks[0]
+				p.Reason += fmt.Sprintf("; it passes the lock by %s (%s), which stays for every other release", l.Actor, l.Reason)
+			}
 		case ix.hasMark(env.Name, c.release.ID, MarkBakeSkipped) && now.Before(c.bakeStart.Add(env.Bake)):
 			p.BakeStarted = c.bakeStart
 			p.BakeDeadline = c.bakeStart.Add(env.Bake)
@@ -447,8 +510,8 @@ func (ix *index) candidates(env, lower string, floor int64) []candidate {
 func bakeStarts(deps []Deployment) map[int64]time.Time {
 	out := make(map[int64]time.Time)
 	for _, dep := range deps {
-		if dep.State != DeploymentSucceeded {
-			continue
+		if dep.State != DeploymentSucceeded || dep.Kind == KindBisect {
+			continue // a bisect's probe is not a bake
 		}
 		if t, ok := out[dep.ReleaseID]; !ok || dep.FinishedAt.Before(t) {
 			out[dep.ReleaseID] = dep.FinishedAt
@@ -510,6 +573,16 @@ func checksHold(results []CheckResult, env EnvSpec, c candidate) (Wait, bool) {
 		}
 	}
 	return Wait{}, true
+}
+
+// bisectHolds reports whether a bisect on environment benv holds
+// environment i: benv itself (no automatic deploys into it) and the one
+// above it (no promotions out of it).
+func bisectHolds(envs []EnvSpec, i int, benv string) bool {
+	if envs[i].Name == benv {
+		return true
+	}
+	return i > 0 && envs[i-1].Name == benv
 }
 
 func canaryMessage(c Canary, steps []CanaryStep) string {

@@ -80,3 +80,18 @@ const (
 	EventCanaryCleanedUp = "canary.cleaned_up"
 	EventCanaryCleanup   = "canary.cleanup_failed"
 )
+
+// Bisect events (issue 16). The culprit's event carries the check, the
+// evidence and the version in Data, for notifications and GitHub to tell
+// its PR and author.
+const (
+	EventBisectStarted   = "bisect.started"
+	EventBisectProbed    = "bisect.probed"
+	EventBisectCulprit   = "bisect.culprit"
+	EventBisectStuck     = "bisect.stuck"
+	EventBisectCancelled = "bisect.cancelled"
+)
+
+// EventReleaseApproved: a person approved a release into an environment
+// (the fix lane, the approval gate).
+const EventReleaseApproved = "release.approved"

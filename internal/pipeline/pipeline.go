@@ -77,6 +77,29 @@ type Release struct {
 	CommittedAt time.Time
 	// Rejected releases are never promoted automatically again (rule 7).
 	Rejected bool
+	// Fix marks a fix release (bakery release create --fix): in an
+	// environment with a fix lane it bakes for a shorter time and passes
+	// the environment's locks once people other than its creator approved
+	// it. FixReason says what it fixes.
+	Fix       bool
+	FixReason string
+	// Creator is the name of the token that created the release, and
+	// CreatorTokenID its ID: a fix's approvals must come from other tokens.
+	Creator        string
+	CreatorTokenID int64
+}
+
+// Approval is one person's approval of a release into an environment
+// (bakery approve): for the fix lane and for the approval gate.
+type Approval struct {
+	ID          int64
+	Service     string
+	Environment string
+	ReleaseID   int64
+	Actor       string
+	TokenID     int64
+	Reason      string
+	CreatedAt   time.Time
 }
 
 // Deployment is one attempt to put a release into an environment.

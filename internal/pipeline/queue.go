@@ -146,6 +146,9 @@ func Queue(st State, i int, now time.Time) []QueueEntry {
 		e := QueueEntry{Release: r}
 		if start, ok := BakeStart(st, lower, r.ID); ok {
 			e.BakeStart, e.BakeEnd = start, start.Add(env.Bake)
+			if env.Fix != nil && r.Fix && len(fixApprovers(st, env.Name, r)) >= env.Fix.Approvals {
+				e.BakeEnd = start.Add(env.Fix.Bake) // an approved fix bakes for the fix lane's time
+			}
 		}
 		switch {
 		case r.ID == curID:
@@ -174,7 +177,7 @@ func Queue(st State, i int, now time.Time) []QueueEntry {
 				switch {
 				case ix.hasMark(env.Name, r.ID, MarkBakeSkipped):
 					e.State, e.Why = ReleaseBakeSkipped, "bake skipped"
-				case bakeOver(ix, i, env, c, now):
+				case bakeOver(ix, i, env, c, now) || fixReady(st, ix, i, env, c, now):
 					e.State, e.Why = ReleaseBaked, "baked"
 				default:
 					e.State, e.Why = ReleaseBaking, "baking in "+lower

@@ -60,6 +60,9 @@ type Environment struct {
 	// Releases are the releases between Lower and this environment, newest
 	// first, each with its state (pipeline.Queue); nil for the first.
 	Releases []pipeline.QueueEntry
+	// expected: when each waiting release is expected in the last
+	// environment if nothing holds it (ExpectedAt, expected.go).
+	expected map[int64]time.Time
 }
 
 // Waiting counts the releases that wait to enter: baking, baked or with
@@ -98,6 +101,7 @@ func Build(st pipeline.State, now time.Time) Service {
 				e.Lower = st.Environments[i-1].Name
 				e.Bake = st.Environments[i].Bake
 				e.Releases = pipeline.Queue(st, i, now)
+				e.expected = expected(st, i, e.Releases, now)
 			}
 		}
 		switch {
@@ -107,7 +111,8 @@ func Build(st pipeline.State, now time.Time) Service {
 			e.State = StateDeploying
 		case len(es.Locks) > 0:
 			e.State = StateLocked
-		case es.Wait.Kind == pipeline.WaitBake || es.Wait.Kind == pipeline.WaitWindow || es.Wait.Kind == pipeline.WaitChecks:
+		case es.Wait.Kind == pipeline.WaitBake || es.Wait.Kind == pipeline.WaitWindow || es.Wait.Kind == pipeline.WaitChecks,
+			es.Wait.Kind == pipeline.WaitBisect, es.Wait.Kind == pipeline.WaitApproval:
 			e.State = StateWaiting
 		}
 		s.Environments = append(s.Environments, e)

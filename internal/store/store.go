@@ -80,6 +80,13 @@ type Reader interface {
 	// the ID of the last event it took; ok is false if it has never taken
 	// one.
 	CursorGet(ctx context.Context, name string) (eventID int64, ok bool, err error)
+	// BisectGet returns a bisect by ID.
+	BisectGet(ctx context.Context, id int64) (pipeline.Bisect, error)
+	// BisectList lists a service's bisects, newest first (running ones
+	// only if p.Running).
+	BisectList(ctx context.Context, p *BisectListParams) ([]pipeline.Bisect, error)
+	// ApprovalList lists approvals of a service's releases, oldest first.
+	ApprovalList(ctx context.Context, p *ApprovalListParams) ([]pipeline.Approval, error)
 	// DeliveryList lists notification deliveries, oldest first.
 	DeliveryList(ctx context.Context, p *DeliveryListParams) ([]Delivery, error)
 	// DeliveryGet returns one delivery.
@@ -168,6 +175,16 @@ type Tx interface {
 	// if it still stands at from; ErrConflict otherwise (another process
 	// moved it first), so two processes never both take the same events.
 	CursorMove(ctx context.Context, name string, from, to int64, at time.Time) error
+	// BisectInsert records a new running bisect; ErrConflict if the
+	// service has one running already.
+	BisectInsert(ctx context.Context, b *pipeline.Bisect) (pipeline.Bisect, error)
+	// BisectUpdate writes a bisect's progress (state, probe, tried,
+	// culprit, deploys, result, return_to, ended_at) if it is still running;
+	// ErrNotFound otherwise.
+	BisectUpdate(ctx context.Context, b *pipeline.Bisect) (pipeline.Bisect, error)
+	// ApprovalInsert records that a person approved a release into an
+	// environment; ErrConflict if they did already.
+	ApprovalInsert(ctx context.Context, a *pipeline.Approval) (pipeline.Approval, error)
 	// DeliveryInsert records a pending delivery; ErrConflict if one with
 	// its MsgID exists (the event was handed out twice).
 	DeliveryInsert(ctx context.Context, d *Delivery) (Delivery, error)
@@ -266,6 +283,9 @@ type Replica struct {
 type ReleaseListParams struct {
 	Service string
 	Limit   int // 0 = 100
+	// AfterID and UpToID, when set, keep releases with AfterID < ID <=
+	// UpToID (a bisect's range).
+	AfterID, UpToID int64
 }
 
 // ReleaseInsertParams is a new release.
@@ -280,6 +300,12 @@ type ReleaseInsertParams struct {
 	CreatedAt  time.Time
 	// CommittedAt is when the release's commit was made (zero: unknown).
 	CommittedAt time.Time
+	// Fix marks a fix release (the fix lane), with why.
+	Fix       bool
+	FixReason string
+	// Creator and CreatorTokenID name the token that created the release.
+	Creator        string
+	CreatorTokenID int64
 }
 
 // DeploymentListParams filters deployments. Results are newest first.
@@ -339,6 +365,9 @@ type EventListParams struct {
 	Service string
 	AfterID int64
 	Limit   int // 0 = 1000
+	// Since, if set, leaves out events before it (delivery insights read
+	// a period, not the whole log).
+	Since time.Time
 }
 
 // Token is an API token; only a hash of its secret is stored.
@@ -476,6 +505,21 @@ type JudgementListParams struct {
 	Service     string
 	Environment string
 	Limit       int // default 100
+}
+
+// BisectListParams filters BisectList.
+type BisectListParams struct {
+	Service string
+	Running bool
+	Limit   int
+}
+
+// ApprovalListParams filters ApprovalList.
+type ApprovalListParams struct {
+	Service      string
+	Environment  string // "" for every environment
+	ReleaseID    int64  // 0 for every release
+	MinReleaseID int64  // only releases with at least this ID
 }
 
 // Delivery states.

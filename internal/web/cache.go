@@ -128,6 +128,9 @@ func (h *Handler) rowWithFingerprint(ctx context.Context, svc *config.Service) (
 	if err := h.canaryFingerprint(ctx, svc, d); err != nil {
 		return serviceRow{}, [32]byte{}, err
 	}
+	if err := h.bisectFingerprint(ctx, svc, d); err != nil {
+		return serviceRow{}, [32]byte{}, err
+	}
 	var fp [32]byte
 	copy(fp[:], d.Sum(nil))
 	return h.rowOf(svc, view, deps), fp, nil

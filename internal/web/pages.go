@@ -16,6 +16,7 @@ type pages struct {
 	service   *template.Template
 	signin    *template.Template
 	errorPage *template.Template
+	insights  *template.Template
 	// notifications is the deliveries page (notifications.go).
 	notifications *template.Template
 }
@@ -42,6 +43,7 @@ func parsePages(funcs template.FuncMap) *pages {
 		service:       set("service.html"),
 		signin:        set("signin.html"),
 		errorPage:     set("error.html"),
+		insights:      set("insights.html"),
 		notifications: set("notifications.html"),
 	}
 }
@@ -108,6 +110,9 @@ func (h *Handler) funcs() template.FuncMap {
 		},
 		"asset": func(assets map[string]string, name string) string { return "/static/" + name + "?v=" + assets[name] },
 		"title": capitalize,
+		// secs is a number of seconds for people (the insights' figures).
+		"secs":  func(sec float64) string { return humanDuration(time.Duration(sec * float64(time.Second))) },
+		"pct":   func(f float64) float64 { return 100 * f },
 		"lines": func(s string) int { return strings.Count(strings.TrimRight(s, "\n"), "\n") + 1 },
 	}
 }

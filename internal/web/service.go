@@ -64,6 +64,17 @@ type queueRow struct {
 	BakeStart time.Time
 	BakeEnd   time.Time
 	Permille  int
+	// Expected is when a waiting release should run in the last
+	// environment if nothing holds it (readmodel); zero if not waiting.
+	Expected   string
+	ExpectedAt time.Time
+	// Fix: a fix release (the fix lane), with what it fixes.
+	Fix       bool
+	FixReason string
+	// CanApprove offers the Approve button (fix lane, approval gate).
+	CanApprove     bool
+	ApproveURL     string
+	ApproveConfirm string
 }
 
 type deploymentRow struct {
@@ -102,6 +113,7 @@ type servicePageData struct {
 	layoutData
 	Migrations  *migrationPanel
 	Canaries    []canaryPanel
+	Bisect      *bisectPanel
 	Row         serviceRow
 	Repository  string
 	Queues      []queueView
@@ -148,6 +160,9 @@ func (h *Handler) servicePageData(ctx context.Context, s *Session, svc *config.S
 	if d.Canaries, err = h.canaryPanels(ctx, svc, d.CanDeploy); err != nil {
 		return d, err
 	}
+	if d.Bisect, err = h.bisectPanelOf(ctx, svc, d.CanDeploy); err != nil {
+		return d, err
+	}
 	rejected := map[int64]bool{}
 	for _, me := range m.Environments {
 		for _, q := range me.Releases {
@@ -181,6 +196,9 @@ func (h *Handler) servicePageData(ctx context.Context, s *Session, svc *config.S
 						break
 					}
 				}
+			}
+			if d.CanDeploy {
+				offerApprovals(svc, i, &q)
 			}
 			d.Queues = append(d.Queues, q)
 		}
@@ -316,7 +334,7 @@ func queue(svc *config.Service, env readmodel.Environment, now time.Time) queueV
 	for _, e := range env.Releases { // newest first
 		r := e.Release
 		row := queueRow{Version: r.Version, Short: shortVersion(r.Version), Message: firstLine(r.Message), Author: r.Author,
-			CreatedAt: r.CreatedAt, State: queueState(e.State), Label: e.Why}
+			CreatedAt: r.CreatedAt, State: queueState(e.State), Label: e.Why, Fix: r.Fix, FixReason: r.FixReason}
 		if svc.Repository != "" {
 			row.CommitURL = commitURL(svc.Repository, r.Version)
 		}
@@ -335,6 +353,10 @@ func queue(svc *config.Service, env readmodel.Environment, now time.Time) queueV
 		case pipeline.ReleaseFailedBake:
 			row.Label = "failed bake"
 			row.Note = "never promoted automatically; it failed a check while baking in " + env.Lower
+		}
+		if at, ok := env.ExpectedAt(r.ID); ok && len(svc.Environments) > 0 {
+			row.ExpectedAt = at
+			row.Expected = expectedText(svc.Environments[len(svc.Environments)-1].Name, at, now)
 		}
 		if len(q.Rows) < maxRows {
 			q.Rows = append(q.Rows, row)
@@ -394,6 +416,12 @@ func eventRowOf(e pipeline.Event) eventRow {
 		r.Tone = "bad"
 	case engine.EventCanaryPromoted:
 		r.Tone = "ok"
+	case pipeline.EventBisectCulprit:
+		r.Tone = "bad"
+	case pipeline.EventBisectStuck, pipeline.EventBisectCancelled:
+		r.Tone = "warn"
+	case pipeline.EventReleaseApproved:
+		r.Tone = "ok"
 	case engine.EventCanaryJudged:
 		switch fmt.Sprint(e.Data["verdict"]) {
 		case string(pipeline.VerdictPass):
@@ -438,4 +466,44 @@ func (h *Handler) lastEvents(ctx context.Context, service string, n int) ([]pipe
 		h.tailMu.Unlock()
 	}
 	return ring, nil
+}
+
+// expectedText is "expected in production at 15:05 UTC if nothing holds
+// it", with the date when it is not today.
+func expectedText(last string, at, now time.Time) string {
+	at, now = at.UTC(), now.UTC()
+	when := at.Format("15:04 UTC")
+	if y, m, d := at.Date(); y != now.Year() || m != now.Month() || d != now.Day() {
+		when = at.Format("Mon 2 Jan 15:04 UTC")
+	}
+	return fmt.Sprintf("expected in %s at %s if nothing holds it", last, when)
+}
+
+// offerApprovals puts an Approve button on the queue rows a person's
+// approval can move: fix releases where environment i has a fix lane,
+// and every waiting release where it has an approval gate.
+func offerApprovals(svc *config.Service, i int, q *queueView) {
+	env := svc.Environments[i]
+	if env.Fix == nil && env.Approval == nil {
+		return
+	}
+	for k := range q.Rows {
+		r := &q.Rows[k]
+		if r.State != "baking" && r.State != "baked" {
+			continue
+		}
+		if env.Approval == nil && !r.Fix {
+			continue
+		}
+		r.CanApprove = true
+		r.ApproveURL = "/api/v1/services/" + url.PathEscape(svc.Name) + "/environments/" + url.PathEscape(env.Name) + "/releases/" +
+			url.PathEscape(r.Version) + "/approve"
+		what := "the approval gate"
+		if r.Fix && env.Fix != nil {
+			what = fmt.Sprintf("the fix lane (a fix passes the locks of %s after its %s fix bake and %d approval(s) by people other than its creator)",
+				env.Name, env.Fix.Bake, env.Fix.Approvals)
+		}
+		r.ApproveConfirm = fmt.Sprintf("Approve %s of %s into %s for %s. Your approval is recorded with your name and reason.",
+			r.Short, svc.Name, env.Name, what)
+	}
 }

@@ -165,6 +165,7 @@ func (h *Handler) routeList() []route {
 	return []route{
 		{"GET /{$}", h.page(h.overview), true},
 		{"GET /services/{service}", h.page(h.servicePage), true},
+		{"GET /insights", h.page(h.insightsPage), true},
 		{"GET /notifications", h.page(h.notificationsPage), true},
 		{"GET /signin", http.HandlerFunc(h.signinForm), false},
 		{"POST /signin", http.HandlerFunc(h.signin), false},

@@ -8,11 +8,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bakery-deploy/bakery/internal/secret"
 )
 
 // DatadogSpec is a datadog check: a metrics query over the last Window,
@@ -147,7 +148,7 @@ func newDatadog(spec Spec) (*datadogChecker, error) {
 		timeout:    spec.Timeout,
 		client:     &http.Client{Transport: transport},
 		now:        time.Now,
-		getenv:     os.Getenv,
+		getenv:     secret.Getenv,
 	}, nil
 }
 

@@ -146,7 +146,11 @@ func migrationFiles(dialect string) ([]string, error) {
 	}
 	var names []string
 	for _, e := range entries {
-		names = append(names, e.Name())
+		// NAME.down.sql takes NAME.sql back (SchemaDown); it is never
+		// applied on the way up.
+		if !strings.HasSuffix(e.Name(), downSuffix) {
+			names = append(names, e.Name())
+		}
 	}
 	sort.Strings(names)
 	return names, nil

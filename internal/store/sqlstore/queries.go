@@ -55,12 +55,13 @@ func limitOr(n, def int) int {
 	return n
 }
 
-const releaseCols = `id, service, version, artifact, message, author, created_at, rejected, committed_at`
+const releaseCols = `id, service, version, artifact, message, author, created_at, rejected, committed_at, fix, fix_reason, creator, creator_token_id`
 
 func scanRelease(r row) (pipeline.Release, error) {
 	var rel pipeline.Release
-	var created, rejected, committed int64
-	if err := r.Scan(&rel.ID, &rel.Service, &rel.Version, &rel.Artifact, &rel.Message, &rel.Author, &created, &rejected, &committed); err != nil {
+	var created, rejected, committed, fix int64
+	if err := r.Scan(&rel.ID, &rel.Service, &rel.Version, &rel.Artifact, &rel.Message, &rel.Author, &created, &rejected, &committed,
+		&fix, &rel.FixReason, &rel.Creator, &rel.CreatorTokenID); err != nil {
 		return pipeline.Release{}, err
 	}
 	rel.CreatedAt = fromMicros(created)
@@ -68,6 +69,7 @@ func scanRelease(r row) (pipeline.Release, error) {
 		rel.CommittedAt = fromMicros(committed)
 	}
 	rel.Rejected = rejected != 0
+	rel.Fix = fix != 0
 	return rel, nil
 }
 
@@ -88,8 +90,14 @@ func (s queries) ReleaseGetByID(ctx context.Context, id int64) (pipeline.Release
 }
 
 func (s queries) ReleaseList(ctx context.Context, p *store.ReleaseListParams) ([]pipeline.Release, error) {
-	rs, err := s.q.query(ctx, `SELECT `+releaseCols+` FROM releases WHERE service = ? ORDER BY id DESC LIMIT ?`,
-		p.Service, limitOr(p.Limit, 100))
+	q, args := `SELECT `+releaseCols+` FROM releases WHERE service = ?`, []any{p.Service}
+	if p.AfterID > 0 {
+		q, args = q+` AND id > ?`, append(args, p.AfterID)
+	}
+	if p.UpToID > 0 {
+		q, args = q+` AND id <= ?`, append(args, p.UpToID)
+	}
+	rs, err := s.q.query(ctx, q+` ORDER BY id DESC LIMIT ?`, append(args, limitOr(p.Limit, 100))...)
 	if err != nil {
 		return nil, fmt.Errorf("error listing releases: %w", err)
 	}
@@ -107,10 +115,10 @@ func (s queries) ReleaseList(ctx context.Context, p *store.ReleaseListParams) ([
 
 func (s queries) ReleaseInsert(ctx context.Context, p *store.ReleaseInsertParams) (pipeline.Release, error) {
 	rel, err := scanRelease(s.q.queryRow(ctx, `
-		INSERT INTO releases (service, version, artifact, message, author, created_at, committed_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
+		INSERT INTO releases (service, version, artifact, message, author, created_at, committed_at, fix, fix_reason, creator, creator_token_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		RETURNING `+releaseCols,
-		p.Service, p.Version, p.Artifact, p.Message, p.Author, micros(p.CreatedAt), nullMicros(p.CommittedAt).Int64))
+		p.Service, p.Version, p.Artifact, p.Message, p.Author, micros(p.CreatedAt), nullMicros(p.CommittedAt).Int64, boolInt(p.Fix), p.FixReason, p.Creator, p.CreatorTokenID))
 	if err != nil {
 		return rel, fmt.Errorf("error inserting release %s of %s: %w", p.Version, p.Service, err)
 	}
@@ -342,6 +350,9 @@ func (s queries) EventList(ctx context.Context, p *store.EventListParams) ([]pip
 		// A service's history includes what was done to every service.
 		q, args = q+" AND service IN (?, ?)", append(args, p.Service, pipeline.AllServices)
 	}
+	if !p.Since.IsZero() {
+		q, args = q+" AND at >= ?", append(args, micros(p.Since))
+	}
 	q += " ORDER BY id LIMIT ?"
 	args = append(args, limitOr(p.Limit, 1000))
 	rs, err := s.q.query(ctx, q, args...)
@@ -434,9 +445,17 @@ func (s queries) ServiceState(ctx context.Context, service string, envs []pipeli
 	if st.Checks, err = s.CheckResultsLatest(ctx, service); err != nil {
 		return st, err
 	}
+	if st.Approvals, err = s.ApprovalList(ctx, &store.ApprovalListParams{Service: service, MinReleaseID: floor}); err != nil {
+		return st, err
+	}
 	if st.Canaries, err = s.CanaryList(ctx, &store.CanaryListParams{Service: service,
 		States: []pipeline.CanaryState{pipeline.CanaryRunning, pipeline.CanaryPromoting}}); err != nil {
 		return st, err
+	}
+	if bs, err := s.BisectList(ctx, &store.BisectListParams{Service: service, Running: true, Limit: 1}); err != nil {
+		return st, err
+	} else if len(bs) > 0 {
+		st.Bisect = &bs[0]
 	}
 	rs, err = s.q.query(ctx, `SELECT m.release_id, m.environment, m.kind, m.created_at FROM release_marks m
 		JOIN releases r ON r.id = m.release_id WHERE r.service = ? AND m.release_id >= ?`, service, floor)

@@ -43,6 +43,8 @@ func Run(t *testing.T, open Factory) {
 	t.Run("JobsCommitOrVanish", func(t *testing.T) { t.Parallel(); testJobs(t, open) })
 	t.Run("ReplicaHeartbeats", func(t *testing.T) { t.Parallel(); testReplicas(t, open) })
 	t.Run("EventCursorsAndCommitTime", func(t *testing.T) { t.Parallel(); testCursors(t, open) })
+	t.Run("Bisects", func(t *testing.T) { t.Parallel(); testBisects(t, open) })
+	t.Run("Approvals", func(t *testing.T) { t.Parallel(); testApprovals(t, open) })
 	t.Run("NotificationDeliveries", func(t *testing.T) { t.Parallel(); testDeliveries(t, open) })
 }
 
@@ -209,6 +211,13 @@ func testEvents(t *testing.T, open Factory) {
 	require.NoError(t, err)
 	require.Len(t, after, 1)
 	require.Equal(t, "api", after[0].Service)
+	since, err := s.EventList(ctx, &store.EventListParams{Since: t0.Add(time.Second)})
+	require.NoError(t, err)
+	require.Len(t, since, 1, "Since leaves out the events before it")
+	require.Equal(t, "api", since[0].Service)
+	webSince, err := s.EventList(ctx, &store.EventListParams{Service: "web", Since: t0.Add(time.Second)})
+	require.NoError(t, err)
+	require.Empty(t, webSince)
 
 	// Rule 11: the log cannot be rewritten, even by a direct statement.
 	err = s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
