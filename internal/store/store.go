@@ -80,6 +80,8 @@ type Reader interface {
 	// the ID of the last event it took; ok is false if it has never taken
 	// one.
 	CursorGet(ctx context.Context, name string) (eventID int64, ok bool, err error)
+	// GitHubReader: the GitHub integration's tables (github.go).
+	GitHubReader
 }
 
 // Tx is a database transaction with bakery's writes.
@@ -158,6 +160,8 @@ type Tx interface {
 	// if it still stands at from; ErrConflict otherwise (another process
 	// moved it first), so two processes never both take the same events.
 	CursorMove(ctx context.Context, name string, from, to int64, at time.Time) error
+	// GitHubWriter: the GitHub integration's tables (github.go).
+	GitHubWriter
 }
 
 // Store is bakery's database.
