@@ -83,6 +83,7 @@ func (s *Server) apiRoutes() []route {
 		{"DELETE", "/api/v1/tokens/{name}", RoleAdmin, s.revokeToken},
 		{"GET", "/api/v1/whoami", RoleViewer, s.whoami},
 		{"GET", bannerPattern, RoleBanner, s.banner},
+		{"GET", "/api/v1/github/deliveries", RoleAdmin, s.listGitHubDeliveries},
 	}
 }
 

@@ -32,7 +32,7 @@ type GitHubWriter interface {
 	// accepted delivery whose GitHub ID was accepted before is ErrConflict.
 	GitHubDeliveryInsert(ctx context.Context, d *GitHubDelivery) (int64, error)
 	// GitHubDeliveryFinish records what came of an accepted delivery.
-	GitHubDeliveryFinish(ctx context.Context, id int64, outcome, detail string) error
+	GitHubDeliveryFinish(ctx context.Context, p *GitHubDeliveryFinishParams) error
 	// GitHubReleasePut records what GitHub told about a release, once
 	// (a second put of the same release is a no-op).
 	GitHubReleasePut(ctx context.Context, r *GitHubRelease) error
@@ -59,6 +59,15 @@ type GitHubDelivery struct {
 	Outcome    string
 	Detail     string
 	ReceivedAt time.Time
+}
+
+// GitHubDeliveryFinishParams records what came of a delivery. Release
+// gives its GitHub ID back (a delivery that failed may come again).
+type GitHubDeliveryFinishParams struct {
+	ID      int64
+	Outcome string
+	Detail  string
+	Release bool
 }
 
 // GitHubDeliveryListParams filters deliveries.

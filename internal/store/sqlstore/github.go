@@ -21,9 +21,13 @@ func (s queries) GitHubDeliveryInsert(ctx context.Context, d *store.GitHubDelive
 }
 
 // GitHubDeliveryFinish records what came of a delivery.
-func (s queries) GitHubDeliveryFinish(ctx context.Context, id int64, outcome, detail string) error {
-	if _, err := s.q.exec(ctx, `UPDATE github_deliveries SET outcome = ?, detail = ? WHERE id = ?`, outcome, detail, id); err != nil {
-		return fmt.Errorf("error recording the outcome of GitHub delivery %d: %w", id, err)
+func (s queries) GitHubDeliveryFinish(ctx context.Context, p *store.GitHubDeliveryFinishParams) error {
+	q := `UPDATE github_deliveries SET outcome = ?, detail = ? WHERE id = ?`
+	if p.Release {
+		q = `UPDATE github_deliveries SET outcome = ?, detail = ?, accepted = 0 WHERE id = ?`
+	}
+	if _, err := s.q.exec(ctx, q, p.Outcome, p.Detail, p.ID); err != nil {
+		return fmt.Errorf("error recording the outcome of GitHub delivery %d: %w", p.ID, err)
 	}
 	return nil
 }

@@ -33,7 +33,7 @@ func testGitHub(t *testing.T, open Factory) {
 	_, err = insert(store.GitHubDelivery{DeliveryID: "d-1", Event: "push", Accepted: true, Outcome: "processing", ReceivedAt: t0.Add(2 * time.Second)})
 	require.ErrorIs(t, err, store.ErrConflict, "an accepted delivery ID is processed once")
 	require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		if err := tx.GitHubDeliveryFinish(ctx, id, "created", "web"); err != nil {
+		if err := tx.GitHubDeliveryFinish(ctx, &store.GitHubDeliveryFinishParams{ID: id, Outcome: "created", Detail: "web"}); err != nil {
 			return err
 		}
 		if err := tx.GitHubReleasePut(ctx, &store.GitHubRelease{Service: "web", Version: "abc", Repository: "o/r", PRs: []int64{7, 9}, Event: "workflow_run", CreatedAt: t0}); err != nil {
@@ -61,6 +61,14 @@ func testGitHub(t *testing.T, open Factory) {
 	ds, err := s.GitHubDeliveryList(ctx, &store.GitHubDeliveryListParams{})
 	require.NoError(t, err)
 	require.Len(t, ds, 2)
+	// A delivery that failed gives its ID back, so a redelivery is tried.
+	failed, err := insert(store.GitHubDelivery{DeliveryID: "d-2", Event: "push", Accepted: true, Outcome: "processing", ReceivedAt: t0})
+	require.NoError(t, err)
+	require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.GitHubDeliveryFinish(ctx, &store.GitHubDeliveryFinishParams{ID: failed, Outcome: "failed", Release: true})
+	}))
+	_, err = insert(store.GitHubDelivery{DeliveryID: "d-2", Event: "push", Accepted: true, Outcome: "processing", ReceivedAt: t0})
+	require.NoError(t, err)
 	require.Equal(t, store.GitHubDelivery{ID: id, DeliveryID: "d-1", Event: "push", Accepted: true, Outcome: "created", Detail: "web", ReceivedAt: t0.Add(time.Second)}, ds[0])
 	require.False(t, ds[1].Accepted)
 	rel, err := s.GitHubReleaseGet(ctx, "web", "abc")
