@@ -40,6 +40,8 @@ type GitHub struct {
 	mu       sync.Mutex
 	client   *Client
 	clientOf *config.GitHub
+	// syncLocks holds a mutex per release being synced.
+	syncLocks sync.Map
 }
 
 type storeBox struct{ s store.Store }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -21,6 +22,11 @@ import (
 type SyncArgs struct {
 	Service string `json:"service"`
 	Version string `json:"version"`
+	// After is the last event of the batch that asked for it: one job per
+	// batch of events about a release (a job enqueued while another runs
+	// must not be lost), and the same batch handed over again (a retried
+	// feed pass) enqueues nothing more.
+	After int64 `json:"after"`
 }
 
 // Kind is River's name for the job.
@@ -30,11 +36,12 @@ func (SyncArgs) Kind() string { return "bakery_github_sync" }
 // up on; errors GitHub will not change its mind about end the job at once.
 const syncAttempts = 1000
 
-// syncJob is unique per release while one waits: one pending run covers
-// every event before it, since it reads the release's state when it runs.
-func syncJob(service, version string) store.Job {
-	return store.Job{Kind: SyncArgs{}.Kind(), Args: SyncArgs{Service: service, Version: version},
-		Queue: engine.QueueGitHub, MaxAttempts: syncAttempts, UniqueWhileWaiting: true}
+// syncJob brings GitHub up to date about a release; it reads the
+// release's state when it runs, so a late job is harmless (it finds
+// nothing to send) and jobs of one release run one at a time (syncLocks).
+func syncJob(service, version string, after int64) store.Job {
+	return store.Job{Kind: SyncArgs{}.Kind(), Args: SyncArgs{Service: service, Version: version, After: after},
+		Queue: engine.QueueGitHub, MaxAttempts: syncAttempts, UniqueByArgs: true}
 }
 
 // syncEvents are the events that change what GitHub shows about a
@@ -66,15 +73,19 @@ func synced(cfg *config.Config, svc *config.Service) bool {
 // transaction that moves the subscriber's cursor.
 func (g *GitHub) Handle(ctx context.Context, tx store.Tx, events []pipeline.Event) error {
 	cfg := g.e.Config()
+	if len(events) == 0 {
+		return nil
+	}
+	after := events[len(events)-1].ID
 	seen := map[SyncArgs]bool{}
 	var jobs []store.Job
 	add := func(service, version string) {
-		a := SyncArgs{Service: service, Version: version}
+		a := SyncArgs{Service: service, Version: version, After: after}
 		if !shaRE.MatchString(version) || seen[a] {
 			return
 		}
 		seen[a] = true
-		jobs = append(jobs, syncJob(service, version))
+		jobs = append(jobs, syncJob(service, version, after))
 	}
 	for _, ev := range events {
 		if !syncEvents[ev.Type] && !strings.HasPrefix(ev.Type, "canary.") {
@@ -126,7 +137,9 @@ type syncWorker struct {
 // GitHub is behind until a sync succeeds.
 func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	g := w.g
-	err := g.syncUntilQuiet(ctx, job.Args.Service, job.Args.Version)
+	unlock := g.lockRelease(job.Args.Service, job.Args.Version)
+	err := g.Sync(ctx, job.Args.Service, job.Args.Version)
+	unlock()
 	if err == nil {
 		g.healthy(ctx, job.Args.Service)
 		return nil
@@ -148,36 +161,6 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	return river.JobSnooze(delay)
 }
 
-// syncUntilQuiet syncs, and again while events about the service arrived
-// during the sync: a job that runs is not enqueued again (it is unique
-// while it waits or runs), so it looks for itself.
-func (g *GitHub) syncUntilQuiet(ctx context.Context, service, version string) error {
-	st := g.store()
-	for range 3 {
-		from, err := st.EventLastID(ctx)
-		if err != nil {
-			return err
-		}
-		if err := g.Sync(ctx, service, version); err != nil {
-			return err
-		}
-		evs, err := st.EventList(ctx, &store.EventListParams{Service: service, AfterID: from, Limit: 100})
-		if err != nil {
-			return err
-		}
-		again := false
-		for _, ev := range evs {
-			if (syncEvents[ev.Type] || strings.HasPrefix(ev.Type, "canary.")) && (ev.Version == "" || ev.Version == version || ev.ToVersion == version) {
-				again = true
-			}
-		}
-		if !again {
-			return nil
-		}
-	}
-	return nil
-}
-
 // backoff grows with how long GitHub has been behind: a second at first,
 // a quarter of the time behind after that, at most five minutes.
 func backoff(behind time.Duration) time.Duration {
@@ -185,6 +168,15 @@ func backoff(behind time.Duration) time.Duration {
 }
 
 var errNotSynced = errors.New("not synced with GitHub")
+
+// lockRelease makes one release's syncs run one at a time in this
+// process, so two jobs never both create its Deployment.
+func (g *GitHub) lockRelease(service, version string) func() {
+	m, _ := g.syncLocks.LoadOrStore(service+"@"+version, &sync.Mutex{})
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
+}
 
 // behind records a failure and returns since when GitHub is behind.
 func (g *GitHub) behind(ctx context.Context, service string, cause error) time.Time {

@@ -46,10 +46,11 @@ func TestSignatureTestVector(t *testing.T) {
 }
 
 type bundle struct {
-	e   *engine.Engine
-	st  store.Store
-	g   *GitHub
-	env string
+	clock *testutil.Clock
+	e     *engine.Engine
+	st    store.Store
+	g     *GitHub
+	env   string
 }
 
 func env(name string, bake time.Duration) config.Environment {
@@ -76,7 +77,8 @@ func setup(t *testing.T, mutate func(*config.Config), subscribe bool, hc *http.C
 		mutate(cfg)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e := engine.New(engine.Options{Config: cfg, Clock: testutil.NewClock(t0), Logger: log})
+	clock := testutil.NewClock(t0)
+	e := engine.New(engine.Options{Config: cfg, Clock: clock, Logger: log})
 	g := New(Options{Engine: e, Logger: log, HTTPClient: hc})
 	if subscribe {
 		e.Subscribe(g)
@@ -89,7 +91,7 @@ func setup(t *testing.T, mutate func(*config.Config), subscribe bool, hc *http.C
 		e.Stop(ctx)
 		require.NoError(t, st.Close(ctx))
 	})
-	return &bundle{e: e, st: st, g: g, env: secretEnv}
+	return &bundle{clock: clock, e: e, st: st, g: g, env: secretEnv}
 }
 
 func fixture(t *testing.T, name string) []byte {

@@ -206,12 +206,6 @@ type Job struct {
 	// UniqueByArgs keeps at most one job of Kind with equal Args waiting,
 	// running or completed: inserting another is a no-op.
 	UniqueByArgs bool
-	// UniqueWhileWaiting keeps at most one job of Kind with equal Args
-	// waiting (or running): inserting another while one waits is a no-op,
-	// but once it has completed a new one may be enqueued. For jobs that
-	// bring something up to date, where one pending run covers every
-	// change before it.
-	UniqueWhileWaiting bool
 }
 
 // Job states as JobRow.State reports them (the job queue's own names).

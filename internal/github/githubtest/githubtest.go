@@ -12,7 +12,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -117,6 +119,13 @@ func (s *Server) App(id int64, key *rsa.PublicKey, installation int64, tokenTTL 
 	s.appID, s.appKey, s.installations[installation], s.tokenTTL = id, key, true, tokenTTL
 }
 
+// Clock sets the fake's clock (for tokens' expiry and JWTs' times).
+func (s *Server) Clock(now func() time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = now
+}
+
 // Outage makes every call answer status (503, 500 …) until Outage(0).
 func (s *Server) Outage(status int) {
 	s.mu.Lock()
@@ -209,7 +218,7 @@ var (
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	var body map[string]any
 	if r.Body != nil && (r.Method == http.MethodPost || r.Method == http.MethodPatch) {
-		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil && !errors.Is(err, io.EOF) {
 			s.answer(w, r, nil, http.StatusBadRequest, map[string]any{"message": "Problems parsing JSON", "documentation_url": docsURL})
 			return
 		}

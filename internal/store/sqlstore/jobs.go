@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/bakery-deploy/bakery/internal/store"
 )
@@ -39,10 +38,6 @@ func insertParams(jobs []store.Job) ([]river.InsertManyParams, error) {
 		opts := &river.InsertOpts{Queue: j.Queue, MaxAttempts: j.MaxAttempts, ScheduledAt: j.ScheduledAt}
 		if j.UniqueByArgs {
 			opts.UniqueOpts = river.UniqueOpts{ByArgs: true}
-		}
-		if j.UniqueWhileWaiting {
-			opts.UniqueOpts = river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{rivertype.JobStateAvailable,
-				rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled}}
 		}
 		params = append(params, river.InsertManyParams{Args: jobArgs{kind: j.Kind, args: args}, InsertOpts: opts})
 	}
