@@ -1,10 +1,13 @@
 package api
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/bakery-deploy/bakery/internal/redact"
 	"github.com/bakery-deploy/bakery/internal/store"
 )
 
@@ -12,6 +15,35 @@ import (
 // authenticated by its payload's signature, not by a bearer token.
 func (s *Server) MountWebhook(path string, h http.Handler) {
 	s.handle("POST "+path, h)
+}
+
+// GitHubView says that GitHub is behind on a service: since when its
+// updates fail, and the last error.
+type GitHubView struct {
+	Behind      bool      `json:"behind"`
+	BehindSince time.Time `json:"behind_since"`
+	LastError   string    `json:"last_error"`
+	// Message is the sentence the dashboard and bakery status show.
+	Message string `json:"message"`
+}
+
+// gitHubView is the service's GitHub health; nil when GitHub is up to date.
+func (s *Server) gitHubView(ctx context.Context, service string) *GitHubView {
+	gr, ok := s.e.Records().(store.GitHubReader)
+	if !ok {
+		return nil
+	}
+	hs, err := gr.GitHubHealthList(ctx)
+	if err != nil {
+		return nil
+	}
+	for _, h := range hs {
+		if h.Service == service {
+			return &GitHubView{Behind: true, BehindSince: h.BehindSince, LastError: redact.ForViewers(h.LastError),
+				Message: fmt.Sprintf("GitHub statuses are behind (since %s, last error: %s)", h.BehindSince.UTC().Format("2006-01-02 15:04 UTC"), redact.ForViewers(h.LastError))}
+		}
+	}
+	return nil
 }
 
 type deliveryJSON struct {

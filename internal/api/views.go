@@ -19,6 +19,9 @@ type ServiceView struct {
 	Service      string            `json:"service"`
 	Repository   string            `json:"repository,omitempty"`
 	Environments []EnvironmentView `json:"environments"`
+	// GitHub is set while bakery cannot bring GitHub up to date about
+	// the service's releases (deployments, commit statuses).
+	GitHub *GitHubView `json:"github,omitempty"`
 }
 
 // EnvironmentView is one environment of a service now.

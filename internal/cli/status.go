@@ -100,6 +100,9 @@ func printStatus(w io.Writer, services []api.ServiceView, now time.Time) {
 				fmt.Fprintf(w, "  ! %s: %s\n", termSafe(e.Name), termSafe(e.PileUp.Message))
 			}
 		}
+		if s.GitHub != nil {
+			fmt.Fprintf(w, "  ! %s\n", termSafe(s.GitHub.Message))
+		}
 		printQueues(w, s, now)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,7 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
+
+	"github.com/bakery-deploy/bakery/internal/api"
 
 	"github.com/bakery-deploy/bakery/internal/config"
 	"github.com/bakery-deploy/bakery/internal/engine"
@@ -146,6 +151,12 @@ func TestSyncWaitsOutAnOutageWithoutSlowingThePipeline(t *testing.T) {
 	h, _ := Health(ctx, b.st, "web")
 	require.Contains(t, h.LastError, "GitHub answered 503")
 	require.Empty(t, fake.Statuses(headSHA))
+	// The API (and so the dashboard and bakery status) says so.
+	view, err := api.New(b.e, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry()).Status(ctx, "web")
+	require.NoError(t, err)
+	require.NotNil(t, view.GitHub)
+	require.Contains(t, view.GitHub.Message, "GitHub statuses are behind (since 2026-11-25 17:10 UTC, last error: ")
+	require.Contains(t, view.GitHub.Message, "503")
 
 	fake.Outage(0)
 	waitFor(t, fake, "statuses after the outage", func() bool {
