@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -200,14 +201,20 @@ func (g *GitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, ans)
 }
 
-// readBody reads the body up to MaxPayload, into a buffer sized by
-// Content-Length when it is given, so the payload is held once.
+// readBody reads the body up to MaxPayload. With a Content-Length (what
+// GitHub sends) it is read into one buffer of exactly that size, so the
+// payload is held once; without one, a growing buffer reads it up to the
+// cap.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	rd := http.MaxBytesReader(w, r.Body, MaxPayload)
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength) + 1)
+	if n := r.ContentLength; n > 0 {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(rd, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
 	}
+	var buf bytes.Buffer
 	if _, err := buf.ReadFrom(rd); err != nil {
 		return nil, err
 	}
