@@ -35,7 +35,7 @@ func (s *Server) Status(ctx context.Context, service string) (ServiceView, error
 		return ServiceView{}, err
 	}
 	v := serviceView(svc, m)
-	v.GitHub = s.gitHubView(ctx, svc.Name)
+	s.decorate(ctx, svc, m, &v)
 	return v, nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/bakery-deploy/bakery/internal/config"
+	"github.com/bakery-deploy/bakery/internal/readmodel"
 	"github.com/bakery-deploy/bakery/internal/redact"
 	"github.com/bakery-deploy/bakery/internal/store"
 )
@@ -25,6 +27,42 @@ type GitHubView struct {
 	LastError   string    `json:"last_error"`
 	// Message is the sentence the dashboard and bakery status show.
 	Message string `json:"message"`
+}
+
+// ChangesView is what waits to enter an environment, as GitHub's compare
+// API says: the commits between what runs there and the newest release in
+// its queue, and the pull requests they merged.
+type ChangesView struct {
+	Base    string  `json:"base"`
+	Head    string  `json:"head"`
+	Commits int     `json:"commits"`
+	PRs     []int64 `json:"prs"`
+	// Message is "14 PRs waiting (23 commits)".
+	Message string `json:"message"`
+}
+
+// GitHubChanges is the GitHub integration's view of what waits per
+// environment (internal/github), when it runs.
+type GitHubChanges interface {
+	Waiting(ctx context.Context, repository string, m readmodel.Service) map[string]ChangesView
+}
+
+// SetGitHub gives the API the GitHub integration's view of what waits.
+func (s *Server) SetGitHub(g GitHubChanges) { s.github = g }
+
+// decorate adds what GitHub knows to a service's view: whether GitHub is
+// behind, and what waits for each environment.
+func (s *Server) decorate(ctx context.Context, svc *config.Service, m readmodel.Service, v *ServiceView) {
+	v.GitHub = s.gitHubView(ctx, svc.Name)
+	if s.github == nil {
+		return
+	}
+	changes := s.github.Waiting(ctx, svc.Repository, m)
+	for i := range v.Environments {
+		if c, ok := changes[v.Environments[i].Name]; ok {
+			v.Environments[i].Changes = &c
+		}
+	}
 }
 
 // gitHubView is the service's GitHub health; nil when GitHub is up to date.

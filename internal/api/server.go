@@ -39,6 +39,8 @@ type Server struct {
 	sessions Sessions
 	// limiter counts bad tokens per client address.
 	limiter *httpx.Limiter
+	// github, when set, says what waits per environment (SetGitHub).
+	github GitHubChanges
 }
 
 // New builds the API server for an engine whose store is open.

@@ -14,7 +14,7 @@ func (s *Server) listServices(w http.ResponseWriter, r *http.Request, _ *store.T
 			return err
 		}
 		v := serviceView(cfgSvc, m)
-		v.GitHub = s.gitHubView(r.Context(), svc.Name)
+		s.decorate(r.Context(), cfgSvc, m, &v)
 		out = append(out, v)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"services": out})
@@ -27,7 +27,7 @@ func (s *Server) getService(w http.ResponseWriter, r *http.Request, _ *store.Tok
 		return err
 	}
 	v := serviceView(svc, m)
-	v.GitHub = s.gitHubView(r.Context(), svc.Name)
+	s.decorate(r.Context(), svc, m, &v)
 	writeJSON(w, http.StatusOK, v)
 	return nil
 }

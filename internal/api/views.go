@@ -36,6 +36,9 @@ type EnvironmentView struct {
 	Locks  []LockView `json:"locks,omitempty"`
 	// Queue is how many releases wait to enter the environment.
 	Queue int `json:"queue"`
+	// Changes is what they contain beyond what runs there (GitHub's
+	// compare), when bakery knows it.
+	Changes *ChangesView `json:"changes,omitempty"`
 	// PileUp is set when a lock has held for over 12 hours: the changes
 	// piling up behind it will hit the environment all at once.
 	PileUp *PileUpView `json:"pile_up,omitempty"`

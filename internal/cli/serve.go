@@ -228,6 +228,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, secrets ..
 	}
 	apiSrv := api.New(s.e, log, reg)
 	apiSrv.MountWebhook(github.WebhookPath, gh)
+	apiSrv.SetGitHub(gh)
 	// Replicas sharing PostgreSQL each see only their own changes through
 	// OnChange; the dashboard reads the others' from the event log.
 	var poll time.Duration

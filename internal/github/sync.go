@@ -336,5 +336,5 @@ func (g *GitHub) Sync(ctx context.Context, service, version string) error {
 			}
 		}
 	}
-	return nil
+	return g.syncCompares(ctx, api, repo, view, rel)
 }

@@ -286,3 +286,44 @@ func TestClip(t *testing.T) {
 	require.Equal(t, "a b", Clip("a\n  b", 140))
 	_ = pipeline.EventLockPlaced
 }
+
+// TestWhatAReleaseContains: the commits and PRs between what runs in
+// production and the newest release waiting for it, from the compare
+// API, in the service's view ("2 PRs waiting").
+func TestWhatAReleaseContains(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, fake := syncSetup(t, func(cfg *config.Config) { cfg.Services[0].Trigger = nil })
+	c1, c2, c3, c4 := strings.Repeat("1", 40), strings.Repeat("2", 40), strings.Repeat("3", 40), strings.Repeat("4", 40)
+	fake.Commit(c1, "Start")
+	fake.Commit(c2, "Fix the total (#7)\n\nbody")
+	fake.Commit(c3, "Merge pull request #8 from octo-org/faster\n\nFaster")
+	fake.Commit(c4, "Tidy up")
+	_, err := b.e.CreateRelease(ctx, "ci", engine.ReleaseParams{Service: "web", Version: c1})
+	require.NoError(t, err)
+	waitFor(t, fake, "c1 in staging", func() bool { return fake.Statuses(c1)["bakery/staging"].State == "success" })
+	b.clock.Add(time.Hour)
+	require.NoError(t, b.e.Reconcile(ctx, "web"))
+	waitFor(t, fake, "c1 in production", func() bool { return fake.Statuses(c1)["bakery/production"].State == "success" })
+	for _, v := range []string{c2, c3, c4} {
+		_, err := b.e.CreateRelease(ctx, "ci", engine.ReleaseParams{Service: "web", Version: v})
+		require.NoError(t, err)
+	}
+	srv := api.New(b.e, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
+	srv.SetGitHub(b.g)
+	var got *api.ChangesView
+	waitFor(t, fake, "the compare of what waits for production", func() bool {
+		v, err := srv.Status(ctx, "web")
+		require.NoError(t, err)
+		got = v.Environments[1].Changes
+		return got != nil && got.Head == c4
+	})
+	require.Equal(t, &api.ChangesView{Base: c1, Head: c4, Commits: 3, PRs: []int64{7, 8}, Message: "2 PRs waiting (3 commits)"}, got)
+	n := 0
+	for _, c := range fake.Calls() {
+		if strings.Contains(c.Path, "/compare/") {
+			n++
+		}
+	}
+	require.LessOrEqual(t, n, 3, "a compare is fetched once per pair of commits")
+}

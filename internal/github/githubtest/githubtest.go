@@ -83,6 +83,7 @@ type Server struct {
 	statuses    map[string][]CommitStatus // sha → every status, oldest first
 	deployments map[int64]*Deployment
 	files       map[string][]string
+	history     []histCommit // the branch's commits, oldest first
 	nextID      int64
 	// failure injection
 	outage        int // status answered to every call while not 0
@@ -155,6 +156,16 @@ func (s *Server) CommitFiles(sha string, files ...string) {
 	s.files[sha] = files
 }
 
+type histCommit struct{ sha, message string }
+
+// Commit appends a commit to the fake repository's (linear) history, which
+// the compare API answers from.
+func (s *Server) Commit(sha, message string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.history = append(s.history, histCommit{sha, message})
+}
+
 // Calls returns the calls received so far.
 func (s *Server) Calls() []Call {
 	s.mu.Lock()
@@ -211,6 +222,7 @@ var (
 	depStatusRE   = regexp.MustCompile(`^/repos/([^/]+/[^/]+)/deployments/(\d+)/statuses$`)
 	statusRE      = regexp.MustCompile(`^/repos/([^/]+/[^/]+)/statuses/([0-9a-f]{40})$`)
 	commitRE      = regexp.MustCompile(`^/repos/([^/]+/[^/]+)/commits/([0-9a-f]{40})$`)
+	compareRE     = regexp.MustCompile(`^/repos/([^/]+/[^/]+)/compare/([0-9a-f]{40})\.\.\.([0-9a-f]{40})$`)
 	tokenRE       = regexp.MustCompile(`^/app/installations/(\d+)/access_tokens$`)
 	shaRE         = regexp.MustCompile(`^[0-9a-f]{40}$`)
 )
@@ -286,6 +298,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.createStatus(w, r, body, m[2])
+	case r.Method == http.MethodGet && compareRE.MatchString(r.URL.Path):
+		m := compareRE.FindStringSubmatch(r.URL.Path)
+		if !repoOf(m) {
+			return
+		}
+		s.compare(w, r, m[2], m[3])
 	case r.Method == http.MethodGet && commitRE.MatchString(r.URL.Path):
 		m := commitRE.FindStringSubmatch(r.URL.Path)
 		if !repoOf(m) {
@@ -304,6 +322,39 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.answer(w, r, body, http.StatusNotFound, map[string]any{"message": "Not Found", "documentation_url": docsURL})
 	}
+}
+
+// compare answers GET …/compare/BASE...HEAD from the linear history: the
+// commits after base up to head, oldest first, as GitHub lists them.
+func (s *Server) compare(w http.ResponseWriter, r *http.Request, base, head string) {
+	bi, hi := -1, -1
+	for i, c := range s.history {
+		if c.sha == base {
+			bi = i
+		}
+		if c.sha == head {
+			hi = i
+		}
+	}
+	if bi < 0 || hi < 0 {
+		s.answer(w, r, nil, http.StatusNotFound, map[string]any{"message": "Not Found", "documentation_url": docsURL})
+		return
+	}
+	status, commits := "identical", []map[string]any{}
+	switch {
+	case hi > bi:
+		status = "ahead"
+		for _, c := range s.history[bi+1 : hi+1] {
+			commits = append(commits, map[string]any{"sha": c.sha, "html_url": s.URL + "/commit/" + c.sha,
+				"commit": map[string]any{"message": c.message, "author": map[string]any{"name": "Ana Lima", "email": "ana@example.com", "date": "2026-11-25T17:01:30Z"}},
+				"author": map[string]any{"login": "ana"}, "parents": []map[string]any{}})
+		}
+	case hi < bi:
+		status = "behind"
+	}
+	s.answer(w, r, nil, http.StatusOK, map[string]any{"status": status, "ahead_by": len(commits), "behind_by": max(bi-hi, 0),
+		"total_commits": len(commits), "commits": commits, "files": []map[string]any{},
+		"html_url": fmt.Sprintf("%s/compare/%s...%s", s.URL, base, head)})
 }
 
 func (s *Server) answer(w http.ResponseWriter, r *http.Request, body map[string]any, status int, v any) {
