@@ -283,6 +283,7 @@ func (g *GitHub) Sync(ctx context.Context, service, version string) error {
 	base := strings.TrimSuffix(cfg.Server.URL, "/")
 	target := base + "/services/" + service
 	last := len(view.Environments) - 1
+	var lines []string
 	for i, env := range view.Environments {
 		deps, err := st.DeploymentList(ctx, &store.DeploymentListParams{Service: service, Environment: env.Name, ReleaseID: rel.ID, Limit: 1})
 		if err != nil {
@@ -293,6 +294,7 @@ func (g *GitHub) Sync(ctx context.Context, service, version string) error {
 			dep = &deps[0]
 		}
 		want := Describe(view, i, rel, dep)
+		lines = append(lines, fmt.Sprintf("**%s**: %s", env.Name, want.Description))
 		row := sent[env.Name]
 		row.Service, row.Version, row.Environment = service, version, env.Name
 		save := func() error {
@@ -334,6 +336,11 @@ func (g *GitHub) Sync(ctx context.Context, service, version string) error {
 			if err := save(); err != nil {
 				return err
 			}
+		}
+	}
+	if cfg.GitHub.PRComments {
+		if err := g.syncComments(ctx, api, repo, service, version, target, lines); err != nil {
+			return err
 		}
 	}
 	return g.syncCompares(ctx, api, repo, view, rel)

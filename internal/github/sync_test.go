@@ -327,3 +327,27 @@ func TestWhatAReleaseContains(t *testing.T) {
 	}
 	require.LessOrEqual(t, n, 3, "a compare is fetched once per pair of commits")
 }
+
+// TestPRComments: with github.pr_comments, each PR of a release gets one
+// comment, edited in place as the release travels.
+func TestPRComments(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, fake := syncSetup(t, func(cfg *config.Config) { cfg.GitHub.PRComments = true })
+	_, a := b.deliver(t, "push", "pr-1", fixture(t, "push.json"), "")
+	require.Len(t, a.Created, 1)
+	waitFor(t, fake, "the comment says staging", func() bool {
+		cs := fake.Comments(42)
+		return len(cs) == 1 && strings.Contains(cs[0].Body, "**staging**: in staging since")
+	})
+	b.clock.Add(time.Hour)
+	require.NoError(t, b.e.Reconcile(ctx, "web"))
+	waitFor(t, fake, "the comment says production", func() bool {
+		cs := fake.Comments(42)
+		return len(cs) == 1 && strings.Contains(cs[0].Body, "**production**: in production since 18:10 UTC")
+	})
+	cs := fake.Comments(42)
+	require.Len(t, cs, 1, "one comment per PR")
+	require.NotZero(t, cs[0].Updates, "updated in place")
+	require.True(t, strings.HasPrefix(cs[0].Body, commentMarker))
+}

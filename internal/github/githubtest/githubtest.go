@@ -84,6 +84,7 @@ type Server struct {
 	deployments map[int64]*Deployment
 	files       map[string][]string
 	history     []histCommit // the branch's commits, oldest first
+	comments    map[int64]*Comment
 	nextID      int64
 	// failure injection
 	outage        int // status answered to every call while not 0
@@ -103,7 +104,7 @@ type Server struct {
 // accepts token.
 func New(token string, repos ...string) *Server {
 	s := &Server{tokens: map[string]bool{token: true}, repos: map[string]bool{}, statuses: map[string][]CommitStatus{},
-		deployments: map[int64]*Deployment{}, files: map[string][]string{}, nextID: 1000, installations: map[int64]bool{},
+		deployments: map[int64]*Deployment{}, comments: map[int64]*Comment{}, files: map[string][]string{}, nextID: 1000, installations: map[int64]bool{},
 		tokenTTL: time.Hour, now: time.Now, notify: make(chan struct{}, 1)}
 	for _, r := range repos {
 		s.repos[strings.ToLower(r)] = true
@@ -157,6 +158,27 @@ func (s *Server) CommitFiles(sha string, files ...string) {
 }
 
 type histCommit struct{ sha, message string }
+
+// Comment is an issue (pull request) comment.
+type Comment struct {
+	ID      int64
+	Issue   int64
+	Body    string
+	Updates int // PATCHes after its creation
+}
+
+// Comments returns the comments on pull request pr.
+func (s *Server) Comments(pr int64) []Comment {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Comment
+	for id := int64(0); id <= s.nextID; id++ {
+		if c, ok := s.comments[id]; ok && c.Issue == pr {
+			out = append(out, *c)
+		}
+	}
+	return out
+}
 
 // Commit appends a commit to the fake repository's (linear) history, which
 // the compare API answers from.
@@ -218,13 +240,15 @@ func (s *Server) TokensIssued() int {
 }
 
 var (
-	deploymentsRE = regexp.MustCompile(`^/repos/([^/]+/[^/]+)/deployments$`)
-	depStatusRE   = regexp.MustCompile(`^/repos/([^/]+/[^/]+)/deployments/(\d+)/statuses$`)
-	statusRE      = regexp.MustCompile(`^/repos/([^/]+/[^/]+)/statuses/([0-9a-f]{40})$`)
-	commitRE      = regexp.MustCompile(`^/repos/([^/]+/[^/]+)/commits/([0-9a-f]{40})$`)
-	compareRE     = regexp.MustCompile(`^/repos/([^/]+/[^/]+)/compare/([0-9a-f]{40})\.\.\.([0-9a-f]{40})$`)
-	tokenRE       = regexp.MustCompile(`^/app/installations/(\d+)/access_tokens$`)
-	shaRE         = regexp.MustCompile(`^[0-9a-f]{40}$`)
+	deploymentsRE  = regexp.MustCompile(`^/repos/([^/]+/[^/]+)/deployments$`)
+	depStatusRE    = regexp.MustCompile(`^/repos/([^/]+/[^/]+)/deployments/(\d+)/statuses$`)
+	statusRE       = regexp.MustCompile(`^/repos/([^/]+/[^/]+)/statuses/([0-9a-f]{40})$`)
+	commitRE       = regexp.MustCompile(`^/repos/([^/]+/[^/]+)/commits/([0-9a-f]{40})$`)
+	compareRE      = regexp.MustCompile(`^/repos/([^/]+/[^/]+)/compare/([0-9a-f]{40})\.\.\.([0-9a-f]{40})$`)
+	issueCommentRE = regexp.MustCompile(`^/repos/([^/]+/[^/]+)/issues/(\d+)/comments$`)
+	commentRE      = regexp.MustCompile(`^/repos/([^/]+/[^/]+)/issues/comments/(\d+)$`)
+	tokenRE        = regexp.MustCompile(`^/app/installations/(\d+)/access_tokens$`)
+	shaRE          = regexp.MustCompile(`^[0-9a-f]{40}$`)
 )
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -298,6 +322,35 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.createStatus(w, r, body, m[2])
+	case r.Method == http.MethodPost && issueCommentRE.MatchString(r.URL.Path):
+		m := issueCommentRE.FindStringSubmatch(r.URL.Path)
+		if !repoOf(m) {
+			return
+		}
+		body, _ := body["body"].(string)
+		if body == "" {
+			s.answer(w, r, nil, http.StatusUnprocessableEntity, validation("IssueComment", "body", "missing_field", "body is missing"))
+			return
+		}
+		n, _ := strconv.ParseInt(m[2], 10, 64)
+		s.nextID++
+		c := &Comment{ID: s.nextID, Issue: n, Body: body}
+		s.comments[c.ID] = c
+		s.answer(w, r, nil, http.StatusCreated, map[string]any{"id": c.ID, "body": c.Body, "html_url": fmt.Sprintf("%s/pull/%d#issuecomment-%d", s.URL, n, c.ID)})
+	case r.Method == http.MethodPatch && commentRE.MatchString(r.URL.Path):
+		m := commentRE.FindStringSubmatch(r.URL.Path)
+		if !repoOf(m) {
+			return
+		}
+		id, _ := strconv.ParseInt(m[2], 10, 64)
+		c, ok := s.comments[id]
+		if !ok {
+			s.answer(w, r, nil, http.StatusNotFound, map[string]any{"message": "Not Found", "documentation_url": docsURL})
+			return
+		}
+		c.Body, _ = body["body"].(string)
+		c.Updates++
+		s.answer(w, r, nil, http.StatusOK, map[string]any{"id": c.ID, "body": c.Body})
 	case r.Method == http.MethodGet && compareRE.MatchString(r.URL.Path):
 		m := compareRE.FindStringSubmatch(r.URL.Path)
 		if !repoOf(m) {
