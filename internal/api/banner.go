@@ -34,7 +34,9 @@ func (s *Server) Status(ctx context.Context, service string) (ServiceView, error
 	if err != nil {
 		return ServiceView{}, err
 	}
-	return serviceView(svc, m), nil
+	v := serviceView(svc, m)
+	s.decorate(ctx, svc, m, &v)
+	return v, nil
 }
 
 // maxNewer bounds the releases counted; a gap that large says enough.

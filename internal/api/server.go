@@ -39,6 +39,8 @@ type Server struct {
 	sessions Sessions
 	// limiter counts bad tokens per client address.
 	limiter *httpx.Limiter
+	// github, when set, says what waits per environment (SetGitHub).
+	github GitHubChanges
 }
 
 // New builds the API server for an engine whose store is open.
@@ -91,6 +93,7 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/api/v1/insights", RoleViewer, s.getInsights},
 		{"GET", "/api/v1/backup", RoleAdmin, s.backup},
 		{"GET", bannerPattern, RoleBanner, s.banner},
+		{"GET", "/api/v1/github/deliveries", RoleAdmin, s.listGitHubDeliveries},
 	}
 }
 

@@ -19,6 +19,9 @@ type ServiceView struct {
 	Service      string            `json:"service"`
 	Repository   string            `json:"repository,omitempty"`
 	Environments []EnvironmentView `json:"environments"`
+	// GitHub is set while bakery cannot bring GitHub up to date about
+	// the service's releases (deployments, commit statuses).
+	GitHub *GitHubView `json:"github,omitempty"`
 }
 
 // EnvironmentView is one environment of a service now.
@@ -33,6 +36,9 @@ type EnvironmentView struct {
 	Locks  []LockView `json:"locks,omitempty"`
 	// Queue is how many releases wait to enter the environment.
 	Queue int `json:"queue"`
+	// Changes is what they contain beyond what runs there (GitHub's
+	// compare), when bakery knows it.
+	Changes *ChangesView `json:"changes,omitempty"`
 	// PileUp is set when a lock has held for over 12 hours: the changes
 	// piling up behind it will hit the environment all at once.
 	PileUp *PileUpView `json:"pile_up,omitempty"`

@@ -21,6 +21,7 @@ import (
 	"github.com/bakery-deploy/bakery/internal/api"
 	"github.com/bakery-deploy/bakery/internal/config"
 	"github.com/bakery-deploy/bakery/internal/engine"
+	"github.com/bakery-deploy/bakery/internal/github"
 	"github.com/bakery-deploy/bakery/internal/httpx"
 	"github.com/bakery-deploy/bakery/internal/secret"
 	"github.com/bakery-deploy/bakery/internal/store"
@@ -233,18 +234,25 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, secrets ..
 	// hub, which never blocks it.
 	s.hub = web.NewHub()
 	s.e = engine.New(engine.Options{Config: cfg, Logger: log, OnChange: s.hub.Notify, Registerer: reg, Secrets: secrets})
+	// GitHub in (the webhook) and out (deployments and statuses, as jobs
+	// fed by the event log): subscribed before the store takes the workers.
+	gh := github.New(github.Options{Engine: s.e, Logger: log})
+	s.e.Subscribe(gh)
 	st, err := sqlstore.Open(ctx, cfg.Server.Database, sqlstore.Options{Workers: s.e.Workers(), Logger: log})
 	if err != nil {
 		s.hub.Close()
 		return nil, err
 	}
 	s.st = st
+	gh.Bind(st)
 	if err := s.e.Start(ctx, st); err != nil {
 		s.closeStore()
 		s.hub.Close()
 		return nil, err
 	}
 	apiSrv := api.New(s.e, log, reg)
+	apiSrv.MountWebhook(github.WebhookPath, gh)
+	apiSrv.SetGitHub(gh)
 	// Replicas sharing PostgreSQL each see only their own changes through
 	// OnChange; the dashboard reads the others' from the event log.
 	var poll time.Duration

@@ -100,6 +100,14 @@ func printStatus(w io.Writer, services []api.ServiceView, now time.Time) {
 				fmt.Fprintf(w, "  ! %s: %s\n", termSafe(e.Name), termSafe(e.PileUp.Message))
 			}
 		}
+		for _, e := range s.Environments {
+			if e.Changes != nil {
+				fmt.Fprintf(w, "  %s: %s\n", termSafe(e.Name), termSafe(e.Changes.Message))
+			}
+		}
+		if s.GitHub != nil {
+			fmt.Fprintf(w, "  ! %s\n", termSafe(s.GitHub.Message))
+		}
 		printQueues(w, s, now)
 	}
 }

@@ -142,6 +142,9 @@ type Config struct {
 	Server Server
 	// Services are the services bakery deploys, in file order.
 	Services []Service
+	// GitHub connects bakery to GitHub (the github block; nil: not
+	// connected): webhooks in, deployments and commit statuses out.
+	GitHub *GitHub
 }
 
 // Server holds where bakery listens and where it keeps its state.
@@ -211,6 +214,13 @@ type Service struct {
 	// Environments are in promotion order: a release reaches Environments[i]
 	// only after it has baked in Environments[i-1]. There is at least one.
 	Environments []Environment
+	// Artifact is the template of the artifact reference of releases
+	// bakery creates itself (from a GitHub webhook): {sha}, {short_sha},
+	// {branch} and {service} are replaced. "" leaves it empty.
+	Artifact string
+	// Trigger says which GitHub events create this service's releases
+	// (nil: none).
+	Trigger *Trigger
 }
 
 // Environment is one stage of a service's pipeline.

@@ -16,10 +16,10 @@ import (
 
 // The fields each mapping accepts, in the order they are listed in messages.
 var (
-	rootFields        = []string{"server", "services"}
+	rootFields        = []string{"server", "services", "github"}
 	serverFields      = []string{"addr", "database", "inherit_env", "mask_env", "banner", "tls", "hsts", "trusted_proxies", "limits", "url", "insights", "retention"}
 	bannerFields      = []string{"public"}
-	serviceFields     = []string{"name", "repository", "environments"}
+	serviceFields     = []string{"name", "repository", "environments", "artifact", "trigger"}
 	environmentFields = []string{"name", "bake", "deploy", "windows", "migrations", "checks", "canary", "culprit_finding", "fix", "approval"}
 	deployFields      = []string{"command", "timeout", "dir", "env", "inherit_env"}
 	windowsFields     = []string{"timezone", "allow", "holidays", "holidays_ical"}
@@ -220,6 +220,8 @@ func (p *parser) root(doc *yaml.Node, cfg *Config) {
 	}
 	cfg.Server = p.server(f.get("server"), f.at("server"))
 	cfg.Services = p.services(f.get("services"), f.at("services"))
+	cfg.GitHub = p.github(f.get("github"), f.at("github"))
+	p.checkGitHubTriggers(cfg, f.at("github"))
 }
 
 // server walks the server mapping, applying defaults.
@@ -423,6 +425,7 @@ func (p *parser) service(n, at *yaml.Node, path string) (Service, *yaml.Node) {
 		}
 	}
 	svc.Environments = p.environments(f.get("environments"), f.at("environments"), f.field("environments"))
+	p.serviceGitHub(f, &svc)
 	return svc, nameNode
 }
 

@@ -16,6 +16,9 @@ import (
 const (
 	QueueDeploy  = "deploy"
 	QueueDefault = "default"
+	// QueueGitHub is the GitHub integration's (internal/github): its calls
+	// to GitHub wait there, so an outage never delays a promotion.
+	QueueGitHub = "github"
 )
 
 // jobAttempts is how often the queue runs a job whose worker returned an

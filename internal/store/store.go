@@ -87,6 +87,8 @@ type Reader interface {
 	BisectList(ctx context.Context, p *BisectListParams) ([]pipeline.Bisect, error)
 	// ApprovalList lists approvals of a service's releases, oldest first.
 	ApprovalList(ctx context.Context, p *ApprovalListParams) ([]pipeline.Approval, error)
+	// GitHubReader: the GitHub integration's tables (github.go).
+	GitHubReader
 }
 
 // Tx is a database transaction with bakery's writes.
@@ -175,6 +177,8 @@ type Tx interface {
 	// ApprovalInsert records that a person approved a release into an
 	// environment; ErrConflict if they did already.
 	ApprovalInsert(ctx context.Context, a *pipeline.Approval) (pipeline.Approval, error)
+	// GitHubWriter: the GitHub integration's tables (github.go).
+	GitHubWriter
 }
 
 // Store is bakery's database.

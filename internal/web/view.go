@@ -111,6 +111,8 @@ type serviceRow struct {
 	Repository string
 	Envs       []envCell
 	Err        string
+	// GitHub says GitHub's statuses are behind ("" when up to date).
+	GitHub string
 }
 
 // envCell is one environment of a service: what runs there and its state
@@ -277,6 +279,9 @@ func (h *Handler) row(ctx context.Context, svc *config.Service) serviceRow {
 // rowOf lays out a service's row from its view and newest deployments.
 func (h *Handler) rowOf(svc *config.Service, view api.ServiceView, deps []pipeline.Deployment) serviceRow {
 	r := serviceRow{Name: svc.Name, Repository: svc.Repository}
+	if view.GitHub != nil {
+		r.GitHub = view.GitHub.Message
+	}
 	latest := map[string]*pipeline.Deployment{}
 	for i := range deps {
 		if _, ok := latest[deps[i].Environment]; !ok {

@@ -37,6 +37,9 @@ var migrationsFS embed.FS
 const (
 	QueueDeploy  = "deploy"
 	QueueDefault = river.QueueDefault
+	// QueueGitHub runs the calls to GitHub (internal/github): a GitHub
+	// outage fills this queue, never the others.
+	QueueGitHub = "github"
 )
 
 // Options configures Open.
@@ -95,6 +98,7 @@ func riverConfig(opts Options, sqlite bool) *river.Config {
 	cfg.Queues = map[string]river.QueueConfig{
 		QueueDeploy:  {MaxWorkers: deployWorkers},
 		QueueDefault: {MaxWorkers: 10},
+		QueueGitHub:  {MaxWorkers: 4},
 	}
 	// Deploy commands have their own timeouts; River must not cancel them.
 	// With a negative timeout River's rescuer (v0.51) skips every running

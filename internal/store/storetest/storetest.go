@@ -45,6 +45,7 @@ func Run(t *testing.T, open Factory) {
 	t.Run("EventCursorsAndCommitTime", func(t *testing.T) { t.Parallel(); testCursors(t, open) })
 	t.Run("Bisects", func(t *testing.T) { t.Parallel(); testBisects(t, open) })
 	t.Run("Approvals", func(t *testing.T) { t.Parallel(); testApprovals(t, open) })
+	t.Run("GitHub", func(t *testing.T) { t.Parallel(); testGitHub(t, open) })
 }
 
 func mustRelease(t *testing.T, s store.Store, service, version string) pipeline.Release {
