@@ -234,6 +234,14 @@ type Environment struct {
 	// stable version and given a growing share of traffic, step by step,
 	// while an analysis judges it against the stable version.
 	Canary *Canary
+	// Router, if set, is bakery's one-upstream router in front of this
+	// environment (router), counting the requests each version answers
+	// for the exposure gate of the environment above. Never set with
+	// Canary, which has a router of its own.
+	Router *EnvRouter
+	// Exposure, if set, is the use a release must also have seen in the
+	// environment below before it may enter this one (exposure).
+	Exposure *Exposure
 }
 
 // Canary is a canary rollout into one environment.
