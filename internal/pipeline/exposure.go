@@ -22,6 +22,9 @@ type Exposure struct {
 	// when Promote is set (after_max_wait: promote).
 	MaxWait time.Duration
 	Promote bool
+	// Source is where requests are counted ("router" or "prometheus");
+	// "" counts every source's.
+	Source string
 }
 
 // ExposureCount is the use one release had in one environment: what the
@@ -30,7 +33,9 @@ type Exposure struct {
 type ExposureCount struct {
 	Environment string
 	ReleaseID   int64
-	Requests    int64
+	// Source says who counted Requests ("router", "prometheus").
+	Source   string
+	Requests int64
 	// People are distinct per-browser ids; they carry no personal data.
 	People []string
 }

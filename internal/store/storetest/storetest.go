@@ -43,6 +43,7 @@ func Run(t *testing.T, open Factory) {
 	t.Run("JobsCommitOrVanish", func(t *testing.T) { t.Parallel(); testJobs(t, open) })
 	t.Run("ReplicaHeartbeats", func(t *testing.T) { t.Parallel(); testReplicas(t, open) })
 	t.Run("EventCursorsAndCommitTime", func(t *testing.T) { t.Parallel(); testCursors(t, open) })
+	t.Run("Exposure", func(t *testing.T) { t.Parallel(); testExposure(t, open) })
 }
 
 func mustRelease(t *testing.T, s store.Store, service, version string) pipeline.Release {
