@@ -73,6 +73,8 @@ type Engine struct {
 	sweep   *sweepService
 	// feed hands the event log to its subscribers (feed.go).
 	feed *feedService
+	// exposure counts use for exposure gates (exposure.go).
+	exposure *exposureService
 
 	// The built-in routers of this process, under routersMu.
 	routersMu     sync.Mutex
@@ -122,6 +124,7 @@ func New(opts Options) *Engine {
 	e.weights = newWeightService(e)
 	e.sweep = newSweepService(e)
 	e.feed = newFeedService(e)
+	e.exposure = newExposureService(e)
 	if opts.Registerer != nil {
 		e.routerMetrics = router.NewMetrics(opts.Registerer)
 	}
@@ -206,6 +209,11 @@ func (e *Engine) Start(ctx context.Context, st store.Store) error {
 	go func() {
 		defer e.wg.Done()
 		e.migrationReader(ctx)
+	}()
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.exposure.run(ctx)
 	}()
 	return nil
 }
@@ -303,6 +311,7 @@ func (e *Engine) EnvSpecs(svc *config.Service) []pipeline.EnvSpec {
 		if env.Canary != nil {
 			specs[i].CanarySteps = CanarySteps(env.Canary)
 		}
+		specs[i].Exposure = ExposureSpec(env.Exposure)
 	}
 	return specs
 }

@@ -181,3 +181,36 @@ func exposureReason(st *State, ix *index, i int, env EnvSpec, c candidate, now t
 	}
 	return fmt.Sprintf("; max_wait %s is over with %s: promoted (after_max_wait: promote)", shortDur(x.MaxWait), g.progress(x))
 }
+
+// ExposureProgress is what the release a gate would take next has seen of
+// the gate's exposure, for people: the surfaces (status, watch, the
+// dashboard, the staging banner) show it.
+type ExposureProgress struct {
+	// Lower is the environment where use is counted.
+	Lower string
+	// Version is the release it is about: the environment below's current
+	// release, which the people there use now.
+	Version                  string
+	Requests, RequestsNeeded int64
+	People, PeopleNeeded     int
+	MaxWait                  time.Duration
+	Promote                  bool
+}
+
+// ExposureOf is environment i's exposure gate's progress for the release
+// running below it (nil if i has no gate or nothing runs below). It
+// counts like Decide: the release's own use and every newer release's.
+func ExposureOf(st State, i int) *ExposureProgress {
+	if i <= 0 || i >= len(st.Environments) || st.Environments[i].Exposure == nil {
+		return nil
+	}
+	x := st.Environments[i].Exposure
+	lower := st.Environments[i-1].Name
+	cur, _ := newIndex(st).current(lower)
+	if cur == nil {
+		return nil
+	}
+	seen := exposureOf(st.Exposure, lower, cur.ID)
+	return &ExposureProgress{Lower: lower, Version: cur.Version, Requests: seen.requests, RequestsNeeded: x.Requests,
+		People: seen.people, PeopleNeeded: x.People, MaxWait: x.MaxWait, Promote: x.Promote}
+}

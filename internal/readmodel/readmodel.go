@@ -60,6 +60,9 @@ type Environment struct {
 	// Releases are the releases between Lower and this environment, newest
 	// first, each with its state (pipeline.Queue); nil for the first.
 	Releases []pipeline.QueueEntry
+	// Exposure is the environment's exposure gate's progress for the
+	// release running in Lower (nil without a gate).
+	Exposure *pipeline.ExposureProgress
 }
 
 // Waiting counts the releases that wait to enter: baking, baked or with
@@ -98,6 +101,7 @@ func Build(st pipeline.State, now time.Time) Service {
 				e.Lower = st.Environments[i-1].Name
 				e.Bake = st.Environments[i].Bake
 				e.Releases = pipeline.Queue(st, i, now)
+				e.Exposure = pipeline.ExposureOf(st, i)
 			}
 		}
 		switch {
@@ -107,7 +111,8 @@ func Build(st pipeline.State, now time.Time) Service {
 			e.State = StateDeploying
 		case len(es.Locks) > 0:
 			e.State = StateLocked
-		case es.Wait.Kind == pipeline.WaitBake || es.Wait.Kind == pipeline.WaitWindow || es.Wait.Kind == pipeline.WaitChecks:
+		case es.Wait.Kind == pipeline.WaitBake || es.Wait.Kind == pipeline.WaitWindow || es.Wait.Kind == pipeline.WaitChecks ||
+			es.Wait.Kind == pipeline.WaitExposure:
 			e.State = StateWaiting
 		}
 		s.Environments = append(s.Environments, e)
