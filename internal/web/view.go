@@ -244,6 +244,10 @@ func (h *Handler) cell(svc string, i int, envs []api.EnvironmentView, latest *pi
 		c.Detail = c.Failed.Error
 	case ev.Waiting.Kind == string(pipeline.WaitWindow):
 		c.Kind, c.Label = "window", "waiting for window"
+	case ev.Waiting.Kind == string(pipeline.WaitExposure):
+		// Its bake time is over; the exposure gate waits for use below.
+		c.Kind, c.Label = "baking", "waiting for use of "+shortVersion(ev.Waiting.Version)
+		c.Detail = ev.Waiting.Message
 	case ev.Waiting.Kind == string(pipeline.WaitBake) && c.BakeVersion != "":
 		c.Kind, c.Label = "baking", "baking "+shortVersion(c.BakeVersion)
 		c.Detail = "in " + c.Lower
