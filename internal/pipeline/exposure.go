@@ -53,7 +53,9 @@ type exposureSeen struct {
 }
 
 // exposureOf sums the use of release id and every newer release in env.
-func exposureOf(counts []ExposureCount, env string, id int64) exposureSeen {
+// People are counted up to need (0: all): a gate that asks for 3 need not
+// build a set of 10,000.
+func exposureOf(counts []ExposureCount, env string, id int64, need int) exposureSeen {
 	var out exposureSeen
 	people := map[string]struct{}{}
 	for _, c := range counts {
@@ -62,6 +64,9 @@ func exposureOf(counts []ExposureCount, env string, id int64) exposureSeen {
 		}
 		out.requests += c.Requests
 		for _, p := range c.People {
+			if need > 0 && len(people) >= need {
+				break
+			}
 			people[p] = struct{}{}
 		}
 	}
@@ -93,7 +98,7 @@ func exposureFor(st *State, ix *index, i int, env EnvSpec, c candidate, now time
 	if i == 0 || x == nil || (x.Requests <= 0 && x.People <= 0) || ix.hasMark(env.Name, c.release.ID, MarkBakeSkipped) {
 		return exposureGate{met: true}
 	}
-	g := exposureGate{seen: exposureOf(st.Exposure, st.Environments[i-1].Name, c.release.ID)}
+	g := exposureGate{seen: exposureOf(st.Exposure, st.Environments[i-1].Name, c.release.ID, x.People)}
 	g.met = g.seen.requests >= x.Requests && g.seen.people >= x.People
 	if !g.met && x.MaxWait > 0 {
 		g.maxWaitAt = c.bakeStart.Add(x.MaxWait)
@@ -210,7 +215,7 @@ func ExposureOf(st State, i int) *ExposureProgress {
 	if cur == nil {
 		return nil
 	}
-	seen := exposureOf(st.Exposure, lower, cur.ID)
+	seen := exposureOf(st.Exposure, lower, cur.ID, x.People)
 	return &ExposureProgress{Lower: lower, Version: cur.Version, Requests: seen.requests, RequestsNeeded: x.Requests,
 		People: seen.people, PeopleNeeded: x.People, MaxWait: x.MaxWait, Promote: x.Promote}
 }

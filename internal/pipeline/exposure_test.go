@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -205,4 +206,25 @@ func TestExposureQueue(t *testing.T) {
 	w.used("staging", "a", 288)
 	q = Queue(w.st, 1, t0.Add(2*time.Hour))
 	require.Equal(t, ReleaseBaked, q[0].State)
+}
+
+// BenchmarkDecideExposure10kPeople is one decision on a gate whose release
+// has been used by 10,000 distinct people (the ids the store loads).
+//
+// Run: go test -run '^$' -bench DecideExposure -benchmem ./internal/pipeline/
+func BenchmarkDecideExposure10kPeople(b *testing.B) {
+	people := make([]string, 10_000)
+	for i := range people {
+		people[i] = fmt.Sprintf("%032x", i+1)
+	}
+	for _, need := range []int{3, 20_000} {
+		b.Run(fmt.Sprintf("people=%d", need), func(b *testing.B) {
+			w := newWorld(time.Hour, "staging", "production").exposure("production", Exposure{Requests: 500, People: need}).
+				release("a").deployed("staging", "a", DeploymentSucceeded, t0).used("staging", "a", 100, people...)
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = Decide(w.st, t0.Add(2*time.Hour))
+			}
+		})
+	}
 }
