@@ -308,13 +308,16 @@ func (x *exposureService) readPrometheus(ctx context.Context) {
 
 func (x *exposureService) promRequests(ctx context.Context, service, env string, p *config.ExposurePrometheus, version string) (int64, bool) {
 	query := strings.ReplaceAll(p.Query, config.VersionPlaceholder, version)
-	c, err := check.New(check.Spec{Name: "exposure", Timeout: 5 * time.Second, Prometheus: &check.PrometheusSpec{URL: p.URL, Query: query}})
+	// A count is never negative: min 0 is the bound a check needs, and a
+	// negative value (a broken query) is failing, not counted.
+	zero := 0.0
+	c, err := check.New(check.Spec{Name: "exposure", Timeout: 5 * time.Second, Prometheus: &check.PrometheusSpec{URL: p.URL, Query: query, Min: &zero}})
 	if err != nil {
 		x.e.log.Warn("exposure query not run", "service", service, "environment", env, "error", err)
 		return 0, false
 	}
 	res := c.Check(ctx)
-	if res.Outcome == check.Inconclusive || res.Value == nil || math.IsNaN(*res.Value) || *res.Value < 0 {
+	if res.Outcome != check.Healthy || res.Value == nil || math.IsNaN(*res.Value) || *res.Value < 0 {
 		x.e.log.Warn("no exposure from Prometheus: not counted", "service", service, "environment", env, "version", version, "reason", res.Reason)
 		return 0, false
 	}
