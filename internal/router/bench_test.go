@@ -169,3 +169,18 @@ func BenchmarkRecord(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRecordCounting is BenchmarkRecord for the router in front of
+// staging: recording one sample and counting it for the version served.
+//
+// Run: go test -run '^$' -bench 'Record' ./internal/router/
+func BenchmarkRecordCounting(b *testing.B) {
+	r := newRouter(b, "http://127.0.0.1:1", "http://127.0.0.1:1", Options{Service: "web", Environment: "staging", Metrics: NewMetrics(nil)})
+	r.SetVersion("3f2c1ab")
+	tr := r.tracks[0]
+	start := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		r.record(tr, http.StatusOK, start)
+	}
+}
