@@ -99,6 +99,9 @@ func printStatus(w io.Writer, services []api.ServiceView, now time.Time) {
 			if e.PileUp != nil {
 				fmt.Fprintf(w, "  ! %s: %s\n", termSafe(e.Name), termSafe(e.PileUp.Message))
 			}
+			if x := e.Exposure; x != nil {
+				fmt.Fprintf(w, "  ~ %s: exposure of %s in %s: %s\n", termSafe(e.Name), termSafe(x.Version), termSafe(x.Environment), exposureText(*x))
+			}
 		}
 		printQueues(w, s, now)
 	}
@@ -168,4 +171,21 @@ func humanDuration(d time.Duration) string {
 	default:
 		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
 	}
+}
+
+// exposureText is an exposure gate's progress: "212 of 500 requests, 1 of
+// 3 people".
+func exposureText(x api.ExposureView) string {
+	var parts []string
+	if x.RequestsNeeded > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d requests", x.Requests, x.RequestsNeeded))
+	}
+	if x.PeopleNeeded > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d people", x.People, x.PeopleNeeded))
+	}
+	s := strings.Join(parts, ", ")
+	if x.MaxWait != "" {
+		s += fmt.Sprintf(" (max_wait %s, then %s)", x.MaxWait, x.AfterMaxWait)
+	}
+	return s
 }
