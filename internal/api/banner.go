@@ -51,7 +51,9 @@ func (s *Server) Status(ctx context.Context, service string) (ServiceView, error
 	if err != nil {
 		return ServiceView{}, err
 	}
-	return serviceView(svc, m), nil
+	v := serviceView(svc, m)
+	s.exposureProblems(&v)
+	return v, nil
 }
 
 // maxNewer bounds the releases counted; a gap that large says enough.

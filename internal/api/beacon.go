@@ -246,3 +246,18 @@ func shortVersion(v string) string {
 	}
 	return v
 }
+
+// exposureProblems says, on each exposure gate whose requests the router
+// below counts, when that router is not serving in this process: its
+// requests are not counted, and the gate waits (rule 9).
+func (s *Server) exposureProblems(v *ServiceView) {
+	for i := 1; i < len(v.Environments); i++ {
+		x := v.Environments[i].Exposure
+		if x == nil {
+			continue
+		}
+		if err := s.e.RouterError(v.Service, x.Environment); err != nil {
+			x.Problem = fmt.Sprintf("the router in front of %s is not serving (%s): its requests are not counted, and the gate waits", x.Environment, err.Error())
+		}
+	}
+}

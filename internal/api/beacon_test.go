@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -118,4 +119,30 @@ func TestBeaconWithoutGate(t *testing.T) {
 	require.Nil(t, v.Beacon)
 	require.Nil(t, v.Exposure)
 	require.Equal(t, "You are on staging, where new changes arrive first", v.Message)
+}
+
+// TestExposureRouterDown: a router below that cannot listen counts
+// nothing, and the service view says so on the gate (rule 9).
+func TestExposureRouterDown(t *testing.T) {
+	t.Parallel()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { taken.Close() })
+	b := setup(t, func(c *config.Config) {
+		c.Services[0].Environments[0].Router = &config.EnvRouter{Listen: taken.Addr().String(), Upstream: "http://127.0.0.1:1", ResponseHeaderTimeout: time.Second}
+		c.Services[0].Environments[1].Exposure = &config.Exposure{Requests: 10, AfterMaxWait: config.AfterMaxWaitHold}
+	})
+	_, err = b.e.CreateRelease(context.Background(), "test", engine.ReleaseParams{Service: "web", Version: "a1"})
+	require.NoError(t, err)
+	var v ServiceView
+	require.Eventually(t, func() bool {
+		rec := b.do(t, "192.0.2.1", "viewer-secret", "GET", "/api/v1/services/web", "")
+		require.Equal(t, http.StatusOK, rec.Code)
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &v))
+		return v.Environments[1].Exposure != nil && v.Environments[1].Exposure.Problem != ""
+	}, 20*time.Second, 10*time.Millisecond)
+	x := v.Environments[1].Exposure
+	require.Contains(t, x.Problem, "the router in front of staging is not serving")
+	require.EqualValues(t, 0, x.Requests)
+	require.NotContains(t, x.Problem, taken.Addr().String(), "the address stays in the log")
 }

@@ -24,7 +24,9 @@ func (s *Server) getService(w http.ResponseWriter, r *http.Request, _ *store.Tok
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, serviceView(svc, m))
+	v := serviceView(svc, m)
+	s.exposureProblems(&v)
+	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 

@@ -65,6 +65,9 @@ type ExposureView struct {
 	PeopleNeeded   int    `json:"people_needed,omitempty"`
 	MaxWait        string `json:"max_wait,omitempty"`
 	AfterMaxWait   string `json:"after_max_wait,omitempty"`
+	// Problem says why use is not being counted now (the router below is
+	// not serving): missing data is not exposure, and the gate waits.
+	Problem string `json:"problem,omitempty"`
 }
 
 // QueuedReleaseView is one release between two environments.

@@ -101,6 +101,9 @@ func printStatus(w io.Writer, services []api.ServiceView, now time.Time) {
 			}
 			if x := e.Exposure; x != nil {
 				fmt.Fprintf(w, "  ~ %s: exposure of %s in %s: %s\n", termSafe(e.Name), termSafe(x.Version), termSafe(x.Environment), exposureText(*x))
+				if x.Problem != "" {
+					fmt.Fprintf(w, "  ! %s: %s\n", termSafe(e.Name), termSafe(x.Problem))
+				}
 			}
 		}
 		printQueues(w, s, now)
