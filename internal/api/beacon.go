@@ -223,6 +223,9 @@ func (s *Server) beacon(w http.ResponseWriter, r *http.Request, _ *store.Token) 
 		if errors.Is(err, engine.ErrNoPeopleGate) {
 			return &Error{Status: http.StatusNotFound, Message: "no exposure gate counts people here", Detail: err.Error()}
 		}
+		if errors.Is(err, engine.ErrTooManyBeacons) {
+			return &Error{Status: http.StatusServiceUnavailable, Message: "too many beacons", Detail: err.Error()}
+		}
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, BeaconResponse{Counted: true})

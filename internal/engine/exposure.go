@@ -89,6 +89,10 @@ func peopleCounted(svc *config.Service, env string) (int, bool) {
 // exposure gate counts in people.
 var ErrNoPeopleGate = errors.New("no exposure gate counts people here")
 
+// ErrTooManyBeacons says the beacons waiting for the next batch are at
+// their bound; the beacon is refused, never counted unchecked.
+var ErrTooManyBeacons = errors.New("too many beacons waiting to be written")
+
 // Beacon takes one banner beacon: person (a random per-browser id) used
 // release releaseID of service in env. It is held in memory and written
 // with the next batch; the same person twice is one person.
@@ -116,7 +120,7 @@ func (e *Engine) Beacon(ctx context.Context, service, env string, releaseID int6
 		return nil
 	}
 	if x.npeople >= maxPendingPeople {
-		return fmt.Errorf("%w: too many beacons waiting to be written; try again in a second", ErrConflict)
+		return fmt.Errorf("%w; try again in a second", ErrTooManyBeacons)
 	}
 	set[person] = struct{}{}
 	x.npeople++
