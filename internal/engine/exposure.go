@@ -153,6 +153,23 @@ func (e *Engine) BeaconKey(ctx context.Context) ([]byte, error) {
 	return key, nil
 }
 
+// deployed names the version a one-upstream router serves as soon as its
+// deployment succeeded in this process, so that its first requests count
+// for it (other replicas' routers learn it at their next batch, within
+// ExposureFlushInterval).
+func (x *exposureService) deployed(service, env, version string) {
+	svc, ok := x.e.Config().Service(service)
+	if !ok {
+		return
+	}
+	if en, _, ok := svc.Environment(env); !ok || en.Router == nil {
+		return
+	}
+	if r := x.e.routerFor(service, env); r != nil {
+		r.SetVersion(version)
+	}
+}
+
 // run flushes every ExposureFlushInterval until ctx ends, and once more
 // at the end.
 func (x *exposureService) run(ctx context.Context) {
