@@ -28,6 +28,7 @@ func (s *Server) getService(w http.ResponseWriter, r *http.Request, _ *store.Tok
 	}
 	v := serviceView(svc, m)
 	s.decorate(r.Context(), svc, m, &v)
+	s.exposureProblems(&v)
 	writeJSON(w, http.StatusOK, v)
 	return nil
 }

@@ -95,6 +95,23 @@
 //	      - name: canary-health
 //	        http: {url: "http://127.0.0.1:8093/healthz"}
 //
+// An environment may ask for proof of use besides bake time (see the
+// Exposure type): the release must also have answered requests and been
+// used by people in the environment below. Requests are counted by a
+// router in front of that environment (router, the canary's router with
+// one upstream) or by a Prometheus query; people by the banner's beacons:
+//
+//	environments:
+//	  - name: staging
+//	    router: {listen: 127.0.0.1:8081, upstream: http://127.0.0.1:9081}
+//	    deploy: {command: ["./deploy.sh", "staging"]}
+//	  - name: production
+//	    bake: 1h
+//	    exposure:
+//	      requests: 500                   # or prometheus: {url, query with {version}, min}
+//	      people: 3
+//	      max_wait: 12h                   # then hold (default) or after_max_wait: promote
+//
 // Relative paths in the file (a sqlite:// database, a deploy command such as
 // ./deploy.sh, a deploy dir, a holidays_ical file, server.tls files) are resolved against the
 // directory of the file, not against the directory bakery happens to be
@@ -257,6 +274,14 @@ type Environment struct {
 	Fix *FixLane
 	// Approval, if set, makes baked releases wait for approvals.
 	Approval *Approval
+	// Router, if set, is bakery's one-upstream router in front of this
+	// environment (router), counting the requests each version answers
+	// for the exposure gate of the environment above. Never set with
+	// Canary, which has a router of its own.
+	Router *EnvRouter
+	// Exposure, if set, is the use a release must also have seen in the
+	// environment below before it may enter this one (exposure).
+	Exposure *Exposure
 }
 
 // Canary is a canary rollout into one environment.

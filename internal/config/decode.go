@@ -20,7 +20,7 @@ var (
 	serverFields      = []string{"addr", "database", "inherit_env", "mask_env", "banner", "tls", "hsts", "trusted_proxies", "limits", "url", "insights", "retention"}
 	bannerFields      = []string{"public"}
 	serviceFields     = []string{"name", "repository", "environments", "artifact", "trigger"}
-	environmentFields = []string{"name", "bake", "deploy", "windows", "migrations", "checks", "canary", "culprit_finding", "fix", "approval"}
+	environmentFields = []string{"name", "bake", "deploy", "windows", "migrations", "checks", "canary", "culprit_finding", "fix", "approval", "router", "exposure"}
 	deployFields      = []string{"command", "timeout", "dir", "env", "inherit_env"}
 	windowsFields     = []string{"timezone", "allow", "holidays", "holidays_ical"}
 )
@@ -57,6 +57,9 @@ type parser struct {
 	// serverInherit is server.inherit_env, added to every command's own
 	// inherit_env (the server block is walked before the services).
 	serverInherit []string
+	// lastEnvNodes are the router and exposure nodes of the environment
+	// walked last (exposure.go checks them against the one below).
+	lastEnvNodes envNodes
 }
 
 // add records a problem positioned at n (or at an unknown position if n is nil).
@@ -446,9 +449,11 @@ func (p *parser) environments(n, at *yaml.Node, path string) []Environment {
 	}
 	envs := make([]Environment, 0, len(n.Content))
 	seen := map[string]firstUse{}
+	var nodes []envNodes
 	for i, item := range n.Content {
 		epath := fmt.Sprintf("%s[%d]", path, i)
 		env, nameNode := p.environment(p.resolve(item), item, epath, i == 0)
+		nodes = append(nodes, p.lastEnvNodes)
 		if nameNode != nil {
 			if first, dup := seen[env.Name]; dup {
 				p.add(nameNode, join(epath, "name"), "duplicate environment name %q: %s at line %d already uses it; give each environment of a service its own name", env.Name, first.field, first.line)
@@ -458,6 +463,7 @@ func (p *parser) environments(n, at *yaml.Node, path string) []Environment {
 		}
 		envs = append(envs, env)
 	}
+	p.exposureSources(envs, nodes)
 	return envs
 }
 
@@ -465,6 +471,7 @@ func (p *parser) environments(n, at *yaml.Node, path string) []Environment {
 // it is the first entry, which may not have a bake.
 func (p *parser) environment(n, at *yaml.Node, path string, first bool) (Environment, *yaml.Node) {
 	var env Environment
+	p.lastEnvNodes = envNodes{path: path}
 	if isNull(n) {
 		n = nil
 	}
@@ -502,6 +509,14 @@ func (p *parser) environment(n, at *yaml.Node, path string, first bool) (Environ
 		env.Canary = p.canary(v, f.field("canary"))
 	}
 	p.gates(f, &env, first)
+	if v := f.get("router"); v != nil {
+		env.Router = p.envRouter(v, f.field("router"))
+		p.lastEnvNodes.router = v
+	}
+	if v := f.get("exposure"); v != nil {
+		env.Exposure, p.lastEnvNodes.requests = p.exposure(v, f.field("exposure"))
+		p.lastEnvNodes.exposure = v
+	}
 	return env, nameNode
 }
 

@@ -246,6 +246,13 @@ func (h *Handler) cell(svc string, i int, envs []api.EnvironmentView, latest *pi
 		c.Detail = c.Failed.Error
 	case ev.Waiting.Kind == string(pipeline.WaitWindow):
 		c.Kind, c.Label = "window", "waiting for window"
+	case ev.Waiting.Kind == string(pipeline.WaitExposure):
+		// Its bake time is over; the exposure gate waits for use below.
+		c.Kind, c.Label = "baking", "waiting for use of "+shortVersion(ev.Waiting.Version)
+		c.Detail = ev.Waiting.Message
+		if ev.Exposure != nil && ev.Exposure.Problem != "" {
+			c.Detail += "; " + ev.Exposure.Problem
+		}
 	case ev.Waiting.Kind == string(pipeline.WaitBake) && c.BakeVersion != "":
 		c.Kind, c.Label = "baking", "baking "+shortVersion(c.BakeVersion)
 		c.Detail = "in " + c.Lower

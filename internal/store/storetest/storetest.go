@@ -46,6 +46,7 @@ func Run(t *testing.T, open Factory) {
 	t.Run("Bisects", func(t *testing.T) { t.Parallel(); testBisects(t, open) })
 	t.Run("Approvals", func(t *testing.T) { t.Parallel(); testApprovals(t, open) })
 	t.Run("GitHub", func(t *testing.T) { t.Parallel(); testGitHub(t, open) })
+	t.Run("Exposure", func(t *testing.T) { t.Parallel(); testExposure(t, open) })
 }
 
 func mustRelease(t *testing.T, s store.Store, service, version string) pipeline.Release {
