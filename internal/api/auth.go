@@ -25,8 +25,8 @@ type Role string
 
 // The roles, weakest first.
 const (
-	// RoleBanner reads the banner route and nothing else: it is the
-	// credential apps embed in public pages for banner.js.
+	// RoleBanner reads the banner route and sends its beacon, nothing
+	// else: it is the credential apps embed in public pages for banner.js.
 	RoleBanner   Role = "banner"
 	RoleViewer   Role = "viewer"
 	RoleDeployer Role = "deployer"
@@ -142,7 +142,7 @@ func (s *Server) authed(min Role, h func(http.ResponseWriter, *http.Request, *st
 		if Role(tok.Role).rank() < min.rank() {
 			detail := fmt.Sprintf("token %q has role %s; %s %s needs %s or higher", tok.Name, tok.Role, r.Method, r.URL.Path, min)
 			if Role(tok.Role) == RoleBanner {
-				detail = fmt.Sprintf("token %q has role banner, which reads the banner route (GET %s) and nothing else", tok.Name, bannerPattern)
+				detail = fmt.Sprintf("token %q has role banner, which reads the banner route (GET %s), sends its beacon (POST %s) and nothing else", tok.Name, bannerPattern, beaconPattern)
 			}
 			writeError(w, &Error{Status: http.StatusForbidden, Message: "forbidden", Detail: detail})
 			return

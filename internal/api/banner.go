@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/bakery-deploy/bakery/internal/readmodel"
 	"github.com/bakery-deploy/bakery/internal/store"
 )
 
@@ -25,6 +26,22 @@ type BannerView struct {
 	NewerIn    string `json:"newer_in"`
 	NewerCount int    `json:"newer_count"`
 	Message    string `json:"message"`
+	// Exposure is set when the environment after this one has an exposure
+	// gate counting people: how many have used the release running here
+	// (and newer ones) of how many it asks for.
+	Exposure *BannerExposure `json:"exposure,omitempty"`
+	// Beacon is the ticket the page sends its beacon with (POST Beacon.URL),
+	// set with Exposure.
+	Beacon *BeaconTicket `json:"beacon,omitempty"`
+
+	// publicMessage is Message without the version, for the public banner.
+	publicMessage string
+}
+
+// BannerExposure is the count of people the staging banner shows.
+type BannerExposure struct {
+	People       int `json:"people"`
+	PeopleNeeded int `json:"people_needed"`
 }
 
 // Status is a service's pipeline now, as GET /api/v1/services/{service}
@@ -34,7 +51,10 @@ func (s *Server) Status(ctx context.Context, service string) (ServiceView, error
 	if err != nil {
 		return ServiceView{}, err
 	}
-	return serviceView(svc, m), nil
+	v := serviceView(svc, m)
+	s.decorate(ctx, svc, m, &v)
+	s.exposureProblems(&v)
+	return v, nil
 }
 
 // maxNewer bounds the releases counted; a gap that large says enough.
@@ -71,6 +91,9 @@ func (s *Server) publicBanner(authed http.Handler) http.Handler {
 			return
 		}
 		b.Version = nil
+		if b.publicMessage != "" {
+			b.Message = b.publicMessage
+		}
 		writeBanner(w, b)
 	})
 }
@@ -93,6 +116,11 @@ func (s *Server) bannerView(ctx context.Context, service, env string) (BannerVie
 	}
 	if i == 0 {
 		b.Message = fmt.Sprintf("You are on %s, where new changes arrive first", env)
+	}
+	if err := s.bannerExposure(ctx, &b, d, i); err != nil {
+		return BannerView{}, err
+	}
+	if i == 0 {
 		return b, nil
 	}
 	b.NewerIn = svc.Environments[i-1].Name
@@ -131,7 +159,7 @@ func writeBanner(w http.ResponseWriter, b BannerView) {
 // withCORS lets apps on other origins read the banner with a token in the
 // Authorization header; every other route stays same-origin.
 func withCORS(pattern string, h http.Handler) http.Handler {
-	if pattern != bannerPattern {
+	if pattern != bannerPattern && pattern != beaconPattern {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -148,4 +176,44 @@ func bannerPreflight(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Access-Control-Allow-Headers", "Authorization, Accept")
 	w.Header().Set("Access-Control-Max-Age", "600")
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// bannerExposure adds the count of people to the banner of environment i
+// when the gate of the environment after it counts them: "You are helping
+// bake web 3f2c1ab — 2 of 3 people so far", and a beacon ticket.
+func (s *Server) bannerExposure(ctx context.Context, b *BannerView, d readmodel.Service, i int) error {
+	if i+1 >= len(d.Environments) || b.Version == nil {
+		return nil
+	}
+	x := d.Environments[i+1].Exposure
+	if x == nil || x.PeopleNeeded <= 0 {
+		return nil
+	}
+	b.Exposure = &BannerExposure{People: x.People, PeopleNeeded: x.PeopleNeeded}
+	b.Message = fmt.Sprintf("You are helping bake %s %s — %d of %d people so far", b.Service, shortVersion(*b.Version), x.People, x.PeopleNeeded)
+	b.publicMessage = fmt.Sprintf("You are helping bake %s — %d of %d people so far", b.Service, x.People, x.PeopleNeeded)
+	t, err := s.beaconTicket(ctx, b.Service, b.Environment, d.Environments[i].Current.ID)
+	if err != nil {
+		return err
+	}
+	b.Beacon = t
+	return nil
+}
+
+// publicBeacon takes beacons without a token when server.banner.public is
+// set, like the banner itself; the ticket's signature still decides.
+func (s *Server) publicBeacon(authed http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.e.Config().Server.Banner.Public || r.Header.Get("Authorization") != "" {
+			authed.ServeHTTP(w, r)
+			return
+		}
+		if err := s.beacon(w, r, nil); err != nil {
+			apiErr := toAPIError(err)
+			if apiErr.Status >= 500 {
+				s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+			}
+			writeError(w, apiErr)
+		}
+	})
 }

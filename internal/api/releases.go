@@ -153,6 +153,13 @@ func (s *Server) getRelease(w http.ResponseWriter, r *http.Request, _ *store.Tok
 			stage.State = "superseded"
 			stage.Message = fmt.Sprintf("a newer release was promoted into %s in its place", env.Name)
 			blocked = true
+		} else if w := m.Environments[i].Wait; entry != nil && entry.State == pipeline.ReleaseBaking && w.Kind == pipeline.WaitExposure && w.Version == rel.Version {
+			// Baked long enough; the exposure gate waits for use below.
+			stage.State = "baking"
+			stage.Message = w.Message
+		} else if entry != nil && entry.State == pipeline.ReleaseBaking && !entry.BakeEnd.After(m.At) {
+			stage.State = "baking"
+			stage.Message = fmt.Sprintf("%s is %s", rel.Version, entry.Why)
 		} else if entry != nil && entry.State == pipeline.ReleaseBaking {
 			stage.State = "baking"
 			stage.Message = fmt.Sprintf("%s is baking in %s until %s", rel.Version, svc.Environments[i-1].Name, entry.BakeEnd.UTC().Format(time.RFC3339))

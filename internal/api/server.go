@@ -39,6 +39,12 @@ type Server struct {
 	sessions Sessions
 	// limiter counts bad tokens per client address.
 	limiter *httpx.Limiter
+	// github, when set, says what waits per environment (SetGitHub).
+	github GitHubChanges
+	// beaconLimiter counts banner beacons per client address, and
+	// beaconNonces the beacon tickets taken (beacon.go).
+	beaconLimiter *httpx.Limiter
+	beaconNonces  nonces
 	// notify serves the notification deliveries (SetNotifications).
 	notify Notifications
 }
@@ -46,7 +52,8 @@ type Server struct {
 // New builds the API server for an engine whose store is open.
 func New(e *engine.Engine, log *slog.Logger, reg *prometheus.Registry) *Server {
 	s := &Server{e: e, log: log, mux: http.NewServeMux(), metrics: newMetrics(reg), patterns: map[string]bool{},
-		limiter: httpx.NewLimiter(httpx.LimiterOptions{Clock: e})}
+		limiter:       httpx.NewLimiter(httpx.LimiterOptions{Clock: e}),
+		beaconLimiter: httpx.NewLimiter(httpx.LimiterOptions{Clock: e, Limit: BeaconLimit, Window: BeaconWindow})}
 	s.routes(reg)
 	return s
 }
@@ -93,6 +100,8 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/api/v1/insights", RoleViewer, s.getInsights},
 		{"GET", "/api/v1/backup", RoleAdmin, s.backup},
 		{"GET", bannerPattern, RoleBanner, s.banner},
+		{"GET", "/api/v1/github/deliveries", RoleAdmin, s.listGitHubDeliveries},
+		{"POST", beaconPattern, RoleBanner, s.beacon},
 		{"GET", "/api/v1/notifications/deliveries", RoleDeployer, s.listDeliveries},
 		{"POST", "/api/v1/notifications/deliveries/{id}/resend", RoleDeployer, s.resendDelivery},
 	}
@@ -104,9 +113,13 @@ func (s *Server) routes(reg *prometheus.Registry) {
 		if rt.pattern == bannerPattern {
 			h = s.publicBanner(h)
 		}
+		if rt.pattern == beaconPattern {
+			h = s.publicBeacon(h)
+		}
 		s.handle(rt.method+" "+rt.pattern, withCORS(rt.pattern, h))
 	}
 	s.handle("OPTIONS "+bannerPattern, http.HandlerFunc(bannerPreflight))
+	s.handle("OPTIONS "+beaconPattern, http.HandlerFunc(beaconPreflight))
 	s.handle("GET /api/v1/openapi.json", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		// Public and the same for everyone, but it changes with an

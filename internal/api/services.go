@@ -13,7 +13,9 @@ func (s *Server) listServices(w http.ResponseWriter, r *http.Request, _ *store.T
 		if err != nil {
 			return err
 		}
-		out = append(out, serviceView(cfgSvc, m))
+		v := serviceView(cfgSvc, m)
+		s.decorate(r.Context(), cfgSvc, m, &v)
+		out = append(out, v)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"services": out})
 	return nil
@@ -24,7 +26,10 @@ func (s *Server) getService(w http.ResponseWriter, r *http.Request, _ *store.Tok
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, serviceView(svc, m))
+	v := serviceView(svc, m)
+	s.decorate(r.Context(), svc, m, &v)
+	s.exposureProblems(&v)
+	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 

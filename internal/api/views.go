@@ -19,6 +19,9 @@ type ServiceView struct {
 	Service      string            `json:"service"`
 	Repository   string            `json:"repository,omitempty"`
 	Environments []EnvironmentView `json:"environments"`
+	// GitHub is set while bakery cannot bring GitHub up to date about
+	// the service's releases (deployments, commit statuses).
+	GitHub *GitHubView `json:"github,omitempty"`
 }
 
 // EnvironmentView is one environment of a service now.
@@ -33,6 +36,9 @@ type EnvironmentView struct {
 	Locks  []LockView `json:"locks,omitempty"`
 	// Queue is how many releases wait to enter the environment.
 	Queue int `json:"queue"`
+	// Changes is what they contain beyond what runs there (GitHub's
+	// compare), when bakery knows it.
+	Changes *ChangesView `json:"changes,omitempty"`
 	// PileUp is set when a lock has held for over 12 hours: the changes
 	// piling up behind it will hit the environment all at once.
 	PileUp *PileUpView `json:"pile_up,omitempty"`
@@ -49,6 +55,25 @@ type EnvironmentView struct {
 	// one, newest first, each with its state as the engine's decision sees
 	// it; absent for the first environment.
 	Releases []QueuedReleaseView `json:"releases,omitempty"`
+	// Exposure is the environment's exposure gate's progress for the
+	// release running below it; absent without a gate.
+	Exposure *ExposureView `json:"exposure,omitempty"`
+}
+
+// ExposureView is an exposure gate's progress: the use the release running
+// in the environment below (and every newer one) has seen there.
+type ExposureView struct {
+	Environment    string `json:"environment"`
+	Version        string `json:"version"`
+	Requests       int64  `json:"requests"`
+	RequestsNeeded int64  `json:"requests_needed,omitempty"`
+	People         int    `json:"people"`
+	PeopleNeeded   int    `json:"people_needed,omitempty"`
+	MaxWait        string `json:"max_wait,omitempty"`
+	AfterMaxWait   string `json:"after_max_wait,omitempty"`
+	// Problem says why use is not being counted now (the router below is
+	// not serving): missing data is not exposure, and the gate waits.
+	Problem string `json:"problem,omitempty"`
 }
 
 // QueuedReleaseView is one release between two environments.
@@ -248,6 +273,16 @@ func serviceView(svc *config.Service, m readmodel.Service) ServiceView {
 		}
 		ev.Waiting = WaitView{Kind: string(env.Wait.Kind), Version: env.Wait.Version, Until: timePtr(env.Wait.Until), Message: env.Wait.Message}
 		ev.Queue = len(env.Queue)
+		if x := env.Exposure; x != nil {
+			ev.Exposure = &ExposureView{Environment: x.Lower, Version: x.Version, Requests: x.Requests, RequestsNeeded: x.RequestsNeeded,
+				People: x.People, PeopleNeeded: x.PeopleNeeded}
+			if x.MaxWait > 0 {
+				ev.Exposure.MaxWait, ev.Exposure.AfterMaxWait = x.MaxWait.String(), "hold"
+				if x.Promote {
+					ev.Exposure.AfterMaxWait = "promote"
+				}
+			}
+		}
 		for _, l := range env.Locks {
 			ev.Locked = true
 			ev.Locks = append(ev.Locks, lockView(l))

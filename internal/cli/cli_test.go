@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,4 +101,21 @@ func TestServerTextIsEscaped(t *testing.T) {
 	out = run(t, server, "history", "web", "--json")
 	require.NotContains(t, out, "\x1b")
 	require.Contains(t, out, `incident \u001b]0;pwned\u0007\u001b[2J`)
+}
+
+// TestStatusShowsExposure: bakery status prints an exposure gate's
+// progress and the wait that names what is missing.
+func TestStatusShowsExposure(t *testing.T) {
+	t.Parallel()
+	v := "v1"
+	view := api.ServiceView{Service: "web", Environments: []api.EnvironmentView{
+		{Name: "staging", Version: &v, State: "idle", Waiting: api.WaitView{Kind: "up_to_date", Message: "up to date"}},
+		{Name: "production", State: "waiting", Waiting: api.WaitView{Kind: "exposure", Version: "v1",
+			Message: "v1 baked 1h; 212 of 500 requests, 1 of 3 people in staging"},
+			Exposure: &api.ExposureView{Environment: "staging", Version: "v1", Requests: 212, RequestsNeeded: 500, People: 1, PeopleNeeded: 3}},
+	}}
+	var out strings.Builder
+	printStatus(&out, []api.ServiceView{view}, time.Now())
+	require.Contains(t, out.String(), "v1 baked 1h; 212 of 500 requests, 1 of 3 people in staging")
+	require.Contains(t, out.String(), "~ production: exposure of v1 in staging: 212 of 500 requests, 1 of 3 people")
 }

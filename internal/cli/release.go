@@ -16,8 +16,9 @@ func newReleaseCmd(g *globals) *cobra.Command {
 		Short: "Register releases",
 	}
 	var req api.ReleaseRequest
+	var fromGit string
 	create := &cobra.Command{
-		Use:   "create SERVICE VERSION",
+		Use:   "create SERVICE VERSION | create SERVICE --from-git [DIR]",
 		Short: "Register a release; it enters the first environment at once",
 		Long: `Register a release of SERVICE. VERSION is a commit SHA or tag (1-128 characters
 from A-Z a-z 0-9 . _ -, not starting with "-", not "." or "..") and is
@@ -31,12 +32,47 @@ environment, but in an environment with a fix lane (fix: {bake: 10m,
 approvals: 1}) it bakes for the lane's shorter time and passes the
 environment's locks once people other than you have approved it with
 'bakery approve SERVICE ENV VERSION --reason R'. The lock stays for every
-other release.`,
+other release.
+
+--from-git [DIR] reads the release from the git checkout in DIR (default:
+the current directory) instead: VERSION is HEAD's full SHA, and --message
+and --author default to HEAD's message and author and --committed-at to its
+commit time (git log -1; git must be on PATH). That is what a CI job runs after pushing the image.`,
 		Example: `  bakery release create web 3f2c1ab --artifact registry.example.com/web:3f2c1ab --message "Fix login" --author ana
   bakery release create web 3f2c1ab --committed-at "$(git show -s --format=%cI 3f2c1ab)"
-  bakery release create web 9be01d4 --fix --reason "INC-42: revert the cache change"`,
-		Args: cobra.ExactArgs(2),
+  bakery release create web 9be01d4 --fix --reason "INC-42: revert the cache change"
+  bakery release create web --from-git --artifact registry.example.com/web:$GITHUB_SHA
+  bakery release create web --from-git ./checkout`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("from-git") {
+				return cobra.RangeArgs(1, 2)(cmd, args)
+			}
+			if len(args) != 2 {
+				return fmt.Errorf("release create needs SERVICE and VERSION (or SERVICE --from-git [DIR] to read them from a git checkout); got %d argument(s)", len(args))
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("from-git") {
+				dir := fromGit
+				if len(args) == 2 {
+					dir = args[1] // --from-git DIR, with a space
+				}
+				head, err := gitHead(dir)
+				if err != nil {
+					return err
+				}
+				args = []string{args[0], head.SHA}
+				if !cmd.Flags().Changed("message") {
+					req.Message = head.Message
+				}
+				if !cmd.Flags().Changed("author") {
+					req.Author = head.Author
+				}
+				if !cmd.Flags().Changed("committed-at") && !head.CommittedAt.IsZero() {
+					req.CommittedAt = head.CommittedAt.UTC().Format(time.RFC3339)
+				}
+			}
 			c, err := newClient(g.server)
 			if err != nil {
 				return err
@@ -72,6 +108,8 @@ other release.`,
 	create.Flags().BoolVar(&req.Fix, "fix", false, "mark the release as a fix (the fix lane); needs --reason")
 	create.Flags().StringVar(&req.FixReason, "reason", "", "what the fix fixes (with --fix)")
 	create.Flags().StringArrayVar(&req.Migrations, "migration", nil, "a schema migration the release needs applied before its code deploys (repeatable)")
+	create.Flags().StringVar(&fromGit, "from-git", ".", "read VERSION, message and author from HEAD of the git checkout in DIR (default .)")
+	create.Flags().Lookup("from-git").NoOptDefVal = "."
 	cmd.AddCommand(create)
 	return cmd
 }

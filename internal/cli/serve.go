@@ -21,6 +21,7 @@ import (
 	"github.com/bakery-deploy/bakery/internal/api"
 	"github.com/bakery-deploy/bakery/internal/config"
 	"github.com/bakery-deploy/bakery/internal/engine"
+	"github.com/bakery-deploy/bakery/internal/github"
 	"github.com/bakery-deploy/bakery/internal/httpx"
 	"github.com/bakery-deploy/bakery/internal/notify"
 	"github.com/bakery-deploy/bakery/internal/secret"
@@ -253,6 +254,10 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, secrets ..
 		return nil, err
 	}
 	s.e = engine.New(engine.Options{Config: cfg, Logger: log, OnChange: s.hub.Notify, Registerer: reg, Secrets: secrets})
+	// GitHub in (the webhook) and out (deployments and statuses, as jobs
+	// fed by the event log): subscribed before the store takes the workers.
+	gh := github.New(github.Options{Engine: s.e, Logger: log})
+	s.e.Subscribe(gh)
 	// The notifier follows the event log; its workers are registered now,
 	// before the store takes the engine's workers.
 	s.notify = notify.New(notify.Options{Engine: s.e, Logger: log})
@@ -263,6 +268,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, secrets ..
 		return nil, err
 	}
 	s.st = st
+	gh.Bind(st)
 	if err := s.e.Start(ctx, st); err != nil {
 		s.closeStore()
 		s.hub.Close()
@@ -274,6 +280,8 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, secrets ..
 	s.slack = s.notify.NewSlackHandler()
 	s.stopNotify = func() { ncancel(); <-ndone; s.slack.Wait() }
 	apiSrv := api.New(s.e, log, reg)
+	apiSrv.MountWebhook(github.WebhookPath, gh)
+	apiSrv.SetGitHub(gh)
 	apiSrv.SetNotifications(s.notify)
 	apiSrv.Handle("POST "+notify.CommandsPath, s.slack)
 	apiSrv.Handle("POST "+notify.InteractionsPath, s.slack)

@@ -99,6 +99,20 @@ func printStatus(w io.Writer, services []api.ServiceView, now time.Time) {
 			if e.PileUp != nil {
 				fmt.Fprintf(w, "  ! %s: %s\n", termSafe(e.Name), termSafe(e.PileUp.Message))
 			}
+			if x := e.Exposure; x != nil {
+				fmt.Fprintf(w, "  ~ %s: exposure of %s in %s: %s\n", termSafe(e.Name), termSafe(x.Version), termSafe(x.Environment), exposureText(*x))
+				if x.Problem != "" {
+					fmt.Fprintf(w, "  ! %s: %s\n", termSafe(e.Name), termSafe(x.Problem))
+				}
+			}
+		}
+		for _, e := range s.Environments {
+			if e.Changes != nil {
+				fmt.Fprintf(w, "  %s: %s\n", termSafe(e.Name), termSafe(e.Changes.Message))
+			}
+		}
+		if s.GitHub != nil {
+			fmt.Fprintf(w, "  ! %s\n", termSafe(s.GitHub.Message))
 		}
 		printQueues(w, s, now)
 	}
@@ -184,4 +198,21 @@ func expectedLine(last string, at, now time.Time) string {
 		when = at.Format("Mon 2 Jan 15:04")
 	}
 	return fmt.Sprintf("expected in %s at %s if nothing holds it", last, when)
+}
+
+// exposureText is an exposure gate's progress: "212 of 500 requests, 1 of
+// 3 people".
+func exposureText(x api.ExposureView) string {
+	var parts []string
+	if x.RequestsNeeded > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d requests", x.Requests, x.RequestsNeeded))
+	}
+	if x.PeopleNeeded > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d people", x.People, x.PeopleNeeded))
+	}
+	s := strings.Join(parts, ", ")
+	if x.MaxWait != "" {
+		s += fmt.Sprintf(" (max_wait %s, then %s)", x.MaxWait, x.AfterMaxWait)
+	}
+	return s
 }

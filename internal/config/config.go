@@ -95,6 +95,23 @@
 //	      - name: canary-health
 //	        http: {url: "http://127.0.0.1:8093/healthz"}
 //
+// An environment may ask for proof of use besides bake time (see the
+// Exposure type): the release must also have answered requests and been
+// used by people in the environment below. Requests are counted by a
+// router in front of that environment (router, the canary's router with
+// one upstream) or by a Prometheus query; people by the banner's beacons:
+//
+//	environments:
+//	  - name: staging
+//	    router: {listen: 127.0.0.1:8081, upstream: http://127.0.0.1:9081}
+//	    deploy: {command: ["./deploy.sh", "staging"]}
+//	  - name: production
+//	    bake: 1h
+//	    exposure:
+//	      requests: 500                   # or prometheus: {url, query with {version}, min}
+//	      people: 3
+//	      max_wait: 12h                   # then hold (default) or after_max_wait: promote
+//
 // Relative paths in the file (a sqlite:// database, a deploy command such as
 // ./deploy.sh, a deploy dir, a holidays_ical file, server.tls files) are resolved against the
 // directory of the file, not against the directory bakery happens to be
@@ -142,6 +159,9 @@ type Config struct {
 	Server Server
 	// Services are the services bakery deploys, in file order.
 	Services []Service
+	// GitHub connects bakery to GitHub (the github block; nil: not
+	// connected): webhooks in, deployments and commit statuses out.
+	GitHub *GitHub
 	// Notifications are where bakery tells what it did (notify package).
 	Notifications []Notification
 	// Slack is the Slack workspace of Slack destinations and commands;
@@ -216,6 +236,13 @@ type Service struct {
 	// Environments are in promotion order: a release reaches Environments[i]
 	// only after it has baked in Environments[i-1]. There is at least one.
 	Environments []Environment
+	// Artifact is the template of the artifact reference of releases
+	// bakery creates itself (from a GitHub webhook): {sha}, {short_sha},
+	// {branch} and {service} are replaced. "" leaves it empty.
+	Artifact string
+	// Trigger says which GitHub events create this service's releases
+	// (nil: none).
+	Trigger *Trigger
 }
 
 // Environment is one stage of a service's pipeline.
@@ -252,6 +279,14 @@ type Environment struct {
 	Fix *FixLane
 	// Approval, if set, makes baked releases wait for approvals.
 	Approval *Approval
+	// Router, if set, is bakery's one-upstream router in front of this
+	// environment (router), counting the requests each version answers
+	// for the exposure gate of the environment above. Never set with
+	// Canary, which has a router of its own.
+	Router *EnvRouter
+	// Exposure, if set, is the use a release must also have seen in the
+	// environment below before it may enter this one (exposure).
+	Exposure *Exposure
 }
 
 // Canary is a canary rollout into one environment.

@@ -244,7 +244,7 @@ func TestParseAliasToItself(t *testing.T) {
 	t.Parallel()
 	// The list contains itself; the walk must not follow it forever.
 	requireProblems(t, "services: &s [*s]\n",
-		want{1, 11, "services[0]", "a service must be a mapping with the fields name, repository, environments; got a list"})
+		want{1, 11, "services[0]", "a service must be a mapping with the fields name, repository, environments, artifact, trigger; got a list"})
 }
 
 func TestParseAliasBomb(t *testing.T) {
@@ -374,7 +374,7 @@ func TestProblems(t *testing.T) {
 			),
 			wants: []want{
 				{1, 1, "services", "at least one service is required"},
-				{2, 1, "service", `unknown field "service"; known fields are: server, services`},
+				{2, 1, "service", `unknown field "service"; known fields are: server, services, github`},
 			},
 		},
 		{
@@ -398,7 +398,7 @@ func TestProblems(t *testing.T) {
 		{
 			name:  "service is a string",
 			src:   "services: [web]\n",
-			wants: []want{{1, 12, "services[0]", `a service must be a mapping with the fields name, repository, environments; got the value "web"`}},
+			wants: []want{{1, 12, "services[0]", `a service must be a mapping with the fields name, repository, environments, artifact, trigger; got the value "web"`}},
 		},
 		{
 			name: "server field",
@@ -467,7 +467,7 @@ func TestProblems(t *testing.T) {
 				"        deploy:",
 				"          command: [./deploy.sh]",
 			),
-			wants: []want{{3, 5, "services[0].repo", `unknown field "repo"; known fields are: name, repository, environments`}},
+			wants: []want{{3, 5, "services[0].repo", `unknown field "repo"; known fields are: name, repository, environments, artifact, trigger`}},
 		},
 		{
 			name: "environment field",

@@ -16,11 +16,11 @@ import (
 
 // The fields each mapping accepts, in the order they are listed in messages.
 var (
-	rootFields        = []string{"server", "services", "notifications", "slack"}
+	rootFields        = []string{"server", "services", "github", "notifications", "slack"}
 	serverFields      = []string{"addr", "database", "inherit_env", "mask_env", "banner", "tls", "hsts", "trusted_proxies", "limits", "url", "insights", "retention"}
 	bannerFields      = []string{"public"}
-	serviceFields     = []string{"name", "repository", "environments"}
-	environmentFields = []string{"name", "bake", "deploy", "windows", "migrations", "checks", "canary", "culprit_finding", "fix", "approval"}
+	serviceFields     = []string{"name", "repository", "environments", "artifact", "trigger"}
+	environmentFields = []string{"name", "bake", "deploy", "windows", "migrations", "checks", "canary", "culprit_finding", "fix", "approval", "router", "exposure"}
 	deployFields      = []string{"command", "timeout", "dir", "env", "inherit_env"}
 	windowsFields     = []string{"timezone", "allow", "holidays", "holidays_ical"}
 )
@@ -57,6 +57,9 @@ type parser struct {
 	// serverInherit is server.inherit_env, added to every command's own
 	// inherit_env (the server block is walked before the services).
 	serverInherit []string
+	// lastEnvNodes are the router and exposure nodes of the environment
+	// walked last (exposure.go checks them against the one below).
+	lastEnvNodes envNodes
 }
 
 // add records a problem positioned at n (or at an unknown position if n is nil).
@@ -220,6 +223,8 @@ func (p *parser) root(doc *yaml.Node, cfg *Config) {
 	}
 	cfg.Server = p.server(f.get("server"), f.at("server"))
 	cfg.Services = p.services(f.get("services"), f.at("services"))
+	cfg.GitHub = p.github(f.get("github"), f.at("github"))
+	p.checkGitHubTriggers(cfg, f.at("github"))
 	if v := f.get("slack"); v != nil {
 		cfg.Slack = p.slack(v, f.at("slack"))
 	}
@@ -429,6 +434,7 @@ func (p *parser) service(n, at *yaml.Node, path string) (Service, *yaml.Node) {
 		}
 	}
 	svc.Environments = p.environments(f.get("environments"), f.at("environments"), f.field("environments"))
+	p.serviceGitHub(f, &svc)
 	return svc, nameNode
 }
 
@@ -449,9 +455,11 @@ func (p *parser) environments(n, at *yaml.Node, path string) []Environment {
 	}
 	envs := make([]Environment, 0, len(n.Content))
 	seen := map[string]firstUse{}
+	var nodes []envNodes
 	for i, item := range n.Content {
 		epath := fmt.Sprintf("%s[%d]", path, i)
 		env, nameNode := p.environment(p.resolve(item), item, epath, i == 0)
+		nodes = append(nodes, p.lastEnvNodes)
 		if nameNode != nil {
 			if first, dup := seen[env.Name]; dup {
 				p.add(nameNode, join(epath, "name"), "duplicate environment name %q: %s at line %d already uses it; give each environment of a service its own name", env.Name, first.field, first.line)
@@ -461,6 +469,7 @@ func (p *parser) environments(n, at *yaml.Node, path string) []Environment {
 		}
 		envs = append(envs, env)
 	}
+	p.exposureSources(envs, nodes)
 	return envs
 }
 
@@ -468,6 +477,7 @@ func (p *parser) environments(n, at *yaml.Node, path string) []Environment {
 // it is the first entry, which may not have a bake.
 func (p *parser) environment(n, at *yaml.Node, path string, first bool) (Environment, *yaml.Node) {
 	var env Environment
+	p.lastEnvNodes = envNodes{path: path}
 	if isNull(n) {
 		n = nil
 	}
@@ -505,6 +515,14 @@ func (p *parser) environment(n, at *yaml.Node, path string, first bool) (Environ
 		env.Canary = p.canary(v, f.field("canary"))
 	}
 	p.gates(f, &env, first)
+	if v := f.get("router"); v != nil {
+		env.Router = p.envRouter(v, f.field("router"))
+		p.lastEnvNodes.router = v
+	}
+	if v := f.get("exposure"); v != nil {
+		env.Exposure, p.lastEnvNodes.requests = p.exposure(v, f.field("exposure"))
+		p.lastEnvNodes.exposure = v
+	}
 	return env, nameNode
 }
 

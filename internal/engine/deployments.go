@@ -264,6 +264,9 @@ func (e *Engine) finishDeploymentWith(ctx context.Context, dep pipeline.Deployme
 			"deployment", dep.ID, "state", p.State, "reason", ev.Reason)
 		u.afterCommit(func(context.Context) {
 			e.metrics.deployed(dep.Service, dep.Environment, dep.Kind, string(p.State), e.clock.Now().Sub(dep.StartedAt))
+			if runErr == nil {
+				e.exposure.deployed(dep.Service, dep.Environment, dep.Version)
+			}
 		})
 		return nil
 	})

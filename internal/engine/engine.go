@@ -75,6 +75,8 @@ type Engine struct {
 	feed *feedService
 	// retention prunes old events and output (server.retention).
 	retention *retentionService
+	// exposure counts use for exposure gates (exposure.go).
+	exposure *exposureService
 
 	// The built-in routers of this process, under routersMu.
 	routersMu     sync.Mutex
@@ -125,6 +127,7 @@ func New(opts Options) *Engine {
 	e.sweep = newSweepService(e)
 	e.feed = newFeedService(e)
 	e.retention = newRetentionService(e)
+	e.exposure = newExposureService(e)
 	if opts.Registerer != nil {
 		e.routerMetrics = router.NewMetrics(opts.Registerer)
 	}
@@ -213,6 +216,11 @@ func (e *Engine) Start(ctx context.Context, st store.Store) error {
 	go func() {
 		defer e.wg.Done()
 		e.migrationReader(ctx)
+	}()
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.exposure.run(ctx)
 	}()
 	return nil
 }
@@ -316,6 +324,7 @@ func (e *Engine) EnvSpecs(svc *config.Service) []pipeline.EnvSpec {
 		if env.Approval != nil {
 			specs[i].Approval = &pipeline.ApprovalGate{Count: env.Approval.Count, NotAuthor: env.Approval.NotAuthor}
 		}
+		specs[i].Exposure = ExposureSpec(env.Exposure)
 	}
 	return specs
 }

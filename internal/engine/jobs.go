@@ -16,6 +16,9 @@ import (
 const (
 	QueueDeploy  = "deploy"
 	QueueDefault = "default"
+	// QueueGitHub is the GitHub integration's (internal/github): its calls
+	// to GitHub wait there, so an outage never delays a promotion.
+	QueueGitHub = "github"
 	// QueueNotify is the notifier's (internal/notify): deliveries to
 	// Slack and webhooks, which may be slow or down.
 	QueueNotify = "notify"

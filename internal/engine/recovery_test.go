@@ -377,5 +377,6 @@ func TestQueuesMatchTheStore(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, QueueDeploy, sqlstore.QueueDeploy)
 	require.Equal(t, QueueDefault, sqlstore.QueueDefault)
+	require.Equal(t, QueueGitHub, sqlstore.QueueGitHub)
 	require.Equal(t, QueueNotify, sqlstore.QueueNotify)
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bakery-deploy/bakery/internal/config"
 	"github.com/bakery-deploy/bakery/internal/redact"
 	"github.com/bakery-deploy/bakery/internal/router"
 	"github.com/bakery-deploy/bakery/internal/store"
@@ -67,12 +68,14 @@ func (e *Engine) RouterError(service, env string) error {
 // stops those it no longer does.
 func (e *Engine) startRouters(ctx context.Context) {
 	want := map[routerKey]string{}
+	specs := map[routerKey]config.Router{}
 	for _, svc := range e.Config().Services {
 		for _, env := range svc.Environments {
-			if env.Canary == nil || env.Canary.Router == nil {
+			rc, ok := routerSpec(env)
+			if !ok {
 				continue
 			}
-			rc := env.Canary.Router
+			specs[routerKey{svc.Name, env.Name}] = rc
 			want[routerKey{svc.Name, env.Name}] = fmt.Sprintf("%s|%s|%s|%t|%s", rc.Listen, rc.Stable, rc.Canary, rc.TrackHeader, rc.ResponseHeaderTimeout)
 		}
 	}
@@ -96,9 +99,7 @@ func (e *Engine) startRouters(ctx context.Context) {
 		if running {
 			continue
 		}
-		svc, _ := e.Config().Service(k.service)
-		env, _, _ := svc.Environment(k.env)
-		rc := env.Canary.Router
+		rc := specs[k]
 		stable, err1 := url.Parse(rc.Stable)
 		canary, err2 := url.Parse(rc.Canary)
 		if err1 != nil || err2 != nil {
@@ -191,4 +192,19 @@ func (e *Engine) syncRouters(ctx context.Context) {
 			e.log.Info("router weight", "service", k.service, "environment", k.env, "canary_weight", w)
 		}
 	}
+}
+
+// routerSpec is the built-in router env asks for: its canary's router, or
+// its one-upstream router (router: {listen, upstream}), which is the same
+// router with the upstream on both sides, at weight 0, counting what each
+// version answers for the exposure gate above (exposure.go).
+func routerSpec(env config.Environment) (config.Router, bool) {
+	switch {
+	case env.Canary != nil && env.Canary.Router != nil:
+		return *env.Canary.Router, true
+	case env.Router != nil:
+		return config.Router{Listen: env.Router.Listen, Stable: env.Router.Upstream, Canary: env.Router.Upstream,
+			ResponseHeaderTimeout: env.Router.ResponseHeaderTimeout}, true
+	}
+	return config.Router{}, false
 }

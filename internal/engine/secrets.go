@@ -20,6 +20,9 @@ func secretEnvNames(cfg *config.Config) []string {
 		return nil
 	}
 	names := append([]string(nil), cfg.Server.MaskEnv...)
+	if g := cfg.GitHub; g != nil {
+		names = append(names, g.WebhookSecretEnv, g.TokenEnv)
+	}
 	addChecks := func(specs []check.Spec) {
 		for _, s := range specs {
 			if s.Datadog != nil {

@@ -72,6 +72,24 @@ func TestDecideFixLane(t *testing.T) {
 			w.st.Locks = nil
 			return w
 		}, at: 15 * time.Minute, want: map[string]string{}, wait: WaitBake},
+		{name: "an approved fix passes by the fix lane with no use seen below: exposure does not hold it", w: func() *world {
+			w := fixWorld().approve("production", "v3", "bo", 8)
+			w.st.Environments[1].Exposure = &Exposure{Requests: 500, People: 3}
+			return w
+		}, at: 15 * time.Minute, want: map[string]string{"production": "v3"}, wait: WaitDeployment, message: "fix v3"},
+		{name: "unlocked, the same: the fix lane's shorter bake is not held by exposure either", w: func() *world {
+			w := fixWorld().approve("production", "v3", "bo", 8)
+			w.st.Locks = nil
+			w.st.Environments[1].Exposure = &Exposure{Requests: 500, People: 3}
+			return w
+		}, at: 15 * time.Minute, want: map[string]string{"production": "v3"}, wait: WaitDeployment, message: "fix v3"},
+		{name: "unlocked, exposure asked and none seen: a normal release waits for use after its bake", w: func() *world {
+			w := fixWorld()
+			w.st.Locks = nil
+			w.st.Releases[2].Fix = false
+			w.st.Environments[1].Exposure = &Exposure{Requests: 500}
+			return w
+		}, at: 2 * time.Hour, want: map[string]string{}, wait: WaitExposure, message: "0 of 500 requests"},
 		{name: "a fix that failed its bake never passes", w: func() *world {
 			w := fixWorld().approve("production", "v3", "bo", 8)
 			w.st.Marks = append(w.st.Marks, Mark{ReleaseID: w.rid("v3"), Environment: "production", Kind: MarkFailedBake})

@@ -26,6 +26,9 @@ type EnvSpec struct {
 	Fix *FixLane
 	// Approval, if set, is the environment's approval gate.
 	Approval *ApprovalGate
+	// Exposure, if set, is the use a release must also have seen in the
+	// environment below before its bake is complete.
+	Exposure *Exposure
 }
 
 // State is the stored state of one service that the decision reads. Releases
@@ -51,6 +54,9 @@ type State struct {
 	// Bisect is the service's bisect in progress, if any: it holds
 	// automatic deploys into its environment and promotions out of it.
 	Bisect *Bisect
+	// Exposure is the use each release had in each environment (requests
+	// answered, distinct people), for environments with an exposure gate.
+	Exposure []ExposureCount
 }
 
 // WaitKind names what the next promotion into an environment waits for.
@@ -232,11 +238,29 @@ func Decide(st State, now time.Time) Decision {
 		chosen := -1
 		var nextDeadline time.Time
 		var nextVersion string
+		var exposureHeld *Wait // the exposure gate holds a release whose bake time is over
 		for k := len(cands) - 1; k >= 0; k-- {
 			c := cands[k]
-			if bakeOver(ix, i, env, c, now) || fixReady(st, ix, i, env, c, now) {
+			if fixReady(st, ix, i, env, c, now) {
+				// A fix with its approvals and its shorter bake: the fix
+				// lane is the fast way, exposure does not hold it.
 				chosen = k
 				break
+			}
+			if bakeOver(ix, i, env, c, now) {
+				// The exposure step of the gate: the bake is complete only
+				// when the release has also seen the use asked for below.
+				g := exposureFor(&st, ix, i, env, c, now)
+				if g.passes() {
+					chosen = k
+					break
+				}
+				w := exposureWait(env, lower, c, g)
+				exposureHeld = &w
+				if !g.maxWaitAt.IsZero() && !g.maxWaitOver {
+					d.NextCheck = earliest(d.NextCheck, g.maxWaitAt)
+				}
+				continue
 			}
 			deadline := c.bakeStart.Add(env.Bake)
 			if env.Fix != nil && c.release.Fix && len(fixApprovers(st, env.Name, c.release)) >= env.Fix.Approvals {
@@ -274,9 +298,16 @@ func Decide(st State, now time.Time) Decision {
 			d.Environments = append(d.Environments, status)
 			continue
 		}
+		if chosen < 0 && exposureHeld != nil {
+			status.Wait = *exposureHeld
+			d.Environments = append(d.Environments, status)
+			d.NextCheck = earliest(d.NextCheck, nextDeadline)
+			continue
+		}
 		if chosen < 0 {
 			status.Wait = Wait{Kind: WaitBake, Version: nextVersion, Until: nextDeadline,
 				Message: fmt.Sprintf("%s is baking in %s until %s", nextVersion, lower, nextDeadline.UTC().Format(time.RFC3339))}
+			status.Wait.Message += exposureSoFar(&st, ix, i, env, cands, nextVersion, now)
 			d.Environments = append(d.Environments, status)
 			d.NextCheck = earliest(d.NextCheck, nextDeadline)
 			continue
@@ -334,6 +365,7 @@ func Decide(st State, now time.Time) Decision {
 			p.Reason = fmt.Sprintf("%s baked in %s for %s (since %s)", c.release.Version, lower, env.Bake,
 				c.bakeStart.UTC().Format(time.RFC3339))
 		}
+		p.Reason += exposureReason(&st, ix, i, env, c, now)
 		d.Promotions = append(d.Promotions, p)
 		for _, older := range cands[:chosen] {
 			d.Supersession = append(d.Supersession, Supersession{Environment: env.Name, Release: older.release, By: c.release})

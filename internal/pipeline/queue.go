@@ -177,8 +177,14 @@ func Queue(st State, i int, now time.Time) []QueueEntry {
 				switch {
 				case ix.hasMark(env.Name, r.ID, MarkBakeSkipped):
 					e.State, e.Why = ReleaseBakeSkipped, "bake skipped"
-				case bakeOver(ix, i, env, c, now) || fixReady(st, ix, i, env, c, now):
+				case fixReady(st, ix, i, env, c, now):
 					e.State, e.Why = ReleaseBaked, "baked"
+				case bakeOver(ix, i, env, c, now) && exposureFor(&st, ix, i, env, c, now).passes():
+					e.State, e.Why = ReleaseBaked, "baked"
+				case bakeOver(ix, i, env, c, now):
+					// Its time is up; the exposure gate still holds it.
+					g := exposureFor(&st, ix, i, env, c, now)
+					e.State, e.Why = ReleaseBaking, "waiting for use in "+lower+": "+g.progress(env.Exposure)
 				default:
 					e.State, e.Why = ReleaseBaking, "baking in "+lower
 				}

@@ -63,6 +63,9 @@ type Environment struct {
 	// expected: when each waiting release is expected in the last
 	// environment if nothing holds it (ExpectedAt, expected.go).
 	expected map[int64]time.Time
+	// Exposure is the environment's exposure gate's progress for the
+	// release running in Lower (nil without a gate).
+	Exposure *pipeline.ExposureProgress
 }
 
 // Waiting counts the releases that wait to enter: baking, baked or with
@@ -102,6 +105,7 @@ func Build(st pipeline.State, now time.Time) Service {
 				e.Bake = st.Environments[i].Bake
 				e.Releases = pipeline.Queue(st, i, now)
 				e.expected = expected(st, i, e.Releases, now)
+				e.Exposure = pipeline.ExposureOf(st, i)
 			}
 		}
 		switch {
@@ -112,7 +116,7 @@ func Build(st pipeline.State, now time.Time) Service {
 		case len(es.Locks) > 0:
 			e.State = StateLocked
 		case es.Wait.Kind == pipeline.WaitBake || es.Wait.Kind == pipeline.WaitWindow || es.Wait.Kind == pipeline.WaitChecks,
-			es.Wait.Kind == pipeline.WaitBisect, es.Wait.Kind == pipeline.WaitApproval:
+			es.Wait.Kind == pipeline.WaitBisect, es.Wait.Kind == pipeline.WaitApproval, es.Wait.Kind == pipeline.WaitExposure:
 			e.State = StateWaiting
 		}
 		s.Environments = append(s.Environments, e)

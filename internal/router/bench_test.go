@@ -21,7 +21,18 @@ import (
 //     clients, direct first, then proxied.
 //
 // Run it once: go test -run '^$' -bench RouterOverhead -benchtime 1x ./internal/router/
-func BenchmarkRouterOverhead(b *testing.B) {
+func BenchmarkRouterOverhead(b *testing.B) { routerOverhead(b, nil) }
+
+// BenchmarkRouterOverheadStaging is the same measurement for the
+// one-upstream router in front of staging: the same router, counting the
+// requests its version answers for the exposure gate.
+//
+// Run it once: go test -run '^$' -bench RouterOverheadStaging -benchtime 1x ./internal/router/
+func BenchmarkRouterOverheadStaging(b *testing.B) {
+	routerOverhead(b, func(r *Router) { r.SetVersion("3f2c1ab") })
+}
+
+func routerOverhead(b *testing.B, setup func(r *Router)) {
 	const (
 		sequential = 20_000 // per side
 		warmup     = 1_000  // per side, not measured
@@ -34,6 +45,9 @@ func BenchmarkRouterOverhead(b *testing.B) {
 	r := newRouter(b, backend.URL, backend.URL, Options{})
 	f := serve(b, r)
 	r.SetWeight(0)
+	if setup != nil {
+		setup(r)
+	}
 
 	newClient := func() *http.Client {
 		return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, DisableCompression: true}}
@@ -153,5 +167,20 @@ func BenchmarkRecord(b *testing.B) {
 				r.record(tr, http.StatusOK, start)
 			}
 		})
+	}
+}
+
+// BenchmarkRecordCounting is BenchmarkRecord for the router in front of
+// staging: recording one sample and counting it for the version served.
+//
+// Run: go test -run '^$' -bench 'Record' ./internal/router/
+func BenchmarkRecordCounting(b *testing.B) {
+	r := newRouter(b, "http://127.0.0.1:1", "http://127.0.0.1:1", Options{Service: "web", Environment: "staging", Metrics: NewMetrics(nil)})
+	r.SetVersion("3f2c1ab")
+	tr := r.tracks[0]
+	start := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		r.record(tr, http.StatusOK, start)
 	}
 }

@@ -106,6 +106,9 @@ type Router struct {
 	name      string // "router for web in production", for errors
 	trackHdr  bool   // Options.TrackHeader
 	limits    httpx.Limits
+	// versions counts the requests each version answered, for the
+	// exposure gate (versions.go).
+	versions versions
 
 	// afterRecord, if set, is called with every sample once it is
 	// recorded. Tests use it to wait for a request's sample without
@@ -397,6 +400,7 @@ func (r *Router) finish(ex *exchange) {
 // record stores one sample and updates the totals and metrics.
 func (r *Router) record(tr *track, status int, start time.Time) {
 	s := tr.rec.add(status, start, r.now, r.keep)
+	r.countAnswered(status)
 	if tr.requests != nil {
 		tr.requests.WithLabelValues(codeLabel(status)).Inc()
 		tr.duration.Observe(s.Latency.Seconds())

@@ -87,6 +87,8 @@ type Reader interface {
 	BisectList(ctx context.Context, p *BisectListParams) ([]pipeline.Bisect, error)
 	// ApprovalList lists approvals of a service's releases, oldest first.
 	ApprovalList(ctx context.Context, p *ApprovalListParams) ([]pipeline.Approval, error)
+	// GitHubReader: the GitHub integration's tables (github.go).
+	GitHubReader
 	// DeliveryList lists notification deliveries, oldest first.
 	DeliveryList(ctx context.Context, p *DeliveryListParams) ([]Delivery, error)
 	// DeliveryGet returns one delivery.
@@ -185,6 +187,10 @@ type Tx interface {
 	// ApprovalInsert records that a person approved a release into an
 	// environment; ErrConflict if they did already.
 	ApprovalInsert(ctx context.Context, a *pipeline.Approval) (pipeline.Approval, error)
+	// GitHubWriter: the GitHub integration's tables (github.go).
+	GitHubWriter
+	// ExposureWriter: the exposure gate's counts and the beacon key.
+	ExposureWriter
 	// DeliveryInsert records a pending delivery; ErrConflict if one with
 	// its MsgID exists (the event was handed out twice).
 	DeliveryInsert(ctx context.Context, d *Delivery) (Delivery, error)
@@ -520,6 +526,45 @@ type ApprovalListParams struct {
 	Environment  string // "" for every environment
 	ReleaseID    int64  // 0 for every release
 	MinReleaseID int64  // only releases with at least this ID
+}
+
+// ExposureAddParams adds use of one release in one environment, counted by
+// the environment's router and the banner's beacons since the last batch.
+type ExposureAddParams struct {
+	Service, Environment string
+	ReleaseID            int64
+	// Requests answered by the release (added to what is stored).
+	Requests int64
+	// People are per-browser ids seen using the release; ids stored
+	// already are not counted twice.
+	People []string
+	At     time.Time
+}
+
+// ExposureSetParams records the latest count of requests a release
+// answered as a source outside bakery (Prometheus) reports it.
+type ExposureSetParams struct {
+	Service, Environment string
+	ReleaseID            int64
+	Requests             int64
+	At                   time.Time
+}
+
+// Exposure sources of requests.
+const (
+	ExposureRouter     = "router"
+	ExposurePrometheus = "prometheus"
+)
+
+// ExposureWriter is the exposure gate's writes (issue 18), part of Tx.
+type ExposureWriter interface {
+	// ExposureAdd adds router-counted requests and beacon people.
+	ExposureAdd(ctx context.Context, p *ExposureAddParams) error
+	// ExposureSet sets the Prometheus-counted requests of a release.
+	ExposureSet(ctx context.Context, p *ExposureSetParams) error
+	// BeaconKey returns the key banner beacon tickets are signed with,
+	// storing candidate as the key if there is none yet.
+	BeaconKey(ctx context.Context, candidate []byte, at time.Time) ([]byte, error)
 }
 
 // Delivery states.

@@ -41,10 +41,13 @@ type envControls struct {
 // it.
 type queueView struct {
 	Env, Lower string
-	Rows       []queueRow
-	Waiting    int
-	Oldest     time.Time
-	More       int
+	// Changes is what waits, from GitHub's compare ("14 PRs waiting
+	// (23 commits)"); "" when unknown.
+	Changes string
+	Rows    []queueRow
+	Waiting int
+	Oldest  time.Time
+	More    int
 }
 
 type queueRow struct {
@@ -201,6 +204,20 @@ func (h *Handler) servicePageData(ctx context.Context, s *Session, svc *config.S
 				offerApprovals(svc, i, &q)
 			}
 			d.Queues = append(d.Queues, q)
+		}
+	}
+	// What GitHub adds to the page (the API's view has it): whether its
+	// statuses are behind, and what waits per environment.
+	if v, err := h.views.Status(ctx, svc.Name); err == nil {
+		if v.GitHub != nil {
+			d.Row.GitHub = v.GitHub.Message
+		}
+		for i := range d.Queues {
+			for _, e := range v.Environments {
+				if e.Name == d.Queues[i].Env && e.Changes != nil {
+					d.Queues[i].Changes = e.Changes.Message
+				}
+			}
 		}
 	}
 	deps, err := h.e.Records().DeploymentList(ctx, &store.DeploymentListParams{Service: svc.Name, Limit: 25})

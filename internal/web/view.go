@@ -111,6 +111,8 @@ type serviceRow struct {
 	Repository string
 	Envs       []envCell
 	Err        string
+	// GitHub says GitHub's statuses are behind ("" when up to date).
+	GitHub string
 }
 
 // envCell is one environment of a service: what runs there and its state
@@ -244,6 +246,13 @@ func (h *Handler) cell(svc string, i int, envs []api.EnvironmentView, latest *pi
 		c.Detail = c.Failed.Error
 	case ev.Waiting.Kind == string(pipeline.WaitWindow):
 		c.Kind, c.Label = "window", "waiting for window"
+	case ev.Waiting.Kind == string(pipeline.WaitExposure):
+		// Its bake time is over; the exposure gate waits for use below.
+		c.Kind, c.Label = "baking", "waiting for use of "+shortVersion(ev.Waiting.Version)
+		c.Detail = ev.Waiting.Message
+		if ev.Exposure != nil && ev.Exposure.Problem != "" {
+			c.Detail += "; " + ev.Exposure.Problem
+		}
 	case ev.Waiting.Kind == string(pipeline.WaitBake) && c.BakeVersion != "":
 		c.Kind, c.Label = "baking", "baking "+shortVersion(c.BakeVersion)
 		c.Detail = "in " + c.Lower
@@ -277,6 +286,9 @@ func (h *Handler) row(ctx context.Context, svc *config.Service) serviceRow {
 // rowOf lays out a service's row from its view and newest deployments.
 func (h *Handler) rowOf(svc *config.Service, view api.ServiceView, deps []pipeline.Deployment) serviceRow {
 	r := serviceRow{Name: svc.Name, Repository: svc.Repository}
+	if view.GitHub != nil {
+		r.GitHub = view.GitHub.Message
+	}
 	latest := map[string]*pipeline.Deployment{}
 	for i := range deps {
 		if _, ok := latest[deps[i].Environment]; !ok {

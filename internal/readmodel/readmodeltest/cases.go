@@ -166,6 +166,25 @@ func Cases() []Case {
 		st := state(envs(), []pipeline.Release{rel(1, false), rel(2, false)}, base())
 		out = append(out, Case{Name: "on its way", State: st, Want: map[string]pipeline.ReleaseState{V(1): pipeline.ReleaseLive, V(2): pipeline.ReleaseBelow}, WantWait: pipeline.WaitRelease})
 	}
+	{
+		// Baked long enough, but the exposure gate waits for use in
+		// staging (issue 18): still baking, the wait names what is missing.
+		e := envs()
+		e[1].Exposure = &pipeline.Exposure{Requests: 500, People: 3}
+		st := state(e, []pipeline.Release{rel(1, false), rel(2, false)},
+			append(base(), dep("staging", 2, pipeline.DeploymentSucceeded, Now.Add(-2*time.Hour))))
+		st.Exposure = []pipeline.ExposureCount{{Environment: "staging", ReleaseID: 2, Requests: 212, People: []string{"p1"}}}
+		out = append(out, Case{Name: "exposure held", State: st, Want: map[string]pipeline.ReleaseState{V(1): pipeline.ReleaseLive, V(2): pipeline.ReleaseBaking}, WantWait: pipeline.WaitExposure})
+	}
+	{
+		// The same with the use seen: promoted now.
+		e := envs()
+		e[1].Exposure = &pipeline.Exposure{Requests: 500, People: 3}
+		st := state(e, []pipeline.Release{rel(1, false), rel(2, false)},
+			append(base(), dep("staging", 2, pipeline.DeploymentSucceeded, Now.Add(-2*time.Hour))))
+		st.Exposure = []pipeline.ExposureCount{{Environment: "staging", ReleaseID: 2, Requests: 500, People: []string{"p1", "p2", "p3"}}}
+		out = append(out, Case{Name: "exposure met", State: st, Want: map[string]pipeline.ReleaseState{V(1): pipeline.ReleaseLive, V(2): pipeline.ReleaseBaked}, WantWait: pipeline.WaitDeployment})
+	}
 	return out
 }
 

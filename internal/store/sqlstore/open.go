@@ -37,6 +37,9 @@ var migrationsFS embed.FS
 const (
 	QueueDeploy  = "deploy"
 	QueueDefault = river.QueueDefault
+	// QueueGitHub runs the calls to GitHub (internal/github): a GitHub
+	// outage fills this queue, never the others.
+	QueueGitHub = "github"
 	// QueueNotify carries notifications (internal/notify): a slow or dead
 	// destination never holds up deploys or bookkeeping.
 	QueueNotify = "notify"
@@ -98,6 +101,7 @@ func riverConfig(opts Options, sqlite bool) *river.Config {
 	cfg.Queues = map[string]river.QueueConfig{
 		QueueDeploy:  {MaxWorkers: deployWorkers},
 		QueueDefault: {MaxWorkers: 10},
+		QueueGitHub:  {MaxWorkers: 4},
 		QueueNotify:  {MaxWorkers: 20},
 	}
 	// Deploy commands have their own timeouts; River must not cancel them.

@@ -472,7 +472,10 @@ func (s queries) ServiceState(ctx context.Context, service string, envs []pipeli
 		m.CreatedAt = fromMicros(at)
 		st.Marks = append(st.Marks, m)
 	}
-	return st, rs.Err()
+	if err := rs.Err(); err != nil {
+		return st, err
+	}
+	return st, s.exposureState(ctx, &st, floor)
 }
 
 func (s queries) ServiceLock(ctx context.Context, service string, now time.Time) error {

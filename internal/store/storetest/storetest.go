@@ -45,6 +45,8 @@ func Run(t *testing.T, open Factory) {
 	t.Run("EventCursorsAndCommitTime", func(t *testing.T) { t.Parallel(); testCursors(t, open) })
 	t.Run("Bisects", func(t *testing.T) { t.Parallel(); testBisects(t, open) })
 	t.Run("Approvals", func(t *testing.T) { t.Parallel(); testApprovals(t, open) })
+	t.Run("GitHub", func(t *testing.T) { t.Parallel(); testGitHub(t, open) })
+	t.Run("Exposure", func(t *testing.T) { t.Parallel(); testExposure(t, open) })
 	t.Run("NotificationDeliveries", func(t *testing.T) { t.Parallel(); testDeliveries(t, open) })
 }
 

@@ -12,6 +12,14 @@
  *
  * Optional: data-newer-url="https://staging.example" makes "use staging" a
  * link; data-always shows the bar even when nothing newer is waiting.
+ *
+ * On an environment whose use an exposure gate counts in people (staging,
+ * when production has exposure.people), the banner says "You are helping
+ * bake web 3f2c1ab — 2 of 3 people so far" and the script sends one beacon
+ * per release: a random id made once per browser (crypto.getRandomValues,
+ * kept in localStorage under bakery-person; no name, no e-mail, no
+ * fingerprint) with the ticket bakery signed for this banner read. It is
+ * shown whether or not anything newer waits.
  * It is self-contained: no other file, no styles leak in or out (it styles
  * its own elements from script, which a style-src policy allows).
  */
@@ -34,13 +42,46 @@
     { headers: headers, credentials: 'omit', mode: 'cors' })
     .then(function (r) { return r.ok ? r.json() : null; })
     .then(function (b) {
-      if (!b || (!b.newer_count && !always)) return;
+      if (b && b.beacon) beacon(b.beacon);
+      if (!b || (!b.newer_count && !always && !b.exposure)) return;
       var stamp = String(b.version) + '/' + b.newer_count;
       try { if (sessionStorage.getItem(key) === stamp) return; } catch (e) { /* storage off */ }
       if (document.body) show(b, stamp);
       else document.addEventListener('DOMContentLoaded', function () { show(b, stamp); });
     })
     .catch(function () { /* bakery unreachable: show nothing */ });
+
+  // person is this browser's random id, made once and kept in
+  // localStorage; null when storage is off (then no beacon is sent).
+  function person() {
+    try {
+      var id = localStorage.getItem('bakery-person');
+      if (id && /^[0-9a-f]{32}$/.test(id)) return id;
+      var bytes = new Uint8Array(16);
+      crypto.getRandomValues(bytes);
+      id = '';
+      for (var i = 0; i < bytes.length; i++) id += (bytes[i] < 16 ? '0' : '') + bytes[i].toString(16);
+      localStorage.setItem('bakery-person', id);
+      return id;
+    } catch (e) { return null; }
+  }
+
+  // beacon tells bakery that this browser used the release the ticket
+  // names, once per release.
+  function beacon(t) {
+    var id = person();
+    if (!id || !t.ticket || !t.url) return;
+    var release = '';
+    try { release = atob(t.ticket.split('.')[0].replace(/-/g, '+').replace(/_/g, '/')).split('|')[3]; } catch (e) { return; }
+    var sent = 'bakery-beacon:' + service + '/' + env;
+    try { if (localStorage.getItem(sent) === release) return; } catch (e) { return; }
+    var h = { 'Content-Type': 'application/json' };
+    if (token) h.Authorization = 'Bearer ' + token;
+    fetch(base + t.url, { method: 'POST', headers: h, credentials: 'omit', mode: 'cors', keepalive: true,
+      body: JSON.stringify({ ticket: t.ticket, id: id }) })
+      .then(function (r) { if (r.ok) { try { localStorage.setItem(sent, release); } catch (e) { /* storage off */ } } })
+      .catch(function () { /* bakery unreachable: counted next time */ });
+  }
 
   function css(el, styles) {
     for (var k in styles) el.style[k] = styles[k];
