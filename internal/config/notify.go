@@ -66,7 +66,7 @@ type Slack struct {
 const DefaultSlackAPIURL = "https://slack.com/api"
 
 // NotificationEvents are the kinds of event a destination may ask for.
-var NotificationEvents = []string{"promotion", "failure", "lock", "unlock", "rollback", "emergency", "canary", "check", "pile_up"}
+var NotificationEvents = []string{"promotion", "failure", "lock", "unlock", "rollback", "emergency", "canary", "check", "pile_up", "bisect"}
 
 var (
 	notificationFields = []string{"name", "slack", "webhook", "events", "services"}

@@ -174,6 +174,8 @@ func Kind(eventType string) string {
 		return "check"
 	case EventPileUp:
 		return "pile_up"
+	case pipeline.EventBisectStarted, pipeline.EventBisectCulprit, pipeline.EventBisectStuck, pipeline.EventBisectCancelled:
+		return "bisect"
 	}
 	return ""
 }

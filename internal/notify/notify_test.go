@@ -815,3 +815,21 @@ func TestWebhookInOrderOnPostgres(t *testing.T) {
 	require.True(t, slices.IsSorted(ids), "in order: %v", ids)
 	require.Len(t, got, 8, "once per id")
 }
+
+// TestBisectCulpritTellsItsAuthor: a bisect's culprit is announced in the
+// channel, and its author (mapped through slack.users) is mentioned.
+func TestBisectCulpritTellsItsAuthor(t *testing.T) {
+	b := setup(t, nil)
+	ctx := context.Background()
+	_, err := b.e.CreateRelease(ctx, "ci", engine.ReleaseParams{Service: "web", Version: "v5", Author: "ana"})
+	require.NoError(t, err)
+	cfg := b.e.Config()
+	svc, ok := cfg.Service("web")
+	require.True(t, ok)
+	require.Equal(t, "bisect", Kind(pipeline.EventBisectCulprit))
+	text, broadcast := b.n.replyText(ctx, cfg, svc, Body{Type: pipeline.EventBisectCulprit,
+		Data: Data{Service: "web", Environment: "staging", Version: "v5", Reason: "check smoke failed 3 of 3 runs"}})
+	require.True(t, broadcast, "the culprit is told in the channel, not only in its thread")
+	require.Contains(t, text, "found the culprit `v5` in staging: check smoke failed 3 of 3 runs")
+	require.Contains(t, text, "<@U024BE7LH>", "its author is mentioned")
+}

@@ -237,6 +237,19 @@ func (n *Notifier) replyText(ctx context.Context, cfg *config.Config, svc *confi
 	case EventPileUp:
 		return fmt.Sprintf(":lock: %s is still locked by %s (%v)%s — %v release(s) have piled up behind it", where, who,
 			d.Details["held_for"], why, d.Details["pile_up"]), false
+	case pipeline.EventBisectStarted:
+		return fmt.Sprintf(":mag: bisect of %s started in %s by %s%s", slackEscape(d.Service), slackEscape(d.Environment), who, why), false
+	case pipeline.EventBisectCulprit:
+		// The culprit's author is told: the bisect answers "whose change
+		// was it" after a long lock.
+		author := ""
+		if rel, err := n.e.Store().ReleaseGet(ctx, d.Service, d.Version); err == nil {
+			author = mention(cfg, rel.Author)
+		}
+		return fmt.Sprintf(":mag: bisect of %s found the culprit `%s` in %s%s — rejected%s", slackEscape(d.Service), slackEscape(d.Version),
+			slackEscape(d.Environment), why, author), true
+	case pipeline.EventBisectStuck, pipeline.EventBisectCancelled:
+		return fmt.Sprintf(":mag: bisect of %s ended without a culprit%s", slackEscape(d.Service), why), false
 	case pipeline.EventDeploymentSucceeded:
 		if svc != nil && d.Environment == svc.Environments[len(svc.Environments)-1].Name {
 			rel, err := n.e.Store().ReleaseGet(ctx, svc.Name, d.Version)
