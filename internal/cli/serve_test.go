@@ -267,7 +267,9 @@ func TestConnectionsOverTheCapWait(t *testing.T) {
 // gets max_event_streams_per_session of them.
 func TestEventStreamOutlivesTimeouts(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, "limits: {read_header_timeout: 300ms, read_timeout: 300ms, write_timeout: 300ms, max_event_streams_per_session: 1}")
+	// Timeouts short enough to pass in the test, long enough for a sign-in
+	// on a machine busy with the rest of the suite under -race.
+	ts := startServer(t, "limits: {read_header_timeout: 2s, read_timeout: 2s, write_timeout: 2s, max_event_streams_per_session: 1}")
 	c := browser(t, nil)
 	resp, cookie := ts.signIn(t, c, nil)
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
@@ -300,7 +302,7 @@ func TestEventStreamOutlivesTimeouts(t *testing.T) {
 	require.Equal(t, http.StatusTooManyRequests, second.StatusCode, "max_event_streams_per_session: 1")
 
 	// Well past both timeouts, a change still reaches the stream.
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(5 * time.Second)
 	_, err := ts.e.Lock(context.Background(), "test", engine.LockParams{Service: "web", Environment: "production", Reason: "x"})
 	require.NoError(t, err)
 	timeout := time.After(10 * time.Second)

@@ -73,6 +73,12 @@ type Client struct {
 	http *http.Client
 	now  func() time.Time
 	auth func(ctx context.Context) (string, error)
+
+	// notBefore is when GitHub last said to come back (a rate limit): no
+	// call of any job goes out before then, so two syncs running side by
+	// side do not both spend the limit. Wall time: it is GitHub's clock.
+	mu        sync.Mutex
+	notBefore time.Time
 }
 
 // NewClient builds a client for the github block. Secrets are read from
@@ -117,6 +123,13 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 }
 
 func (c *Client) do(ctx context.Context, method, path, authz string, in, out any) error {
+	c.mu.Lock()
+	wait := time.Until(c.notBefore)
+	c.mu.Unlock()
+	if wait > 0 {
+		return &APIError{Method: method, Path: path, Status: http.StatusTooManyRequests,
+			Message: "not sent: GitHub's rate limit asked bakery to wait", RetryAfter: wait}
+	}
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -180,6 +193,13 @@ func (c *Client) apiError(method, path string, resp *http.Response, data []byte)
 		}
 	}
 	e.RetryAfter = retryAfter(resp.Header, c.now())
+	if e.RetryAfter > 0 && e.Temporary() {
+		c.mu.Lock()
+		if until := time.Now().Add(e.RetryAfter); until.After(c.notBefore) {
+			c.notBefore = until
+		}
+		c.mu.Unlock()
+	}
 	return e
 }
 

@@ -15,9 +15,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/bakery-deploy/bakery/internal/config"
 	"github.com/bakery-deploy/bakery/internal/engine"
+	"github.com/bakery-deploy/bakery/internal/httpx"
 	"github.com/bakery-deploy/bakery/internal/store"
 )
 
@@ -42,7 +44,15 @@ type GitHub struct {
 	clientOf *config.GitHub
 	// syncLocks holds a mutex per release being synced.
 	syncLocks sync.Map
+	// rejects counts refused deliveries per client address: past
+	// rejectRecords a minute they are still refused but no longer put on
+	// the record, so unsigned requests cannot flood the delivery log.
+	rejects *httpx.Limiter
 }
+
+// rejectRecords is how many refused deliveries a minute one address gets
+// on the delivery log.
+const rejectRecords = 20
 
 type storeBox struct{ s store.Store }
 
@@ -52,7 +62,8 @@ func New(o Options) *GitHub {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &GitHub{e: o.Engine, log: o.Logger.With("component", "github"), hc: o.HTTPClient}
+	return &GitHub{e: o.Engine, log: o.Logger.With("component", "github"), hc: o.HTTPClient,
+		rejects: httpx.NewLimiter(httpx.LimiterOptions{Limit: rejectRecords, Window: time.Minute, Clock: o.Engine})}
 }
 
 // Bind gives the integration the open store, for the webhook's records and

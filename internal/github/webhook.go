@@ -16,6 +16,7 @@ import (
 
 	"github.com/bakery-deploy/bakery/internal/config"
 	"github.com/bakery-deploy/bakery/internal/engine"
+	"github.com/bakery-deploy/bakery/internal/httpx"
 	"github.com/bakery-deploy/bakery/internal/store"
 )
 
@@ -116,8 +117,15 @@ func (g *GitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reject := func(status int, msg, detail string) {
-		log.Warn("GitHub delivery rejected", "reason", msg)
-		g.record(r.Context(), &store.GitHubDelivery{DeliveryID: delivery, Event: event, Outcome: "rejected", Detail: msg, ReceivedAt: received})
+		ip := httpx.ClientIP(r)
+		if _, flooding := g.rejects.Blocked(ip); !flooding {
+			if _, last := g.rejects.Fail(ip); last {
+				log.Warn("GitHub delivery rejected; more refused deliveries from this address are not recorded for a minute", "reason", msg, "client", ip)
+			} else {
+				log.Warn("GitHub delivery rejected", "reason", msg, "client", ip)
+			}
+			g.record(r.Context(), &store.GitHubDelivery{DeliveryID: delivery, Event: event, Outcome: "rejected", Detail: msg, ReceivedAt: received})
+		}
 		writeJSON(w, status, errBody{Error: msg, Detail: detail})
 	}
 	sig := r.Header.Get("X-Hub-Signature-256")

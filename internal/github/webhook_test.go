@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -437,4 +438,22 @@ func FuzzWebhook(f *testing.F) {
 			_ = MatchPath("services/**/x/*.go", f)
 		}
 	})
+}
+
+// TestRefusedDeliveriesCannotFloodTheLog: every unsigned request is
+// refused, but one address gets only rejectRecords of them on the record
+// a minute.
+func TestRefusedDeliveriesCannotFloodTheLog(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil, false, nil)
+	body := fixture(t, "push.json")
+	for i := 0; i < 3*rejectRecords; i++ {
+		rec, _ := b.deliver(t, "push", "flood-"+strconv.Itoa(i), body, "-")
+		require.Equal(t, http.StatusUnauthorized, rec.Code, "refused, recorded or not")
+	}
+	require.Len(t, b.deliveries(t), rejectRecords)
+	rec, a := b.deliver(t, "push", "real", body, "")
+	require.Equal(t, http.StatusOK, rec.Code, "a real delivery from the same address still works")
+	require.Len(t, a.Created, 1)
+	require.Len(t, b.deliveries(t), rejectRecords+1, "and is on the record")
 }
