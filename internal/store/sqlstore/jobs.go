@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -159,18 +160,27 @@ func (s queries) replicaBeat(ctx context.Context, id string, now time.Time) erro
 
 // jobInsert enqueues jobs through River in the transaction tx, whichever
 // database's it is.
-func jobInsert[TTx any](ctx context.Context, c *river.Client[TTx], tx TTx, jobs []store.Job) error {
+// jobInsert enqueues jobs in tx and returns the queues they went to (for
+// waking this process's producers once tx has committed: sqlstore/wake.go).
+func jobInsert[TTx any](ctx context.Context, c *river.Client[TTx], tx TTx, jobs []store.Job) ([]string, error) {
 	if len(jobs) == 0 {
-		return nil
+		return nil, nil
 	}
 	params, err := insertParams(jobs)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if _, err := c.InsertManyTx(ctx, tx, params); err != nil {
-		return fmt.Errorf("error enqueueing jobs: %w", err)
+	res, err := c.InsertManyTx(ctx, tx, params)
+	if err != nil {
+		return nil, fmt.Errorf("error enqueueing jobs: %w", err)
 	}
-	return nil
+	queues := make([]string, 0, 1)
+	for _, r := range res {
+		if r.Job != nil && !slices.Contains(queues, r.Job.Queue) {
+			queues = append(queues, r.Job.Queue)
+		}
+	}
+	return queues, nil
 }
 
 func (s *sqliteStore) WorkerID() string { return s.river.ID() }
@@ -180,11 +190,21 @@ func (s *sqliteStore) ReplicaBeat(ctx context.Context, id string, now time.Time)
 }
 
 func (t *sqliteTx) JobInsert(ctx context.Context, jobs ...store.Job) error {
-	return jobInsert(ctx, t.river, t.tx, jobs)
+	queues, err := jobInsert(ctx, t.river, t.tx, jobs)
+	for _, q := range queues {
+		if !slices.Contains(t.woken, q) {
+			t.woken = append(t.woken, q)
+		}
+	}
+	return err
 }
 
 func (t *sqliteTx) JobRescue(ctx context.Context, ids ...int64) (int, error) {
-	return t.jobRescue(ctx, ids)
+	n, err := t.jobRescue(ctx, ids)
+	if n > 0 {
+		t.wakeAll = true
+	}
+	return n, err
 }
 
 func (s *pgStore) WorkerID() string { return s.river.ID() }
@@ -194,7 +214,8 @@ func (s *pgStore) ReplicaBeat(ctx context.Context, id string, now time.Time) err
 }
 
 func (t *pgTx) JobInsert(ctx context.Context, jobs ...store.Job) error {
-	return jobInsert(ctx, t.river, t.tx, jobs)
+	_, err := jobInsert(ctx, t.river, t.tx, jobs)
+	return err
 }
 
 func (t *pgTx) JobRescue(ctx context.Context, ids ...int64) (int, error) {

@@ -107,12 +107,13 @@ func riverConfig(opts Options, sqlite bool) *river.Config {
 	if sqlite {
 		// One process owns a SQLite database, so River's notification
 		// table (polled every 50 ms on the single writer connection) buys
-		// nothing. Polling for jobs directly every 10 ms is cheap (an
-		// UPDATE that matches no row writes nothing) and keeps a stage's
-		// overhead low: see docs/PERFORMANCE.md.
+		// nothing: see docs/PERFORMANCE.md.
 		cfg.PollOnly = true
 		cfg.FetchCooldown = 2 * time.Millisecond
-		cfg.FetchPollInterval = 10 * time.Millisecond
+		// The store wakes the producers after each commit that enqueued
+		// jobs (wake.go); the poll is only the backstop, for jobs
+		// scheduled in the future and anything missed.
+		cfg.FetchPollInterval = time.Second
 	} else {
 		// LISTEN/NOTIFY wakes workers at once, but River rate-limits its
 		// insert notifications per queue; the poll is the bound when a
@@ -188,6 +189,10 @@ type sqliteStore struct {
 	read   *sql.DB
 	river  *river.Client[*sql.Tx]
 	lockFD *os.File
+	// pilot wakes this process's producers after a commit that enqueued
+	// jobs (wake.go); queues are all the queues they serve.
+	pilot  *wakePilot
+	queues []string
 }
 
 func sqliteDSN(path string, readOnly bool) string {
@@ -263,11 +268,18 @@ func openSQLite(ctx context.Context, path string, opts Options) (*sqliteStore, e
 	}
 	s.read.SetMaxOpenConns(4)
 	s.queries = queries{q: sqlQuerier{s.read}}
-	s.river, err = river.NewClient(driver, riverConfig(opts, true))
+	wd := newWakeDriver(driver)
+	rcfg := riverConfig(opts, true)
+	s.river, err = river.NewClient[*sql.Tx](wd, rcfg)
 	if err != nil {
 		s.read.Close()
 		return fail(fmt.Errorf("error creating River client: %w", err))
 	}
+	s.pilot = wd.pilot
+	for q := range rcfg.Queues {
+		s.queues = append(s.queues, q)
+	}
+	sort.Strings(s.queues)
 	return s, nil
 }
 
@@ -357,6 +369,11 @@ func (s *sqliteStore) InTx(ctx context.Context, fn func(context.Context, store.T
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("error committing transaction: %w", mapErr(err))
 	}
+	if t.wakeAll {
+		s.pilot.wake(s.queues)
+	} else {
+		s.pilot.wake(t.woken)
+	}
 	return nil
 }
 
@@ -388,6 +405,11 @@ type sqliteTx struct {
 	queries
 	tx    *sql.Tx
 	river *river.Client[*sql.Tx]
+	// woken are the queues this transaction enqueued jobs in; wakeAll is
+	// set when it handed rescued jobs back (of any queue). The store wakes
+	// their producers once it has committed.
+	woken   []string
+	wakeAll bool
 }
 
 // --- PostgreSQL ---
