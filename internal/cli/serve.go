@@ -208,7 +208,8 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, secrets ..
 	// The dashboard's live updates: the engine reports every change to the
 	// hub, which never blocks it.
 	s.hub = web.NewHub()
-	s.e = engine.New(engine.Options{Config: cfg, Logger: log, OnChange: s.hub.Notify, Registerer: reg, Secrets: secrets})
+	s.e = engine.New(engine.Options{Config: cfg, Logger: log, OnChange: s.hub.Notify, Registerer: reg, Secrets: secrets,
+		DecideInBackground: true})
 	st, err := sqlstore.Open(ctx, cfg.Server.Database, sqlstore.Options{Workers: s.e.Workers(), Logger: log})
 	if err != nil {
 		s.hub.Close()
