@@ -245,7 +245,7 @@ func httpServer(cfg config.Server, h http.Handler, cert *httpx.Certificate, log 
 	if cert != nil {
 		o.TLS = cert.Config()
 	}
-	return httpx.NewServer(h, o)
+	return httpx.NewServer(httpx.Gzip(h), o)
 }
 
 // listen opens the server's listener: at most limits.max_connections
