@@ -39,6 +39,8 @@ type Server struct {
 	sessions Sessions
 	// limiter counts bad tokens per client address.
 	limiter *httpx.Limiter
+	// views caches service views (servicelist.go); nil: none.
+	views *viewCache
 }
 
 // New builds the API server for an engine whose store is open.

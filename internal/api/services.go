@@ -6,25 +6,12 @@ import (
 	"github.com/bakery-deploy/bakery/internal/store"
 )
 
-func (s *Server) listServices(w http.ResponseWriter, r *http.Request, _ *store.Token) error {
-	out := []ServiceView{}
-	for _, svc := range s.e.Config().Services {
-		cfgSvc, m, err := s.e.View(r.Context(), svc.Name)
-		if err != nil {
-			return err
-		}
-		out = append(out, serviceView(cfgSvc, m))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"services": out})
-	return nil
-}
-
 func (s *Server) getService(w http.ResponseWriter, r *http.Request, _ *store.Token) error {
-	svc, m, err := s.e.View(r.Context(), r.PathValue("service"))
+	v, err := s.serviceViewOf(r.Context(), r.PathValue("service"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, serviceView(svc, m))
+	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -208,7 +209,16 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, secrets ..
 	// The dashboard's live updates: the engine reports every change to the
 	// hub, which never blocks it.
 	s.hub = web.NewHub()
-	s.e = engine.New(engine.Options{Config: cfg, Logger: log, OnChange: s.hub.Notify, Registerer: reg, Secrets: secrets,
+	// The API's cached service views are invalidated by the same
+	// announcement (the API server is built once the store is open).
+	var views atomic.Pointer[api.Server]
+	onChange := func(service string) {
+		s.hub.Notify(service)
+		if a := views.Load(); a != nil {
+			a.Invalidate(service)
+		}
+	}
+	s.e = engine.New(engine.Options{Config: cfg, Logger: log, OnChange: onChange, Registerer: reg, Secrets: secrets,
 		DecideInBackground: true})
 	st, err := sqlstore.Open(ctx, cfg.Server.Database, sqlstore.Options{Workers: s.e.Workers(), Logger: log})
 	if err != nil {
@@ -222,6 +232,15 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, secrets ..
 		return nil, err
 	}
 	apiSrv := api.New(s.e, log, reg)
+	// One process owns a SQLite database, so it hears of every change;
+	// replicas on PostgreSQL hear only of their own, and the TTL bounds
+	// how long another's change may take to show.
+	if st.Kind() == "postgres" {
+		apiSrv.CacheViews(2 * time.Second)
+	} else {
+		apiSrv.CacheViews(20 * time.Second)
+	}
+	views.Store(apiSrv)
 	// Replicas sharing PostgreSQL each see only their own changes through
 	// OnChange; the dashboard reads the others' from the event log.
 	var poll time.Duration

@@ -45,8 +45,21 @@ for one service, or {"services": [...]} for all.`,
 				var all struct {
 					Services []api.ServiceView `json:"services"`
 				}
-				if err := c.do(cmd.Context(), "GET", "/api/v1/services", nil, &all); err != nil {
-					return fmt.Errorf("error getting status: %w", err)
+				// The list comes in pages; follow them to the end.
+				for after := ""; ; {
+					var page api.ServiceList
+					path := "/api/v1/services?limit=1000"
+					if after != "" {
+						path += "&after=" + url.QueryEscape(after)
+					}
+					if err := c.do(cmd.Context(), "GET", path, nil, &page); err != nil {
+						return fmt.Errorf("error getting status: %w", err)
+					}
+					all.Services = append(all.Services, page.Services...)
+					if page.Next == "" {
+						break
+					}
+					after = page.Next
 				}
 				if asJSON {
 					return printJSON(g.out, all)
