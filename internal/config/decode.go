@@ -59,7 +59,7 @@ type parser struct {
 	dir      string // absolute directory of the file
 	problems []Problem
 	visits   int
-	limit    int // of visits: visitLimit of the file's size
+	limit    int     // of visits: visitLimit of the file's size
 	listens  listens // for the clash checks of canary routers
 	// serverInherit is server.inherit_env, added to every command's own
 	// inherit_env (the server block is walked before the services).
