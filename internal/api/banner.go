@@ -30,11 +30,7 @@ type BannerView struct {
 // Status is a service's pipeline now, as GET /api/v1/services/{service}
 // serves it; the dashboard renders it.
 func (s *Server) Status(ctx context.Context, service string) (ServiceView, error) {
-	svc, m, err := s.e.View(ctx, service)
-	if err != nil {
-		return ServiceView{}, err
-	}
-	return serviceView(svc, m), nil
+	return s.serviceViewOf(ctx, service)
 }
 
 // maxNewer bounds the releases counted; a gap that large says enough.

@@ -114,8 +114,9 @@ func (s *Server) viewError(ctx context.Context, name string) error {
 	return err
 }
 
-// serviceStates are the list states svc is in.
-func serviceStates(v ServiceView) map[string]bool {
+// ServiceStates are the list states a service's view is in (the
+// dashboard's overview filters on the same).
+func ServiceStates(v ServiceView) map[string]bool {
 	in := map[string]bool{}
 	for _, env := range v.Environments {
 		if env.Locked {
@@ -213,7 +214,7 @@ func (s *Server) listServices(w http.ResponseWriter, r *http.Request, _ *store.T
 		if name == q.after {
 			started = true
 		}
-		states := serviceStates(v)
+		states := ServiceStates(v)
 		for st := range states {
 			out.Counts[st]++
 		}
