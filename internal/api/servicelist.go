@@ -147,18 +147,19 @@ type ServiceList struct {
 	Services []ServiceView `json:"services"`
 	// Total is how many services match the filters, over every page.
 	Total int `json:"total"`
-	// Counts is how many services are in each state, whatever ?state=
-	// asks for (a service may be in several).
+	// Counts is how many services (of those ?selector= picks) are in each
+	// state, whatever ?state= asks for (a service may be in several).
 	Counts map[string]int `json:"counts"`
 	// Next is the value of ?after= for the next page; absent on the last.
 	Next string `json:"next,omitempty"`
 }
 
-// listQuery is what ?limit, ?after and ?state ask for.
+// listQuery is what ?limit, ?after, ?state and ?selector ask for.
 type listQuery struct {
-	limit int
-	after string
-	state string
+	limit    int
+	after    string
+	state    string
+	selector config.Selector
 }
 
 func parseListQuery(r *http.Request, cfg *config.Config) (listQuery, error) {
@@ -190,6 +191,14 @@ func parseListQuery(r *http.Request, cfg *config.Config) (listQuery, error) {
 		}
 		q.state = v
 	}
+	if v := vals.Get("selector"); v != "" {
+		sel, err := config.ParseSelector(v)
+		if err != nil {
+			return q, &Error{Status: http.StatusBadRequest, Message: err.Error(),
+				Detail: "a selector is label=value pairs joined by commas (all must hold), such as team=payments,tier=1"}
+		}
+		q.selector = sel
+	}
 	return q, nil
 }
 
@@ -213,6 +222,9 @@ func (s *Server) listServices(w http.ResponseWriter, r *http.Request, _ *store.T
 		onPage := started
 		if name == q.after {
 			started = true
+		}
+		if q.selector != nil && !q.selector.Matches(cfg.Services[i].Labels) {
+			continue
 		}
 		states := ServiceStates(v)
 		for st := range states {

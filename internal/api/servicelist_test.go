@@ -31,7 +31,11 @@ func setupCached(t *testing.T, n int) *testBundle {
 	}
 	cfg := &config.Config{}
 	for i := range n {
-		cfg.Services = append(cfg.Services, config.Service{Name: fmt.Sprintf("svc-%d", i),
+		team := "payments"
+		if i%2 == 1 {
+			team = "search"
+		}
+		cfg.Services = append(cfg.Services, config.Service{Name: fmt.Sprintf("svc-%d", i), Labels: map[string]string{"team": team, "tier": fmt.Sprint(i % 3)},
 			Environments: []config.Environment{env("staging", 0), env("production", time.Hour)}})
 	}
 	clock := testutil.NewClock(t0)
@@ -115,7 +119,20 @@ func TestServiceListPages(t *testing.T) {
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &one))
 	require.True(t, one.Environments[1].Locked)
 
+	// Selectors: every pair must hold.
+	_, l = b.list(t, "?selector=team=payments")
+	require.Equal(t, []string{"svc-0", "svc-2", "svc-4"}, names(l))
+	require.Equal(t, map[string]string{"team": "payments", "tier": "0"}, l.Services[0].Labels)
+	_, l = b.list(t, "?selector=team=payments,tier=1")
+	require.Equal(t, []string{"svc-4"}, names(l))
+	_, l = b.list(t, "?selector=team=search&state=locked")
+	require.Equal(t, []string{"svc-3"}, names(l))
+	_, l = b.list(t, "?selector=team=payments&state=locked")
+	require.Empty(t, names(l))
+	require.Equal(t, 0, l.Counts[ListStateLocked], "counts cover the selected services")
+
 	for _, tc := range []struct{ query, want string }{
+		{"?selector=team", `"team" is not key=value`},
 		{"?limit=0", `limit "0" is not a number from 1 to 1000`},
 		{"?limit=abc", `limit "abc" is not a number`},
 		{"?limit=1001", `limit "1001" is not a number from 1 to 1000`},

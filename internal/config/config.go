@@ -206,6 +206,9 @@ type Service struct {
 	// Environments are in promotion order: a release reaches Environments[i]
 	// only after it has baked in Environments[i-1]. There is at least one.
 	Environments []Environment
+	// Labels, from the service's labels block, are what selectors pick
+	// services by (labels.go); nil when there are none.
+	Labels map[string]string
 }
 
 // Environment is one stage of a service's pipeline.

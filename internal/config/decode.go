@@ -19,7 +19,7 @@ var (
 	rootFields        = []string{"server", "services"}
 	serverFields      = []string{"addr", "database", "inherit_env", "mask_env", "banner", "tls", "hsts", "trusted_proxies", "limits", "url"}
 	bannerFields      = []string{"public"}
-	serviceFields     = []string{"name", "repository", "environments"}
+	serviceFields     = []string{"name", "repository", "environments", "labels"}
 	environmentFields = []string{"name", "bake", "deploy", "windows", "migrations", "checks", "canary"}
 	deployFields      = []string{"command", "timeout", "dir", "env", "inherit_env"}
 	windowsFields     = []string{"timezone", "allow", "holidays", "holidays_ical"}
@@ -429,6 +429,7 @@ func (p *parser) service(n, at *yaml.Node, path string) (Service, *yaml.Node) {
 		}
 	}
 	svc.Environments = p.environments(f.get("environments"), f.at("environments"), f.field("environments"))
+	svc.Labels = p.labels(f.get("labels"), f.field("labels"))
 	return svc, nameNode
 }
 

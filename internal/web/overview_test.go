@@ -13,7 +13,7 @@ import (
 )
 
 // TestOverviewSearchAndStates: ?q= shows the services whose name contains
-// it, ?state= those in the state, the counts at the top cover every
+// it, ?selector= those whose labels match, ?state= those in the state, the counts at the top cover every
 // service, and the rows fragment the page refreshes from keeps the same
 // filter.
 func TestOverviewSearchAndStates(t *testing.T) {
@@ -44,11 +44,17 @@ func TestOverviewSearchAndStates(t *testing.T) {
 		{"?state=locked&q=web", nil},
 		{"?state=baking", nil},
 		{"?state=bogus", []string{"web", "api"}},
+		{"?selector=team=payments", []string{"api"}},
+		{"?selector=team=payments,tier=2", nil},
+		{"?selector=team%3Dfrontend&q=w", []string{"web"}},
+		{"?selector=team", nil},
 	} {
 		resp, body := f.do(c, "GET", "/"+tc.query, "", nil)
 		require.Equal(t, http.StatusOK, resp.StatusCode, tc.query)
 		require.Equal(t, tc.want, rows(body), tc.query)
-		require.Contains(t, body, `id="state-locked" data-count="1"`, "the counts cover every service (%s)", tc.query)
+		if !strings.Contains(tc.query, "selector") {
+			require.Contains(t, body, `id="state-locked" data-count="1"`, "the counts cover every service (%s)", tc.query)
+		}
 		if tc.want == nil {
 			require.Contains(t, body, "No services match.", tc.query)
 		}
@@ -56,7 +62,10 @@ func TestOverviewSearchAndStates(t *testing.T) {
 		require.Equal(t, http.StatusOK, resp.StatusCode, tc.query)
 		require.Equal(t, tc.want, rows(body), "the fragment keeps the filter (%s)", tc.query)
 	}
-	_, body := f.do(c, "GET", "/?q="+url.QueryEscape("we"), "", nil)
+	_, body := f.do(c, "GET", "/?selector=team", "", nil)
+	require.Contains(t, body, `id="selector-error"`, "a selector that cannot be read says why")
+	require.Contains(t, body, "is not key=value")
+	_, body = f.do(c, "GET", "/?q="+url.QueryEscape("we"), "", nil)
 	require.Contains(t, body, `value="we"`, "the search box shows the search")
 	require.Contains(t, body, "1 of 2 services, page 1 of 1")
 }
