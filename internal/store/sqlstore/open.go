@@ -48,6 +48,10 @@ type Options struct {
 	// DeployWorkers is how many deploy commands may run at once in this
 	// process (default 20).
 	DeployWorkers int
+
+	// fetchPoll replaces the SQLite fetch poll's interval (a test sets an
+	// hour to see that the wake-up alone brings a job to its worker).
+	fetchPoll time.Duration
 }
 
 // Open opens the database named by url (sqlite://PATH or postgres://…),
@@ -114,6 +118,9 @@ func riverConfig(opts Options, sqlite bool) *river.Config {
 		// jobs (wake.go); the poll is only the backstop, for jobs
 		// scheduled in the future and anything missed.
 		cfg.FetchPollInterval = time.Second
+		if opts.fetchPoll > 0 {
+			cfg.FetchPollInterval = opts.fetchPoll
+		}
 	} else {
 		// LISTEN/NOTIFY wakes workers at once, but River rate-limits its
 		// insert notifications per queue; the poll is the bound when a

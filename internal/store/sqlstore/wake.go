@@ -38,6 +38,17 @@ func newWakeDriver(d *riversqlite.Driver) *wakeDriver {
 	return &wakeDriver{Driver: d, pilot: &wakePilot{}}
 }
 
+// SupportsListener is false: River's SQLite driver offers a listener (a
+// notification table polled every 50 ms), which bakery does not use
+// (PollOnly), and while the driver claims one River skips the wake-up of
+// local producers after an insert.
+func (d *wakeDriver) SupportsListener() bool { return false }
+
+// SupportsListenNotify is false for the same reason: no notification is
+// written to River's notification table in the inserting transaction
+// (nobody listens), so waking costs no write.
+func (d *wakeDriver) SupportsListenNotify() bool { return false }
+
 // PluginInit is part of River's driver plugin interface; there is nothing
 // to initialise.
 func (d *wakeDriver) PluginInit(*baseservice.Archetype) {}
