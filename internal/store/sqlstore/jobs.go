@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/bakery-deploy/bakery/internal/store"
 )
@@ -160,8 +161,9 @@ func (s queries) replicaBeat(ctx context.Context, id string, now time.Time) erro
 
 // jobInsert enqueues jobs through River in the transaction tx, whichever
 // database's it is.
-// jobInsert enqueues jobs in tx and returns the queues they went to (for
-// waking this process's producers once tx has committed: sqlstore/wake.go).
+// jobInsert enqueues jobs in tx and returns the queues that got a job to
+// run now (for waking this process's producers once tx has committed:
+// sqlstore/wake.go).
 func jobInsert[TTx any](ctx context.Context, c *river.Client[TTx], tx TTx, jobs []store.Job) ([]string, error) {
 	if len(jobs) == 0 {
 		return nil, nil
@@ -174,9 +176,12 @@ func jobInsert[TTx any](ctx context.Context, c *river.Client[TTx], tx TTx, jobs 
 	if err != nil {
 		return nil, fmt.Errorf("error enqueueing jobs: %w", err)
 	}
+	// Only queues with a job to run now: a job scheduled for later (a
+	// bake deadline's durable reconcile) is moved to its queue by River's
+	// scheduler, and a fetch now would find nothing.
 	queues := make([]string, 0, 1)
 	for _, r := range res {
-		if r.Job != nil && !slices.Contains(queues, r.Job.Queue) {
+		if r.Job != nil && r.Job.State == rivertype.JobStateAvailable && !r.UniqueSkippedAsDuplicate && !slices.Contains(queues, r.Job.Queue) {
 			queues = append(queues, r.Job.Queue)
 		}
 	}

@@ -82,6 +82,11 @@ func TestSQLiteWakesProducersAfterCommit(t *testing.T) {
 	require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return nil }))
 	require.Equal(t, []string{QueueDefault}, seen(), "a transaction without jobs wakes nobody")
 
+	require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.JobInsert(ctx, store.Job{Kind: "test_wake", Args: struct{}{}, Queue: QueueDeploy, ScheduledAt: time.Now().Add(time.Hour)})
+	}))
+	require.Equal(t, []string{QueueDefault}, seen(), "a job scheduled for later wakes nobody: a fetch now would not find it")
+
 	select {
 	case <-worker.ran:
 	case <-time.After(30 * time.Second):
