@@ -120,10 +120,7 @@ func (h *Handler) listServices(ctx context.Context, f overviewFilter) overviewLi
 		if f.selErr != "" || (f.sel != nil && !f.sel.Matches(svc.Labels)) {
 			continue
 		}
-		var states map[string]bool
-		if v, err := h.views.Status(ctx, svc.Name); err == nil {
-			states = api.ServiceStates(v)
-		}
+		states := h.serviceStates(ctx, svc.Name)
 		for s := range states {
 			counts[s]++
 		}
@@ -164,4 +161,27 @@ func (l overviewList) Summary() string {
 		return fmt.Sprintf("%d services", l.Total)
 	}
 	return fmt.Sprintf("%d of %d services, page %d of %d", l.Matched, l.Total, l.Filter.Page, l.Pages)
+}
+
+// statusViews is what the API server offers beyond Views: a service's
+// cached list states.
+type statusViews interface {
+	ServiceStatus(ctx context.Context, service string) (api.ServiceView, map[string]bool, error)
+}
+
+// serviceStates are a service's list states (none if its view cannot be
+// read).
+func (h *Handler) serviceStates(ctx context.Context, service string) map[string]bool {
+	if sv, ok := h.views.(statusViews); ok {
+		_, states, err := sv.ServiceStatus(ctx, service)
+		if err != nil {
+			return nil
+		}
+		return states
+	}
+	v, err := h.views.Status(ctx, service)
+	if err != nil {
+		return nil
+	}
+	return api.ServiceStates(v)
 }
