@@ -33,6 +33,10 @@ vulncheck: ## Scan for reachable known vulnerabilities, offline (scripts/vulnche
 bench: ## Run the pipeline latency benchmarks (figures in docs/PERFORMANCE.md)
 	$(GO) test -run '^$$' -bench . -benchtime 200x ./internal/engine/
 
+.PHONY: scale
+scale: ## The scale benchmark at 1,000 services (BAKERY_SCALE_N=10000 for more; docs/PERFORMANCE.md)
+	BAKERY_SCALE_N=$${BAKERY_SCALE_N:-1000} BAKERY_SCALE_IDLE=$${BAKERY_SCALE_IDLE:-60s} $(GO) test -count=1 -v -timeout 60m -run TestScale ./test/scale/
+
 .PHONY: fuzz
 fuzz: ## Fuzz the config parser for a minute
 	$(GO) test ./internal/config -run '^$$' -fuzz FuzzParse -fuzztime 60s

@@ -47,14 +47,7 @@ type BannerExposure struct {
 // Status is a service's pipeline now, as GET /api/v1/services/{service}
 // serves it; the dashboard renders it.
 func (s *Server) Status(ctx context.Context, service string) (ServiceView, error) {
-	svc, m, err := s.e.View(ctx, service)
-	if err != nil {
-		return ServiceView{}, err
-	}
-	v := serviceView(svc, m)
-	s.decorate(ctx, svc, m, &v)
-	s.exposureProblems(&v)
-	return v, nil
+	return s.serviceViewOf(ctx, service)
 }
 
 // maxNewer bounds the releases counted; a gap that large says enough.

@@ -47,6 +47,8 @@ type Server struct {
 	beaconNonces  nonces
 	// notify serves the notification deliveries (SetNotifications).
 	notify Notifications
+	// views caches service views (servicelist.go); nil: none.
+	views *viewCache
 }
 
 // New builds the API server for an engine whose store is open.

@@ -16,8 +16,10 @@ import (
 
 // ServiceView is one service's pipeline now.
 type ServiceView struct {
-	Service      string            `json:"service"`
-	Repository   string            `json:"repository,omitempty"`
+	Service    string `json:"service"`
+	Repository string `json:"repository,omitempty"`
+	// Labels are the service's labels from the configuration.
+	Labels       map[string]string `json:"labels,omitempty"`
 	Environments []EnvironmentView `json:"environments"`
 	// GitHub is set while bakery cannot bring GitHub up to date about
 	// the service's releases (deployments, commit statuses).
@@ -251,7 +253,7 @@ func FormatService(svc *config.Service, m readmodel.Service) ServiceView { retur
 // serviceView formats the read model of one service; it derives nothing.
 func serviceView(svc *config.Service, m readmodel.Service) ServiceView {
 	now := m.At
-	v := ServiceView{Service: svc.Name, Repository: svc.Repository, Environments: []EnvironmentView{}}
+	v := ServiceView{Service: svc.Name, Repository: svc.Repository, Labels: svc.Labels, Environments: []EnvironmentView{}}
 	for i, env := range m.Environments {
 		ev := EnvironmentView{Name: env.Name, State: string(env.State)}
 		if i > 0 {

@@ -30,7 +30,7 @@ func newTestServer(t *testing.T) string {
 		return config.Environment{Name: name, Bake: bake, Deploy: config.Deploy{Command: []string{"/bin/true"}, Timeout: time.Minute}}
 	}
 	cfg := &config.Config{Services: []config.Service{
-		{Name: "web", Environments: []config.Environment{env("staging", 0), env("production", time.Hour)}},
+		{Name: "web", Labels: map[string]string{"team": "payments"}, Environments: []config.Environment{env("staging", 0), env("production", time.Hour)}},
 	}}
 	e := engine.New(engine.Options{Config: cfg, Logger: log})
 	st, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "bakery.db"), sqlstore.Options{Workers: e.Workers(), Logger: log})

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -253,7 +254,17 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, secrets ..
 		s.hub.Close()
 		return nil, err
 	}
-	s.e = engine.New(engine.Options{Config: cfg, Logger: log, OnChange: s.hub.Notify, Registerer: reg, Secrets: secrets})
+	// The API's cached service views are invalidated by the same
+	// announcement (the API server is built once the store is open).
+	var views atomic.Pointer[api.Server]
+	onChange := func(service string) {
+		s.hub.Notify(service)
+		if a := views.Load(); a != nil {
+			a.Invalidate(service)
+		}
+	}
+	s.e = engine.New(engine.Options{Config: cfg, Logger: log, OnChange: onChange, Registerer: reg, Secrets: secrets,
+		DecideInBackground: true})
 	// GitHub in (the webhook) and out (deployments and statuses, as jobs
 	// fed by the event log): subscribed before the store takes the workers.
 	gh := github.New(github.Options{Engine: s.e, Logger: log})
@@ -285,6 +296,15 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger, secrets ..
 	apiSrv.SetNotifications(s.notify)
 	apiSrv.Handle("POST "+notify.CommandsPath, s.slack)
 	apiSrv.Handle("POST "+notify.InteractionsPath, s.slack)
+	// One process owns a SQLite database, so it hears of every change;
+	// replicas on PostgreSQL hear only of their own, and the TTL bounds
+	// how long another's change may take to show.
+	if st.Kind() == "postgres" {
+		apiSrv.CacheViews(2 * time.Second)
+	} else {
+		apiSrv.CacheViews(20 * time.Second)
+	}
+	views.Store(apiSrv)
 	// Replicas sharing PostgreSQL each see only their own changes through
 	// OnChange; the dashboard reads the others' from the event log.
 	var poll time.Duration
@@ -308,7 +328,7 @@ func httpServer(cfg config.Server, h http.Handler, cert *httpx.Certificate, log 
 	if cert != nil {
 		o.TLS = cert.Config()
 	}
-	return httpx.NewServer(h, o)
+	return httpx.NewServer(httpx.Gzip(h), o)
 }
 
 // listen opens the server's listener: at most limits.max_connections

@@ -16,12 +16,17 @@ import (
 
 func newStatusCmd(g *globals) *cobra.Command {
 	var asJSON bool
+	var selector, state string
 	cmd := &cobra.Command{
-		Use:   "status [SERVICE]",
+		Use:   "status [SERVICE | --selector team=payments] [--state locked]",
 		Short: "Show what each environment runs and what its next promotion waits for",
 		Long: `Show, for every environment of SERVICE (or of every service), the version it
 runs, since when, whether it is locked, and what the next promotion into it
 waits for and until when.
+
+--selector shows only the services whose labels match (key=value pairs joined
+by commas, all of which must hold); --state only those with an environment
+locked, baking, canary, failed, or waiting for a window.
 
 --json prints {"service": ..., "environments": [{"name", "version", "locked", ...}]}
 for one service, or {"services": [...]} for all.`,
@@ -32,6 +37,9 @@ for one service, or {"services": [...]} for all.`,
 				return err
 			}
 			var services []api.ServiceView
+			if len(args) == 1 && (selector != "" || state != "") {
+				return fmt.Errorf("give a service or --selector/--state, not both: the filters pick services from the list of all")
+			}
 			if len(args) == 1 {
 				var s api.ServiceView
 				if err := c.do(cmd.Context(), "GET", "/api/v1/services/"+url.PathEscape(args[0]), nil, &s); err != nil {
@@ -45,8 +53,28 @@ for one service, or {"services": [...]} for all.`,
 				var all struct {
 					Services []api.ServiceView `json:"services"`
 				}
-				if err := c.do(cmd.Context(), "GET", "/api/v1/services", nil, &all); err != nil {
-					return fmt.Errorf("error getting status: %w", err)
+				// The list comes in pages; follow them to the end.
+				for after := ""; ; {
+					var page api.ServiceList
+					q := url.Values{"limit": {"1000"}}
+					if after != "" {
+						q.Set("after", after)
+					}
+					if selector != "" {
+						q.Set("selector", selector)
+					}
+					if state != "" {
+						q.Set("state", state)
+					}
+					path := "/api/v1/services?" + q.Encode()
+					if err := c.do(cmd.Context(), "GET", path, nil, &page); err != nil {
+						return fmt.Errorf("error getting status: %w", err)
+					}
+					all.Services = append(all.Services, page.Services...)
+					if page.Next == "" {
+						break
+					}
+					after = page.Next
 				}
 				if asJSON {
 					return printJSON(g.out, all)
@@ -58,6 +86,8 @@ for one service, or {"services": [...]} for all.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&selector, "selector", "", "only services whose labels match, e.g. team=payments,tier=1")
+	cmd.Flags().StringVar(&state, "state", "", "only services in this state: locked, baking, canary, failed, window")
 	return cmd
 }
 

@@ -243,6 +243,9 @@ type Service struct {
 	// Trigger says which GitHub events create this service's releases
 	// (nil: none).
 	Trigger *Trigger
+	// Labels, from the service's labels block, are what selectors pick
+	// services by (labels.go); nil when there are none.
+	Labels map[string]string
 }
 
 // Environment is one stage of a service's pipeline.

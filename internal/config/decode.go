@@ -19,7 +19,7 @@ var (
 	rootFields        = []string{"server", "services", "github", "notifications", "slack"}
 	serverFields      = []string{"addr", "database", "inherit_env", "mask_env", "banner", "tls", "hsts", "trusted_proxies", "limits", "url", "insights", "retention"}
 	bannerFields      = []string{"public"}
-	serviceFields     = []string{"name", "repository", "environments", "artifact", "trigger"}
+	serviceFields     = []string{"name", "repository", "environments", "artifact", "trigger", "labels"}
 	environmentFields = []string{"name", "bake", "deploy", "windows", "migrations", "checks", "canary", "culprit_finding", "fix", "approval", "router", "exposure"}
 	deployFields      = []string{"command", "timeout", "dir", "env", "inherit_env"}
 	windowsFields     = []string{"timezone", "allow", "holidays", "holidays_ical"}
@@ -33,10 +33,16 @@ var (
 	envKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
-// maxVisits bounds how many nodes one Parse looks at. A normal file has a
-// few hundred; the bound only matters for YAML aliases that repeat large
-// parts of the document many times over (a "billion laughs" file).
+// maxVisits bounds how many nodes one Parse looks at: 100,000, or one per
+// byte of the file for a larger one. Without aliases every node takes at
+// least a byte of the file, so the bound only matters for YAML aliases that
+// repeat large parts of the document many times over (a "billion laughs"
+// file), and the work it allows stays proportional to the file's size. (A
+// fixed 100,000 refused a config of 3,704 plain services.)
 const maxVisits = 100_000
+
+// visitLimit is maxVisits for a file of size bytes.
+func visitLimit(size int) int { return max(maxVisits, size) }
 
 // tooLarge is panicked by resolve when maxVisits is exceeded and recovered
 // in parser.parse; it unwinds the recursive walk in one step.
@@ -53,6 +59,7 @@ type parser struct {
 	dir      string // absolute directory of the file
 	problems []Problem
 	visits   int
+	limit    int     // of visits: visitLimit of the file's size
 	listens  listens // for the clash checks of canary routers
 	// serverInherit is server.inherit_env, added to every command's own
 	// inherit_env (the server block is walked before the services).
@@ -73,6 +80,7 @@ func (p *parser) add(n *yaml.Node, field, format string, args ...any) {
 
 // parse decodes data and fills cfg, recording every problem it finds.
 func (p *parser) parse(data []byte, cfg *Config) {
+	p.limit = visitLimit(len(data))
 	doc, ok := p.decode(data)
 	if !ok {
 		return
@@ -83,7 +91,7 @@ func (p *parser) parse(data []byte, cfg *Config) {
 			if !ok {
 				panic(r)
 			}
-			p.add(tl.at, "", "the file expands to more than %d values, which happens when YAML aliases (*name) repeat large parts of it many times; write the repeated parts out instead", maxVisits)
+			p.add(tl.at, "", "the file expands to more than %d values, which happens when YAML aliases (*name) repeat large parts of it many times; write the repeated parts out instead", p.limit)
 		}
 	}()
 	p.root(doc, cfg)
@@ -98,7 +106,7 @@ func (p *parser) resolve(n *yaml.Node) *yaml.Node {
 		n = n.Alias
 	}
 	p.visits++
-	if p.visits > maxVisits {
+	if p.visits > p.limit {
 		panic(tooLarge{at: n})
 	}
 	return n
@@ -435,6 +443,7 @@ func (p *parser) service(n, at *yaml.Node, path string) (Service, *yaml.Node) {
 	}
 	svc.Environments = p.environments(f.get("environments"), f.at("environments"), f.field("environments"))
 	p.serviceGitHub(f, &svc)
+	svc.Labels = p.labels(f.get("labels"), f.field("labels"))
 	return svc, nameNode
 }
 

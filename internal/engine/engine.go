@@ -45,6 +45,10 @@ type Options struct {
 	// Secrets are values masked in stored output and events besides the
 	// ones the configuration names (the bootstrap token, say).
 	Secrets []string
+	// DecideInBackground makes Start return before the decision for every
+	// service that follows a start has been taken (bakery serve: it
+	// listens at once, whatever the number of services).
+	DecideInBackground bool
 }
 
 // Engine runs bakery's pipelines.
@@ -202,8 +206,18 @@ func (e *Engine) Start(ctx context.Context, st store.Store) error {
 	}()
 	// Decide for every service now, on every replica: it arms the timers
 	// for bake deadlines that passed or come due while this process was
-	// away, without waiting for leadership.
-	e.reconcileAll(ctx)
+	// away, without waiting for leadership. bakery serve does it in the
+	// background, so that it listens at once whatever the number of
+	// services.
+	if e.opts.DecideInBackground {
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			e.sweep.reconcileAll(ctx)
+		}()
+	} else {
+		e.sweep.reconcileAll(ctx)
+	}
 	for _, d := range e.duties() {
 		d.Start(ctx)
 	}
@@ -348,6 +362,7 @@ func (e *Engine) after(service string, next time.Time) {
 	e.checks.wake(service)
 	e.feed.kick()
 	e.timers.arm(service, next)
+	e.sweep.decided(service, next)
 	if e.opts.OnChange != nil {
 		e.opts.OnChange(service)
 	}

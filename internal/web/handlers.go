@@ -21,6 +21,7 @@ type overviewData struct {
 	layoutData
 	Rows      []template.HTML
 	Incidents []incidentEnv
+	List      overviewList
 }
 
 func (h *Handler) overview(w http.ResponseWriter, r *http.Request, s *Session) error {
@@ -29,8 +30,9 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request, s *Session) e
 	if err != nil {
 		return err
 	}
-	d := overviewData{layoutData: h.layout(s, seq, "Overview", "overview", "", b), Rows: h.cachedRows(r.Context(), h.services()),
-		Incidents: h.incidentEnvs(b)}
+	list := h.listServices(r.Context(), parseOverviewFilter(r))
+	d := overviewData{layoutData: h.layout(s, seq, "Overview", "overview", "", b), Rows: h.cachedRows(r.Context(), list.Services),
+		Incidents: h.incidentEnvs(b), List: list}
 	return render(w, h.pages.overview, "layout", d)
 }
 
@@ -56,7 +58,7 @@ func (h *Handler) servicePage(w http.ResponseWriter, r *http.Request, s *Session
 }
 
 func (h *Handler) rowsFragment(w http.ResponseWriter, r *http.Request, s *Session) error {
-	return render(w, h.pages.overview, "rows", h.cachedRows(r.Context(), h.services()))
+	return render(w, h.pages.overview, "rows", h.cachedRows(r.Context(), h.listServices(r.Context(), parseOverviewFilter(r)).Services))
 }
 
 func (h *Handler) rowFragment(w http.ResponseWriter, r *http.Request, s *Session) error {

@@ -41,8 +41,8 @@ func testConfig() *config.Config {
 		return config.Environment{Name: name, Bake: bake, Deploy: config.Deploy{Command: []string{"/bin/true"}, Timeout: time.Minute}}
 	}
 	return &config.Config{Services: []config.Service{
-		{Name: "web", Repository: "https://github.com/acme/web", Environments: []config.Environment{env("staging", 0), env("production", time.Hour)}},
-		{Name: "api", Environments: []config.Environment{env("staging", 0), env("production", time.Hour)}},
+		{Name: "web", Repository: "https://github.com/acme/web", Labels: map[string]string{"team": "frontend"}, Environments: []config.Environment{env("staging", 0), env("production", time.Hour)}},
+		{Name: "api", Labels: map[string]string{"team": "payments", "tier": "1"}, Environments: []config.Environment{env("staging", 0), env("production", time.Hour)}},
 	}}
 }
 

@@ -553,7 +553,7 @@ func TestDashboardPerformance(t *testing.T) {
 	}
 	w.eventually(2*time.Minute, "every service in staging, even ones in production", func() bool {
 		var out struct{ Services []api.ServiceView }
-		require.Equal(t, 200, w.call(adminToken, "GET", "/api/v1/services", nil, &out))
+		require.Equal(t, 200, w.call(adminToken, "GET", "/api/v1/services?limit=1000", nil, &out))
 		for i, s := range out.Services {
 			if s.Environments[0].Version == nil || (i%2 == 0 && s.Environments[1].Version == nil) {
 				return false

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -164,18 +165,31 @@ func (s queries) replicaBeat(ctx context.Context, id string, now time.Time) erro
 
 // jobInsert enqueues jobs through River in the transaction tx, whichever
 // database's it is.
-func jobInsert[TTx any](ctx context.Context, c *river.Client[TTx], tx TTx, jobs []store.Job) error {
+// jobInsert enqueues jobs in tx and returns the queues that got a job to
+// run now (for waking this process's producers once tx has committed:
+// sqlstore/wake.go).
+func jobInsert[TTx any](ctx context.Context, c *river.Client[TTx], tx TTx, jobs []store.Job) ([]string, error) {
 	if len(jobs) == 0 {
-		return nil
+		return nil, nil
 	}
 	params, err := insertParams(jobs)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if _, err := c.InsertManyTx(ctx, tx, params); err != nil {
-		return fmt.Errorf("error enqueueing jobs: %w", err)
+	res, err := c.InsertManyTx(ctx, tx, params)
+	if err != nil {
+		return nil, fmt.Errorf("error enqueueing jobs: %w", err)
 	}
-	return nil
+	// Only queues with a job to run now: a job scheduled for later (a
+	// bake deadline's durable reconcile) is moved to its queue by River's
+	// scheduler, and a fetch now would find nothing.
+	queues := make([]string, 0, 1)
+	for _, r := range res {
+		if r.Job != nil && r.Job.State == rivertype.JobStateAvailable && !r.UniqueSkippedAsDuplicate && !slices.Contains(queues, r.Job.Queue) {
+			queues = append(queues, r.Job.Queue)
+		}
+	}
+	return queues, nil
 }
 
 func (s *sqliteStore) WorkerID() string { return s.river.ID() }
@@ -185,11 +199,21 @@ func (s *sqliteStore) ReplicaBeat(ctx context.Context, id string, now time.Time)
 }
 
 func (t *sqliteTx) JobInsert(ctx context.Context, jobs ...store.Job) error {
-	return jobInsert(ctx, t.river, t.tx, jobs)
+	queues, err := jobInsert(ctx, t.river, t.tx, jobs)
+	for _, q := range queues {
+		if !slices.Contains(t.woken, q) {
+			t.woken = append(t.woken, q)
+		}
+	}
+	return err
 }
 
 func (t *sqliteTx) JobRescue(ctx context.Context, ids ...int64) (int, error) {
-	return t.jobRescue(ctx, ids)
+	n, err := t.jobRescue(ctx, ids)
+	if n > 0 {
+		t.wakeAll = true
+	}
+	return n, err
 }
 
 func (s *pgStore) WorkerID() string { return s.river.ID() }
@@ -199,7 +223,8 @@ func (s *pgStore) ReplicaBeat(ctx context.Context, id string, now time.Time) err
 }
 
 func (t *pgTx) JobInsert(ctx context.Context, jobs ...store.Job) error {
-	return jobInsert(ctx, t.river, t.tx, jobs)
+	_, err := jobInsert(ctx, t.river, t.tx, jobs)
+	return err
 }
 
 func (t *pgTx) JobRescue(ctx context.Context, ids ...int64) (int, error) {

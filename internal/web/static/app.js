@@ -173,15 +173,17 @@
   function refreshRow(service) {
     return getHTML('/ui/fragments/services/' + encodeURIComponent(service)).then(function (html) {
       var el = document.getElementById('svc-' + service);
+      var list = document.getElementById('services');
       if (el) swap(el, html, true);
-      else refreshRows();
+      else if (!(list && list.getAttribute('data-filtered'))) refreshRows();
     });
   }
 
   function refreshRows() {
     var el = document.getElementById('services');
     if (!el) return;
-    return getHTML('/ui/fragments/services').then(function (html) { swap(el, html, false); });
+    // The same search, state and page as the overview shows.
+    return getHTML('/ui/fragments/services' + location.search).then(function (html) { swap(el, html, false); });
   }
 
   function refreshPage() {

@@ -1,0 +1,95 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bakery-deploy/bakery/internal/store"
+)
+
+type wakeArgs struct{}
+
+func (wakeArgs) Kind() string { return "test_wake" }
+
+type wakeWorker struct {
+	river.WorkerDefaults[wakeArgs]
+	ran chan struct{}
+}
+
+func (w *wakeWorker) Work(context.Context, *river.Job[wakeArgs]) error {
+	w.ran <- struct{}{}
+	return nil
+}
+
+// TestSQLiteWakesProducersAfterCommit: a transaction that enqueued a job
+// wakes this process's producers of the job's queue once it has committed
+// (not before, and not when it rolled back), and the job runs although the
+// producers would not poll for an hour.
+func TestSQLiteWakesProducersAfterCommit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	workers := river.NewWorkers()
+	worker := &wakeWorker{ran: make(chan struct{}, 1)}
+	river.AddWorker(workers, worker)
+	// With an hour's poll, only the wake-up can bring the job to its worker.
+	st, err := Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "bakery.db"), Options{Workers: workers, fetchPoll: time.Hour})
+	require.NoError(t, err)
+	s := st.(*sqliteStore)
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+
+	var mu sync.Mutex
+	var woken []string
+	forward := s.pilot.notify
+	require.NotNil(t, forward, "River gave the pilot its wake-up hook")
+	s.pilot.notify = func(ctx context.Context, res []*rivertype.JobInsertResult) {
+		mu.Lock()
+		for _, r := range res {
+			woken = append(woken, r.Job.Queue)
+		}
+		mu.Unlock()
+		forward(ctx, res)
+	}
+	seen := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), woken...)
+	}
+	require.NoError(t, s.Start(ctx))
+
+	errRolledBack := errors.New("rolled back")
+	err = s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		require.NoError(t, tx.JobInsert(ctx, store.Job{Kind: "test_wake", Args: struct{}{}, Queue: QueueDefault}))
+		return errRolledBack
+	})
+	require.ErrorIs(t, err, errRolledBack)
+	require.Empty(t, seen(), "a rolled-back transaction wakes nobody")
+
+	require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		require.NoError(t, tx.JobInsert(ctx, store.Job{Kind: "test_wake", Args: struct{}{}, Queue: QueueDefault}))
+		require.Empty(t, seen(), "nobody is woken before the commit")
+		return nil
+	}))
+	require.Equal(t, []string{QueueDefault}, seen(), "the commit wakes the job's queue, once")
+
+	require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return nil }))
+	require.Equal(t, []string{QueueDefault}, seen(), "a transaction without jobs wakes nobody")
+
+	require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.JobInsert(ctx, store.Job{Kind: "test_wake", Args: struct{}{}, Queue: QueueDeploy, ScheduledAt: time.Now().Add(time.Hour)})
+	}))
+	require.Equal(t, []string{QueueDefault}, seen(), "a job scheduled for later wakes nobody: a fetch now would not find it")
+
+	select {
+	case <-worker.ran:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the job did not run: the wake-up did not reach the producer")
+	}
+}
