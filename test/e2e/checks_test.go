@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -68,6 +71,28 @@ func TestBakeWatchedByPrometheus(t *testing.T) {
 	w.eventually(40*time.Second, "v1 promoted on a healthy check", func() bool { return w.version("web", "production") == "v1" })
 
 	failing.Store(true)
+	// Prometheus must have scraped the errors before v2's bake starts: a
+	// check run at the bake's start on older samples would pass it (on a
+	// loaded machine scrapes lag, and the bake is 2 s).
+	w.eventually(40*time.Second, "Prometheus sees the errors", func() bool {
+		resp, err := http.Get(prom.URL + "/api/v1/query?query=" + url.QueryEscape(`sum(rate(app_requests_total{code=~"5.."}[4s]))`))
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var body struct {
+			Data struct {
+				Result []struct {
+					Value []any `json:"value"`
+				} `json:"result"`
+			} `json:"data"`
+		}
+		if json.NewDecoder(resp.Body).Decode(&body) != nil || len(body.Data.Result) == 0 || len(body.Data.Result[0].Value) < 2 {
+			return false
+		}
+		v, err := strconv.ParseFloat(fmt.Sprint(body.Data.Result[0].Value[1]), 64)
+		return err == nil && v > 0.5
+	})
 	w.release("web", "v2")
 	w.eventually(40*time.Second, "the failing check locks production", func() bool { return w.status("web").Environments[1].Locked })
 	lock := w.status("web").Environments[1].Locks[0]
