@@ -155,6 +155,9 @@ type Config struct {
 	// Dir is the absolute directory of that file; relative paths in the file
 	// are relative to it.
 	Dir string
+	// Files are the files included (include), as problems name them, in
+	// the order they were read; a reload reads them all again.
+	Files []string
 	// Server holds the server's own settings.
 	Server Server
 	// Services are the services bakery deploys, in file order.
@@ -459,7 +462,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	p := &parser{file: path, dir: dir}
 	p.parse(data, cfg)
 	if len(p.problems) > 0 {
-		return nil, &ValidationError{Problems: sortProblems(p.problems)}
+		return nil, &ValidationError{Problems: sortProblems(p.problems, append([]string{p.file}, p.fileList...)...)}
 	}
 	return cfg, nil
 }

@@ -244,7 +244,7 @@ func TestParseAliasToItself(t *testing.T) {
 	t.Parallel()
 	// The list contains itself; the walk must not follow it forever.
 	requireProblems(t, "services: &s [*s]\n",
-		want{1, 11, "services[0]", "a service must be a mapping with the fields name, repository, environments, artifact, trigger, labels; got a list"})
+		want{1, 11, "services[0]", "a service must be a mapping with the fields name, repository, environments, artifact, trigger, labels, use; got a list"})
 }
 
 func TestParseAliasBomb(t *testing.T) {
@@ -398,7 +398,7 @@ func TestProblems(t *testing.T) {
 		{
 			name:  "service is a string",
 			src:   "services: [web]\n",
-			wants: []want{{1, 12, "services[0]", `a service must be a mapping with the fields name, repository, environments, artifact, trigger, labels; got the value "web"`}},
+			wants: []want{{1, 12, "services[0]", `a service must be a mapping with the fields name, repository, environments, artifact, trigger, labels, use; got the value "web"`}},
 		},
 		{
 			name: "server field",

@@ -16,10 +16,10 @@ import (
 
 // The fields each mapping accepts, in the order they are listed in messages.
 var (
-	rootFields        = []string{"server", "services", "github", "notifications", "slack"}
+	rootFields        = []string{"server", "services", "github", "notifications", "slack", "defaults", "templates", "include"}
 	serverFields      = []string{"addr", "database", "inherit_env", "mask_env", "banner", "tls", "hsts", "trusted_proxies", "limits", "url", "insights", "retention"}
 	bannerFields      = []string{"public"}
-	serviceFields     = []string{"name", "repository", "environments", "artifact", "trigger", "labels"}
+	serviceFields     = []string{"name", "repository", "environments", "artifact", "trigger", "labels", "use"}
 	environmentFields = []string{"name", "bake", "deploy", "windows", "migrations", "checks", "canary", "culprit_finding", "fix", "approval", "router", "exposure"}
 	deployFields      = []string{"command", "timeout", "dir", "env", "inherit_env"}
 	windowsFields     = []string{"timezone", "allow", "holidays", "holidays_ical"}
@@ -67,6 +67,35 @@ type parser struct {
 	// lastEnvNodes are the router and exposure nodes of the environment
 	// walked last (exposure.go checks them against the one below).
 	lastEnvNodes envNodes
+
+	// Many services (compose.go). size is the bytes of every file read.
+	size           int
+	fileList       []string                    // included files, as problems name them, in reading order
+	read           map[string]bool             // absolute paths of the files read
+	files          map[*yaml.Node]string       // nodes of included files → file
+	frags          map[*yaml.Node]int          // nodes of fragments → index in fragments
+	made           map[*yaml.Node]*yaml.Node   // nodes built by the merge → the node they stand for
+	fragments      []*fragment
+	defaultsFrag   *fragment
+	where          []*fragment
+	templateByName map[string]templateRef
+	entries        []serviceEntry
+	cur            *current
+	fragProblems   map[string]*fragProblem
+	// show, if set, is the service whose merged node config show wants.
+	show      string
+	shown     *yaml.Node
+	shownFrom []*fragment
+}
+
+// init makes the parser's maps.
+func (p *parser) init() {
+	p.read = map[string]bool{}
+	p.files = map[*yaml.Node]string{}
+	p.frags = map[*yaml.Node]int{}
+	p.made = map[*yaml.Node]*yaml.Node{}
+	p.templateByName = map[string]templateRef{}
+	p.fragProblems = map[string]*fragProblem{}
 }
 
 // add records a problem positioned at n (or at an unknown position if n is nil).
@@ -74,13 +103,25 @@ func (p *parser) add(n *yaml.Node, field, format string, args ...any) {
 	pr := Problem{File: p.file, Field: field, Message: fmt.Sprintf(format, args...)}
 	if n != nil {
 		pr.Line, pr.Column = n.Line, n.Column
+		pr.File = p.fileOf(n)
+		if p.cur != nil {
+			if fr := p.fragOf(n); fr != nil {
+				pr.Field = p.cur.rewrite(field, fr.prefix)
+				p.noteFragProblem(pr)
+				return
+			}
+			pr.Field = p.cur.rewrite(field, p.cur.path)
+		}
 	}
 	p.problems = append(p.problems, pr)
 }
 
 // parse decodes data and fills cfg, recording every problem it finds.
 func (p *parser) parse(data []byte, cfg *Config) {
+	p.init()
+	p.size = len(data)
 	p.limit = visitLimit(len(data))
+	defer p.finishFragProblems()
 	doc, ok := p.decode(data)
 	if !ok {
 		return
@@ -229,7 +270,29 @@ func (p *parser) root(doc *yaml.Node, cfg *Config) {
 	if !ok {
 		return
 	}
+	if sv := f.get("services"); sv != nil && sv.Kind == yaml.SequenceNode {
+		p.serviceList(sv, p.file)
+	}
+	if v := f.get("templates"); v != nil {
+		p.templates(v, p.file)
+	}
+	if v := f.get("include"); v != nil {
+		var chain []string
+		if abs, err := filepath.Abs(p.file); err == nil && p.file != "" {
+			p.read[abs] = true
+			chain = []string{abs}
+		}
+		p.include(v, p.file, chain)
+	}
+	cfg.Files = p.fileList
 	cfg.Server = p.server(f.get("server"), f.at("server"))
+	if v := f.get("defaults"); v != nil {
+		p.defaults(v)
+	}
+	p.limit = visitLimit(p.size)
+	if len(p.fragments) > 0 {
+		p.limit *= fragmentFactor
+	}
 	cfg.Services = p.services(f.get("services"), f.at("services"))
 	cfg.GitHub = p.github(f.get("github"), f.at("github"))
 	p.checkGitHubTriggers(cfg, f.at("github"))
@@ -386,38 +449,69 @@ func suggestName(name string) string {
 type firstUse struct {
 	field string
 	line  int
+	file  string
 }
 
-// services walks the services list.
+// services walks the services of the main file (n, the services list; at,
+// where it would be) and of the included files, each merged with the
+// defaults, where entries and templates that apply to it.
 func (p *parser) services(n, at *yaml.Node) []Service {
 	const required = `at least one service is required: add a services list whose entries start with "- name: web"`
-	if n == nil {
+	switch {
+	case n != nil && n.Kind != yaml.SequenceNode:
+		p.add(n, "services", `services must be a list whose entries start with "- name: ..."; got %s`, describe(n))
+		return nil
+	case len(p.entries) == 0:
+		if n != nil {
+			at = n
+		}
 		p.add(at, "services", required)
 		return nil
 	}
-	if n.Kind != yaml.SequenceNode {
-		p.add(n, "services", `services must be a list whose entries start with "- name: ..."; got %s`, describe(n))
-		return nil
-	}
-	if len(n.Content) == 0 {
-		p.add(n, "services", required)
-		return nil
-	}
-	svcs := make([]Service, 0, len(n.Content))
+	svcs := make([]Service, 0, len(p.entries))
 	seen := map[string]firstUse{}
-	for i, item := range n.Content {
-		path := fmt.Sprintf("services[%d]", i)
-		svc, nameNode := p.service(p.resolve(item), item, path)
-		if nameNode != nil {
-			if first, dup := seen[svc.Name]; dup {
-				p.add(nameNode, join(path, "name"), "duplicate service name %q: %s at line %d already uses it; give each service its own name", svc.Name, first.field, first.line)
-			} else {
-				seen[svc.Name] = firstUse{field: path, line: nameNode.Line}
+	for _, e := range p.entries {
+		item := p.resolve(e.node)
+		if isNull(item) {
+			item = nil
+		}
+		node, layers := p.compose(item, e)
+		p.cur = &current{path: e.path, merged: len(layers) > 0, name: p.nameOf(node)}
+		if p.cur.merged {
+			if envs := p.valueOf(node, "environments"); envs != nil && envs.Kind == yaml.SequenceNode {
+				for _, en := range envs.Content {
+					p.cur.envNames = append(p.cur.envNames, p.envName(en))
+				}
 			}
 		}
+		svc, nameNode := p.service(node, e.node, e.path)
+		p.cur = nil
+		if nameNode != nil {
+			if first, dup := seen[svc.Name]; dup {
+				where := fmt.Sprintf("line %d", first.line)
+				if first.file != e.file {
+					where = fmt.Sprintf("%s:%d", first.file, first.line)
+				}
+				p.add(nameNode, join(e.path, "name"), "duplicate service name %q: %s at %s already uses it; give each service its own name", svc.Name, first.field, where)
+			} else {
+				seen[svc.Name] = firstUse{field: e.path, line: nameNode.Line, file: e.file}
+			}
+			if p.show != "" && svc.Name == p.show {
+				p.shown, p.shownFrom = node, layers
+			}
+		}
+		clear(p.made)
 		svcs = append(svcs, svc)
 	}
 	return svcs
+}
+
+// nameOf is the name a service node gives itself, or "".
+func (p *parser) nameOf(n *yaml.Node) string {
+	if v := p.valueOf(n, "name"); v != nil && v.Kind == yaml.ScalarNode {
+		return v.Value
+	}
+	return ""
 }
 
 // service walks one entry of the services list. It returns the name's node

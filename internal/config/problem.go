@@ -75,11 +75,18 @@ func (e *ValidationError) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// sortProblems orders problems by position, keeping the walk order for
+// sortProblems orders problems by file (in the order of files, the main
+// file first; others after them) and position, keeping the walk order for
 // problems at the same position, so output reads top to bottom.
-func sortProblems(ps []Problem) []Problem {
+func sortProblems(ps []Problem, files ...string) []Problem {
+	rank := func(f string) int {
+		if i := slices.Index(files, f); i >= 0 {
+			return i
+		}
+		return len(files)
+	}
 	slices.SortStableFunc(ps, func(a, b Problem) int {
-		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+		return cmp.Or(cmp.Compare(rank(a.File), rank(b.File)), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
 	})
 	return ps
 }
