@@ -267,14 +267,16 @@ func (p *parser) includedFile(shown string, data []byte, chain []string) {
 	if !ok {
 		return
 	}
-	if v := f.get("include"); v != nil {
-		p.include(v, shown, chain)
+	// A file's own services come before those of the files it includes,
+	// as in the main file.
+	if v := f.get("services"); v != nil {
+		p.serviceList(v, shown)
 	}
 	if v := f.get("templates"); v != nil {
 		p.templates(v, shown)
 	}
-	if v := f.get("services"); v != nil {
-		p.serviceList(v, shown)
+	if v := f.get("include"); v != nil {
+		p.include(v, shown, chain)
 	}
 }
 
