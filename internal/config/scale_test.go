@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -47,4 +48,73 @@ func TestParseTenThousandServices(t *testing.T) {
 		found = found || strings.Contains(p.Message, fmt.Sprintf("more than %d values", visitLimit(len(bomb))))
 	}
 	require.True(t, found, "the expansion limit was not reported (%d problems)", len(ps))
+}
+
+// TestParseTenThousandServicesAcrossFiles: 10,000 one-line services split
+// over ten included files, each the merge of defaults, a where entry and a
+// template, are accepted, and each is merged as documented.
+func TestParseTenThousandServicesAcrossFiles(t *testing.T) {
+	t.Parallel()
+	files := map[string]string{"bakery.yaml": y(
+		`include: ["services/*.yaml"]`,
+		"defaults:",
+		"  environments:",
+		"    - name: staging",
+		"      deploy: {command: [./deploy.sh, staging], timeout: 1m}",
+		"    - name: production",
+		"      bake: 1h",
+		"      deploy: {command: [./deploy.sh, production], timeout: 1m}",
+		"  where:",
+		"    - selector: tier=1",
+		"      environments:",
+		"        - name: production",
+		`          windows: {timezone: America/New_York, allow: ["Mon-Fri 09:00-18:00"]}`,
+		"          checks: [{name: up, http: {url: \"http://127.0.0.1:9/healthz\"}}]",
+		"templates:",
+		"  web:",
+		"    labels: {kind: web}",
+		"    environments: [{name: production, bake: 2h}]",
+	)}
+	for f := range 10 {
+		var b strings.Builder
+		b.WriteString("services:\n")
+		for i := range 1000 {
+			fmt.Fprintf(&b, "  - {name: svc-%d-%03d, use: web, labels: {tier: \"%d\"}}\n", f, i, i%2)
+		}
+		files[fmt.Sprintf("services/part-%02d.yaml", f)] = b.String()
+	}
+	dir := writeTree(t, files)
+	cfg, err := loadIn(t, dir)
+	require.NoError(t, err)
+	require.Len(t, cfg.Services, 10_000)
+	require.Len(t, cfg.Files, 10)
+	for _, s := range cfg.Services[:4] {
+		prod := s.Environments[1]
+		require.Equal(t, 2*time.Hour, prod.Bake, s.Name)
+		require.Equal(t, s.Labels["tier"] == "1", prod.Window != nil, s.Name)
+		require.Equal(t, "web", s.Labels["kind"])
+	}
+}
+
+// TestTemplateAliasBombRefused: a template built of aliases that expand a
+// million times is still refused, used by one service or by many.
+func TestTemplateAliasBombRefused(t *testing.T) {
+	t.Parallel()
+	hundred := func(s string) string { return "[" + strings.TrimSuffix(strings.Repeat(s+", ", 100), ", ") + "]" }
+	// Each service stands for 100 environments of 100 arguments each.
+	bomb := y(
+		"templates:",
+		"  seed: {environments: [&e {name: x, deploy: {command: &c "+hundred("a")+"}}]}",
+		"  boom: {environments: &es "+hundred("*e")+"}",
+		"services: ["+strings.TrimSuffix(strings.Repeat("{name: web, use: boom}, ", 1000), ", ")+"]",
+	)
+	dir := writeTree(t, map[string]string{"bakery.yaml": bomb})
+	_, err := loadIn(t, dir)
+	var verr *ValidationError
+	require.ErrorAs(t, err, &verr)
+	found := false
+	for _, p := range verr.Problems {
+		found = found || strings.Contains(p.Message, fmt.Sprintf("more than %d values", visitLimit(len(bomb))*fragmentFactor))
+	}
+	require.True(t, found, "the expansion limit was not reported (%d problems)", len(verr.Problems))
 }
