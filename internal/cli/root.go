@@ -45,6 +45,7 @@ rewrite your terminal; --json prints it unchanged (JSON-escaped).`,
 	root.AddCommand(
 		newServeCmd(),
 		newValidateCmd(),
+		newConfigCmd(),
 		newReleaseCmd(g),
 		newStatusCmd(g),
 		newHistoryCmd(g),

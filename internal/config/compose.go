@@ -332,11 +332,11 @@ func (p *parser) fragmentNode(n *yaml.Node, path, what string, known []string) *
 	return out
 }
 
-// addFragment registers a fragment and marks its nodes.
-func (p *parser) addFragment(fr *fragment, raw *yaml.Node) {
+// addFragment registers a fragment and marks its nodes (those of the
+// fields it merges: the where entries of defaults are fragments of their own).
+func (p *parser) addFragment(fr *fragment) {
 	p.fragments = append(p.fragments, fr)
-	mark(p.frags, raw, len(p.fragments)-1)
-	p.frags[fr.node] = len(p.fragments) - 1
+	mark(p.frags, fr.node, len(p.fragments)-1)
 }
 
 // defaults walks the top-level defaults block.
@@ -352,7 +352,7 @@ func (p *parser) defaults(n *yaml.Node) {
 		}
 	}
 	p.defaultsFrag = &fragment{label: "defaults", prefix: "defaults", file: p.file, node: node}
-	p.addFragment(p.defaultsFrag, n)
+	p.addFragment(p.defaultsFrag)
 	if isNull(where) {
 		return
 	}
@@ -387,7 +387,7 @@ func (p *parser) defaults(n *yaml.Node) {
 			continue
 		}
 		fr := &fragment{label: "where " + sel.String(), prefix: path, file: p.file, node: wn, sel: sel}
-		p.addFragment(fr, item)
+		p.addFragment(fr)
 		p.where = append(p.where, fr)
 	}
 }
@@ -418,7 +418,7 @@ func (p *parser) templates(n *yaml.Node, file string) {
 			continue
 		}
 		fr := &fragment{label: "template " + k.Value, prefix: path, file: file, node: node}
-		p.addFragment(fr, v)
+		p.addFragment(fr)
 		p.templateByName[k.Value] = templateRef{fr: fr, file: file, line: k.Line}
 	}
 }
