@@ -70,11 +70,11 @@ type parser struct {
 
 	// Many services (compose.go). size is the bytes of every file read.
 	size           int
-	fileList       []string                    // included files, as problems name them, in reading order
-	read           map[string]bool             // absolute paths of the files read
-	files          map[*yaml.Node]string       // nodes of included files → file
-	frags          map[*yaml.Node]int          // nodes of fragments → index in fragments
-	made           map[*yaml.Node]*yaml.Node   // nodes built by the merge → the node they stand for
+	fileList       []string                  // included files, as problems name them, in reading order
+	read           map[string]bool           // absolute paths of the files read
+	files          map[*yaml.Node]string     // nodes of included files → file
+	frags          map[*yaml.Node]int        // nodes of fragments → index in fragments
+	made           map[*yaml.Node]*yaml.Node // nodes built by the merge → the node they stand for
 	fragments      []*fragment
 	defaultsFrag   *fragment
 	where          []*fragment
