@@ -1,13 +1,18 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/bakery-deploy/bakery/internal/config"
 )
 
 // showFiles is a configuration of a main file with defaults and a where
@@ -123,4 +128,45 @@ func TestConfigShowHelp(t *testing.T) {
 	for _, s := range []string{"(template NAME)", "(where SELECTOR)", "never resolved", "--json"} {
 		require.True(t, strings.Contains(out, s), "help lacks %q:\n%s", s, out)
 	}
+}
+
+// TestReloadRereadsIncludedFiles: a reload (SIGHUP) reads the included
+// files again: a service added in a new file, and a template changed in
+// another, are in force afterwards.
+func TestReloadRereadsIncludedFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, src string) {
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, []byte(src), 0o644))
+	}
+	write("bakery.yaml", `include: ["services/*.yaml"]
+defaults:
+  environments:
+    - {name: staging, deploy: {command: [/bin/true]}}
+    - {name: production, bake: 1h, deploy: {command: [/bin/true]}}
+`)
+	write("services/base.yaml", "templates: {slow: {environments: [{name: production, bake: 2h}]}}\nservices: [{name: web, use: slow}]\n")
+	path := filepath.Join(dir, "bakery.yaml")
+	cfg, err := config.Load(path)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := start(ctx, cfg, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	defer s.stop()
+
+	write("services/base.yaml", "templates: {slow: {environments: [{name: production, bake: 3h}]}}\nservices: [{name: web, use: slow}]\n")
+	write("services/more.yaml", "services: [{name: api, use: slow}]\n")
+	s.reload(ctx, path)
+	got := s.e.Config()
+	require.Len(t, got.Services, 2)
+	require.Equal(t, "api", got.Services[1].Name)
+	require.Equal(t, 3*time.Hour, got.Services[0].Environments[1].Bake)
+
+	// A problem in an included file keeps the configuration in force.
+	write("services/more.yaml", "services: [{name: api, use: fast}]\n")
+	s.reload(ctx, path)
+	require.Len(t, s.e.Config().Services, 2)
 }
