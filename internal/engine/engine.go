@@ -169,7 +169,7 @@ func (e *Engine) IsLeader() bool { return e.leader.Load() }
 func (e *Engine) SetConfig(ctx context.Context, cfg *config.Config) {
 	e.cfg.Store(cfg)
 	e.updateSecrets(cfg)
-	e.log.Info("configuration reloaded", "path", cfg.Path, "services", len(cfg.Services))
+	e.log.Info("configuration reloaded", "path", cfg.Path, "included_files", len(cfg.Files), "services", len(cfg.Services))
 	if e.ctx != nil {
 		e.startRouters(e.ctx)
 	}
