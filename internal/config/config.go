@@ -112,6 +112,16 @@
 //	      people: 3
 //	      max_wait: 12h                   # then hold (default) or after_max_wait: promote
 //
+// Many services share settings through defaults (every service),
+// defaults.where (the services a label selector picks), templates (a
+// service's use: [a, b]) and include (files of services and templates).
+// Each service is the deep merge, lowest first, of defaults < matching
+// where entries < its templates in use order < itself: mappings key by
+// key, environments by name, other lists replaced whole; see
+// docs/CONFIG.md. Problems in an included file or a template name that
+// file, its line and the template's field. Show prints one service's
+// merge with where each value was set.
+//
 // Relative paths in the file (a sqlite:// database, a deploy command such as
 // ./deploy.sh, a deploy dir, a holidays_ical file, server.tls files) are resolved against the
 // directory of the file, not against the directory bakery happens to be
