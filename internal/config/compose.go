@@ -34,11 +34,10 @@ var (
 	includedFields = []string{"services", "templates", "include"}
 )
 
-// fragmentFactor is how many more values than bytes a configuration with
-// defaults or templates may expand to: a 30-byte `- {name: x, use: web}`
-// stands for the whole of the template web, so the bound on the walk of
-// maxVisits grows by this factor. The work stays proportional to the size
-// of the files.
+// fragmentFactor is how many values per byte a configuration with
+// defaults or templates may expand to besides the bound of visitLimit: a
+// 30-byte `- {name: x, use: web}` stands for the whole of the template
+// web. The work stays proportional to the size of the files.
 const fragmentFactor = 32
 
 // fragment is defaults, one entry of defaults.where or one template: a

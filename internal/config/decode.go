@@ -291,7 +291,7 @@ func (p *parser) root(doc *yaml.Node, cfg *Config) {
 	}
 	p.limit = visitLimit(p.size)
 	if len(p.fragments) > 0 {
-		p.limit *= fragmentFactor
+		p.limit += fragmentFactor * p.size
 	}
 	cfg.Services = p.services(f.get("services"), f.at("services"))
 	cfg.GitHub = p.github(f.get("github"), f.at("github"))

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -38,11 +39,18 @@ func FuzzParse(f *testing.F) {
 		"services:\n  - name: web\n    environments:\n      - name: staging\n        deploy: {command: [a]}\n        router: {listen: 127.0.0.1:8081, upstream: http://127.0.0.1:9081}\n      - name: production\n        bake: 1h\n        deploy: {command: [b]}\n        exposure: {requests: 500, people: 3, max_wait: 12h, after_max_wait: promote}\n",
 		"services:\n  - name: web\n    environments:\n      - name: staging\n        deploy: {command: [a]}\n        exposure: {people: -1}\n        router: {listen: ':0', upstream: ftp://x}\n      - name: production\n        deploy: {command: [b]}\n        exposure: {requests: x, after_max_wait: later, prometheus: {url: http://p, query: q, min: 9999999999999999999999}}\n",
 	}
+	seeds = append(seeds,
+		"defaults:\n  labels: {team: a}\n  environments:\n    - {name: staging, deploy: {command: [a]}}\n    - {name: production, bake: 1h, deploy: {command: [b]}}\n  where:\n    - selector: tier=1\n      environments: [{name: production, windows: {timezone: UTC, allow: [\"Mon 09:00-10:00\"]}}]\ntemplates:\n  t: {labels: {tier: \"1\"}, environments: [{name: qa, deploy: {command: [q]}}, {name: production, bake: ~}]}\nservices:\n  - {name: web, use: [t]}\n  - {name: api, environments: [{name: production, bake: 2h}]}\n",
+		"include: [\"*.yaml\", \"none/*.yaml\", \"[\"]\ndefaults: {name: x, use: y, where: [{selector: \"=\"}, {labels: {}}], environments: [{bake: 1h}]}\ntemplates: {T: {}, t: ~, u: [1]}\nservices: [{name: web, use: [t, t, nope, [x]]}]\n",
+		"x: &d {environments: [{name: s, deploy: {command: [a]}}]}\ndefaults: *d\ntemplates: {a: *d}\nservices: [{name: w, use: a, environments: ~}]\n",
+	)
 	for _, s := range seeds {
 		f.Add([]byte(s))
 	}
+	// An empty directory: include patterns match nothing, or this file.
+	path := filepath.Join(f.TempDir(), "bakery.yaml")
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := Parse("bakery.yaml", data)
+		cfg, err := Parse(path, data)
 		if err != nil {
 			var verr *ValidationError
 			if !errors.As(err, &verr) {
@@ -55,7 +63,7 @@ func FuzzParse(f *testing.F) {
 				t.Fatal("ValidationError without problems")
 			}
 			for _, p := range verr.Problems {
-				if p.File != "bakery.yaml" || p.Message == "" || p.Line < 0 || p.Column < 0 {
+				if p.File != path || p.Message == "" || p.Line < 0 || p.Column < 0 {
 					t.Fatalf("malformed problem %#v", p)
 				}
 			}
