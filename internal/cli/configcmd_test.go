@@ -170,3 +170,22 @@ defaults:
 	s.reload(ctx, path)
 	require.Len(t, s.e.Config().Services, 2)
 }
+
+// TestValidateCountsIncludedFiles: validate reads the included files and
+// names a problem in one with its file and line.
+func TestValidateCountsIncludedFiles(t *testing.T) {
+	dir := t.TempDir()
+	for name, src := range showFiles {
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, []byte(src), 0o644))
+	}
+	t.Chdir(dir)
+	out := run(t, "http://127.0.0.1:1", "validate", "--config", "bakery.yaml")
+	require.Equal(t, "bakery.yaml is valid: 2 service(s), 4 environment(s) from 1 included file(s) and this one\n", out)
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "services", "bad.yaml"), []byte("services:\n  - {name: api, use: bse}\n"), 0o644))
+	out = run(t, "http://127.0.0.1:1", "validate", "--config", "bakery.yaml")
+	require.Equal(t, filepath.Join("services", "bad.yaml")+`:2:22: services[0].use: unknown template "bse"; the templates are: base`+"\n"+
+		"bakery: bakery.yaml has 1 problem(s)\n", out)
+}

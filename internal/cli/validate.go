@@ -15,6 +15,12 @@ func newValidateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate --config FILE",
 		Short: "Check a configuration file and report every problem with file, line and field",
+		Long: `Check a configuration file, and the files it includes, and report every
+problem with file, line and field. A problem in a value set by defaults, a
+where entry or a template names the file and line where that value is
+written, the field there (templates.base.environments[production].bake) and
+the services it applied to. 'bakery config show SERVICE' prints what one
+service ends up with.`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if path == "" {
@@ -38,7 +44,11 @@ func newValidateCmd() *cobra.Command {
 			for _, s := range cfg.Services {
 				envs += len(s.Environments)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s is valid: %d service(s), %d environment(s)\n", path, len(cfg.Services), envs)
+			files := ""
+			if len(cfg.Files) > 0 {
+				files = fmt.Sprintf(" from %d included file(s) and this one", len(cfg.Files))
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s is valid: %d service(s), %d environment(s)%s\n", path, len(cfg.Services), envs, files)
 			return nil
 		},
 	}
