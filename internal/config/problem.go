@@ -11,7 +11,9 @@ import (
 // field path so that a user (or an editor parsing the output) can go straight
 // to the mistake, and a message that says both what is wrong and how to fix it.
 type Problem struct {
-	// File is the path as given to Load or Parse.
+	// File is the path as given to Load or Parse, or, for a value written
+	// in an included file, that file's path: the include pattern joined to
+	// the directory of the including file as given (services/base.yaml).
 	File string
 	// Line is the 1-based line of the mistake; 0 when yaml could not tell.
 	Line int
@@ -59,7 +61,9 @@ func (p Problem) String() string {
 // It lists every one, in file order, so a user can fix them all at once
 // rather than discovering them one run at a time.
 type ValidationError struct {
-	// Problems are sorted by line and column; there is at least one.
+	// Problems are sorted by file (the main file first, then included
+	// files in the order they were read), line and column; there is at
+	// least one.
 	Problems []Problem
 }
 

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -117,6 +118,33 @@ func TestTemplateAliasBombRefused(t *testing.T) {
 	found := false
 	for _, p := range verr.Problems {
 		found = found || strings.Contains(p.Message, fmt.Sprintf("more than %d values", visitLimit(len(bomb))+fragmentFactor*len(bomb)))
+	}
+	require.True(t, found, "the expansion limit was not reported (%d problems)", len(verr.Problems))
+}
+
+// TestIncludedAliasBombRefused: the bound holds over all files: an alias
+// bomb in an included file is refused, at a position in that file.
+func TestIncludedAliasBombRefused(t *testing.T) {
+	t.Parallel()
+	hundred := func(s string) string { return "[" + strings.TrimSuffix(strings.Repeat(s+", ", 100), ", ") + "]" }
+	main := "include: [more.yaml]\n"
+	inc := y(
+		"templates:",
+		"  seed: {environments: [&e {name: x, deploy: {command: &c "+hundred("a")+"}}]}",
+		"  envs: {environments: &es "+hundred("*e")+"}",
+		"services: "+hundred("{name: web, environments: *es}"),
+	)
+	dir := writeTree(t, map[string]string{"bakery.yaml": main, "more.yaml": inc})
+	_, err := loadIn(t, dir)
+	var verr *ValidationError
+	require.ErrorAs(t, err, &verr)
+	limit := visitLimit(len(main)+len(inc)) + fragmentFactor*(len(main)+len(inc))
+	found := false
+	for _, p := range verr.Problems {
+		if strings.Contains(p.Message, fmt.Sprintf("more than %d values", limit)) {
+			found = true
+			require.Equal(t, "more.yaml", filepath.Base(p.File))
+		}
 	}
 	require.True(t, found, "the expansion limit was not reported (%d problems)", len(verr.Problems))
 }
