@@ -455,8 +455,9 @@ func Load(path string) (*Config, error) {
 // The path is used in problem messages and to resolve relative paths in the
 // file: Config.Dir is the absolute form of filepath.Dir(path), so a relative
 // path is taken relative to the working directory, and "" means the working
-// directory itself. Parse reads the holidays_ical files the data names; a
-// file it cannot read or parse is a problem like any other. A file with
+// directory itself. Parse reads the holidays_ical files the data names and
+// the files its include patterns match (relative to the directory of path);
+// a file it cannot read or parse is a problem like any other. A file with
 // problems yields a *ValidationError listing all of them and a nil *Config.
 func Parse(path string, data []byte) (*Config, error) {
 	dir, err := filepath.Abs(filepath.Dir(path))
