@@ -650,3 +650,15 @@ func (p *parser) mergeEnvironments(lo, hi *yaml.Node) *yaml.Node {
 	out.Content = append(out.Content, merged[next:]...)
 	return out
 }
+
+// shownField is field as a problem positioned at n would name it, for
+// messages that point at another value ("... at line 3 already uses it").
+func (p *parser) shownField(n *yaml.Node, field string) string {
+	if p.cur == nil {
+		return field
+	}
+	if fr := p.fragOf(n); fr != nil {
+		return p.cur.rewrite(field, fr.prefix)
+	}
+	return p.cur.rewrite(field, p.cur.path)
+}

@@ -479,8 +479,16 @@ func (p *parser) services(n, at *yaml.Node) []Service {
 		p.cur = &current{path: e.path, merged: len(layers) > 0, name: p.nameOf(node)}
 		if p.cur.merged {
 			if envs := p.valueOf(node, "environments"); envs != nil && envs.Kind == yaml.SequenceNode {
+				count := map[string]int{}
 				for _, en := range envs.Content {
-					p.cur.envNames = append(p.cur.envNames, p.envName(en))
+					nm := p.envName(en)
+					p.cur.envNames = append(p.cur.envNames, nm)
+					count[nm]++
+				}
+				for i, nm := range p.cur.envNames {
+					if count[nm] > 1 {
+						p.cur.envNames[i] = "" // a duplicate: numbered, to tell the two apart
+					}
 				}
 			}
 		}
@@ -567,7 +575,7 @@ func (p *parser) environments(n, at *yaml.Node, path string) []Environment {
 			if first, dup := seen[env.Name]; dup {
 				p.add(nameNode, join(epath, "name"), "duplicate environment name %q: %s at line %d already uses it; give each environment of a service its own name", env.Name, first.field, first.line)
 			} else {
-				seen[env.Name] = firstUse{field: epath, line: nameNode.Line}
+				seen[env.Name] = firstUse{field: p.shownField(nameNode, epath), line: nameNode.Line}
 			}
 		}
 		envs = append(envs, env)
