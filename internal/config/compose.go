@@ -45,7 +45,6 @@ const fragmentFactor = 32
 type fragment struct {
 	label  string     // in config show: "defaults", "where tier=1", "template base"
 	prefix string     // field path of the fragment: "defaults", "defaults.where[0]", "templates.base"
-	file   string     // where it is written
 	node   *yaml.Node // the mapping, its keys checked
 	sel    Selector   // of a where entry
 }
@@ -130,7 +129,8 @@ func (c *current) rewrite(field, prefix string) string {
 // services into one, naming the services.
 type fragProblem struct {
 	index    int
-	services []string
+	services []string // the first few, in walk order
+	seen     map[string]bool
 }
 
 // noteFragProblem records pr, found while walking the current service in
@@ -142,36 +142,39 @@ func (p *parser) noteFragProblem(pr Problem) {
 		name = p.cur.path
 	}
 	if fp, ok := p.fragProblems[key]; ok {
-		if !slices.Contains(fp.services, name) {
-			fp.services = append(fp.services, name)
+		if !fp.seen[name] {
+			fp.seen[name] = true
+			if len(fp.services) < 3 {
+				fp.services = append(fp.services, name)
+			}
 		}
 		return
 	}
 	p.problems = append(p.problems, pr)
-	p.fragProblems[key] = &fragProblem{index: len(p.problems) - 1, services: []string{name}}
+	p.fragProblems[key] = &fragProblem{index: len(p.problems) - 1, services: []string{name}, seen: map[string]bool{name: true}}
 }
 
 // finishFragProblems names the services each fragment problem applied to.
 func (p *parser) finishFragProblems() {
 	for _, fp := range p.fragProblems {
-		s := fp.services
+		s, n := fp.services, len(fp.seen)
 		var list string
 		switch {
-		case len(s) == 1:
+		case n == 1:
 			list = "service " + s[0]
-		case len(s) <= 3:
+		case n <= 3:
 			list = "services " + strings.Join(s, ", ")
 		default:
-			list = fmt.Sprintf("services %s and %d more", strings.Join(s[:3], ", "), len(s)-3)
+			list = fmt.Sprintf("services %s and %d more", strings.Join(s, ", "), n-3)
 		}
 		p.problems[fp.index].Message += " (applied to " + list + ")"
 	}
 }
 
-// include reads the files the include list of file names, recursively,
-// adding their services and templates. chain holds the absolute paths of
-// the files including this one, for cycles; shown is the file's name as
-// problems print it.
+// include reads the files that the patterns n of the file shown match
+// (shown is that file's name as problems print it), and the files they
+// include in turn, adding their services and templates. chain holds the
+// absolute paths of shown and the files that include it, for cycles.
 func (p *parser) include(n *yaml.Node, shown string, chain []string) {
 	var pats []*yaml.Node
 	switch {
@@ -350,7 +353,7 @@ func (p *parser) defaults(n *yaml.Node) {
 			where = p.resolve(n.Content[i+1])
 		}
 	}
-	p.defaultsFrag = &fragment{label: "defaults", prefix: "defaults", file: p.file, node: node}
+	p.defaultsFrag = &fragment{label: "defaults", prefix: "defaults", node: node}
 	p.addFragment(p.defaultsFrag)
 	if isNull(where) {
 		return
@@ -385,7 +388,7 @@ func (p *parser) defaults(n *yaml.Node) {
 			p.add(selNode, join(path, "selector"), "%v", err)
 			continue
 		}
-		fr := &fragment{label: "where " + sel.String(), prefix: path, file: p.file, node: wn, sel: sel}
+		fr := &fragment{label: "where " + sel.String(), prefix: path, node: wn, sel: sel}
 		p.addFragment(fr)
 		p.where = append(p.where, fr)
 	}
@@ -507,7 +510,7 @@ func (p *parser) quietLabels(n *yaml.Node, into map[string]string) {
 }
 
 // compose merges the layers of one service (resolved n) and returns the
-// node to walk, the fragments applied (lowest first) and whether any was.
+// node to walk and the fragments applied, lowest first (none: n itself).
 func (p *parser) compose(n *yaml.Node, e serviceEntry) (*yaml.Node, []*fragment) {
 	if n == nil || n.Kind != yaml.MappingNode {
 		return n, nil
@@ -546,7 +549,8 @@ func (p *parser) compose(n *yaml.Node, e serviceEntry) (*yaml.Node, []*fragment)
 	return p.merge(out, n, ""), layers
 }
 
-// made registers a node built by the merge as standing where src is.
+// newNode makes a node for the merge, standing where src is (for its
+// position, file and layer).
 func (p *parser) newNode(kind yaml.Kind, tag string, src *yaml.Node) *yaml.Node {
 	nn := &yaml.Node{Kind: kind, Tag: tag, Line: src.Line, Column: src.Column}
 	if m, ok := p.made[src]; ok {
