@@ -419,7 +419,7 @@ func (p *parser) templates(n *yaml.Node, file string) {
 		if node == nil {
 			continue
 		}
-		fr := &fragment{label: "template " + k.Value, prefix: path, file: file, node: node}
+		fr := &fragment{label: "template " + k.Value, prefix: path, node: node}
 		p.addFragment(fr)
 		p.templateByName[k.Value] = templateRef{fr: fr, file: file, line: k.Line}
 	}
