@@ -70,8 +70,8 @@ POST /webhooks/slack/commands and /webhooks/slack/interactions, verified
 with the signing secret; 'bakery notifications deliveries' shows what was
 sent.
 
-SIGHUP reloads the configuration (a file with problems is
-refused and the old one kept); SIGINT or SIGTERM stops the server, letting
+SIGHUP reloads the configuration, and the files its include patterns
+match now (a file with problems is refused and the old one kept); SIGINT or SIGTERM stops the server, letting
 running deploy commands finish for up to 30 seconds. Stored state is never
 lost by a reload or a restart.
 
