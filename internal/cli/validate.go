@@ -21,7 +21,7 @@ where entry or a template names the file and line where that value is
 written, the field there (templates.base.environments[production].bake) and
 the services it applied to. 'bakery config show SERVICE' prints what one
 service ends up with.`,
-		Args:  cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if path == "" {
 				path = os.Getenv("BAKERY_CONFIG")
