@@ -107,8 +107,8 @@ func (e *Engine) insightsHistory(ctx context.Context, svc *config.Service, from,
 			if !ev.At.Before(until) {
 				continue
 			}
-			if sel, _ := ev.Data["selector"].(string); sel != "" && !pipeline.SelectorMatches(sel, svc.Labels) {
-				continue // a selector's lock or skip on other services (matched by the labels now)
+			if sel, _ := ev.Data["selector"].(string); sel != "" && ev.Service == pipeline.AllServices && !pipeline.SelectorMatches(sel, svc.Labels) {
+				continue // a selector lock's event, on other services (matched by the labels now)
 			}
 			s.Events = append(s.Events, ev)
 		}
