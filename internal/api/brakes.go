@@ -17,6 +17,34 @@ type LockRequest struct {
 	Reason string `json:"reason"`
 	// Expires is a duration such as "2h"; empty: until unlocked.
 	Expires string `json:"expires,omitempty"`
+	// Selector (on /api/v1/environments/{env}/lock only, instead of a
+	// service in the path) locks every service whose labels match it at
+	// decision time, such as "team=payments,tier=1": one lock.
+	Selector string `json:"selector,omitempty"`
+}
+
+// UnlockRequest is the body of an unlock request.
+type UnlockRequest struct {
+	Reason string `json:"reason"`
+	// Selector releases the selector lock (on /api/v1/environments/{env}/lock
+	// only); key order and spaces do not matter.
+	Selector string `json:"selector,omitempty"`
+}
+
+// SkipBakeRequest is the body of a skip-bake request.
+type SkipBakeRequest struct {
+	Reason string `json:"reason"`
+	// Selector (required on /api/v1/environments/{env}/skip-bake, refused
+	// with a service in the path) skips the bake of every matching service.
+	Selector string `json:"selector,omitempty"`
+}
+
+// SkipBakeResult is one matching service of a skip-bake by selector.
+type SkipBakeResult struct {
+	Service string       `json:"service"`
+	Skipped bool         `json:"skipped"`
+	Release *ReleaseView `json:"release,omitempty"`
+	Why     string       `json:"why,omitempty"` // why nothing was skipped there
 }
 
 // ReasonRequest is the body of requests that only need a reason.
@@ -41,17 +69,25 @@ type EmergencyRequest struct {
 
 // LockView is a lock.
 type LockView struct {
-	ID          int64      `json:"id"`
-	Service     string     `json:"service"` // "*" for every service
+	ID      int64  `json:"id"`
+	Service string `json:"service"` // "*" for every service, "" for a selector lock
+	// Selector is set on a selector lock: it holds every service whose
+	// labels match it (canonical: pairs sorted by key).
+	Selector    string     `json:"selector,omitempty"`
 	Environment string     `json:"environment"`
 	Actor       string     `json:"actor"`
 	Reason      string     `json:"reason"`
 	Since       time.Time  `json:"since"`
 	ExpiresAt   *time.Time `json:"expires_at"`
+	// Matching and Note are set in the answer to placing or releasing a
+	// selector lock: how many services it matches now (it may be 0: the
+	// lock still holds for services that match after a reload).
+	Matching *int   `json:"matching,omitempty"`
+	Note     string `json:"note,omitempty"`
 }
 
 func lockView(l pipeline.Lock) LockView {
-	return LockView{ID: l.ID, Service: l.Service, Environment: l.Environment, Actor: l.Actor, Reason: l.Reason,
+	return LockView{ID: l.ID, Service: l.Service, Selector: l.Selector, Environment: l.Environment, Actor: l.Actor, Reason: l.Reason,
 		Since: l.CreatedAt.UTC(), ExpiresAt: timePtr(l.ExpiresAt)}
 }
 
@@ -82,32 +118,78 @@ func (s *Server) lock(w http.ResponseWriter, r *http.Request, tok *store.Token) 
 		}
 		expires = d
 	}
-	service := r.PathValue("service")
-	if service == "" {
-		service = pipeline.AllServices
-	}
-	l, err := s.e.Lock(r.Context(), tok.Name, engine.LockParams{Service: service, Environment: r.PathValue("env"), Reason: req.Reason, Expires: expires})
+	service, err := serviceOrSelector(r, req.Selector)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, lockView(l))
+	env := r.PathValue("env")
+	l, err := s.e.Lock(r.Context(), tok.Name, engine.LockParams{Service: service, Selector: req.Selector, Environment: env,
+		Reason: req.Reason, Expires: expires})
+	if err != nil {
+		return err
+	}
+	v := lockView(l)
+	s.noteMatching(&v, env)
+	writeJSON(w, http.StatusCreated, v)
 	return nil
 }
 
+// serviceOrSelector is the service a brake names in its path: "*" on
+// /api/v1/environments/{env}/… without a selector, "" with one; a
+// selector with a service in the path is refused.
+func serviceOrSelector(r *http.Request, selector string) (string, error) {
+	service := r.PathValue("service")
+	switch {
+	case service != "" && selector != "":
+		return "", &Error{Status: http.StatusBadRequest, Message: "service and selector both given",
+			Detail: fmt.Sprintf("the path names service %q and the body's \"selector\" is %q: give one of them; "+
+				"a selector goes to /api/v1/environments/%s/…", service, selector, r.PathValue("env"))}
+	case service != "":
+		return service, nil
+	case selector != "":
+		return "", nil
+	}
+	return pipeline.AllServices, nil
+}
+
+// noteMatching says, on a selector lock's answer, how many services it
+// matches now.
+func (s *Server) noteMatching(v *LockView, env string) {
+	if v.Selector == "" {
+		return
+	}
+	names, err := s.e.MatchingServices(v.Selector, env)
+	if err != nil {
+		return
+	}
+	n := len(names)
+	v.Matching = &n
+	v.Note = fmt.Sprintf("%s matches %d service(s) with %s now; the lock holds every service whose labels match when it decides, including services a later reload adds",
+		v.Selector, n, env)
+}
+
 func (s *Server) unlock(w http.ResponseWriter, r *http.Request, tok *store.Token) error {
-	var req ReasonRequest
+	var req UnlockRequest
 	if err := decodeOptional(r, &req); err != nil {
 		return err
 	}
-	service := r.PathValue("service")
-	if service == "" {
-		service = pipeline.AllServices
-	}
-	l, err := s.e.Unlock(r.Context(), tok.Name, service, r.PathValue("env"), req.Reason)
+	service, err := serviceOrSelector(r, req.Selector)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"released": lockView(l)})
+	env := r.PathValue("env")
+	var l pipeline.Lock
+	if req.Selector != "" {
+		l, err = s.e.UnlockSelector(r.Context(), tok.Name, req.Selector, env, req.Reason)
+	} else {
+		l, err = s.e.Unlock(r.Context(), tok.Name, service, env, req.Reason)
+	}
+	if err != nil {
+		return err
+	}
+	v := lockView(l)
+	s.noteMatching(&v, env)
+	writeJSON(w, http.StatusOK, map[string]any{"released": v})
 	return nil
 }
 
@@ -128,9 +210,15 @@ func (s *Server) listLocks(w http.ResponseWriter, r *http.Request, _ *store.Toke
 }
 
 func (s *Server) skipBake(w http.ResponseWriter, r *http.Request, tok *store.Token) error {
-	var req ReasonRequest
+	var req SkipBakeRequest
 	if err := decode(r, &req); err != nil {
 		return err
+	}
+	if _, err := serviceOrSelector(r, req.Selector); err != nil {
+		return err
+	}
+	if r.PathValue("service") == "" {
+		return s.skipBakeSelector(w, r, tok, req)
 	}
 	rel, err := s.e.SkipBake(r.Context(), tok.Name, r.PathValue("service"), r.PathValue("env"), req.Reason)
 	if err != nil {
@@ -139,6 +227,35 @@ func (s *Server) skipBake(w http.ResponseWriter, r *http.Request, tok *store.Tok
 	svc, _ := s.e.Service(rel.Service)
 	writeJSON(w, http.StatusOK, map[string]any{"release": releaseView(svc, rel),
 		"note": "the bake counts as complete; the lock, window and checks still apply"})
+	return nil
+}
+
+// skipBakeSelector skips the bake into env of every service the selector
+// matches, and says which were affected.
+func (s *Server) skipBakeSelector(w http.ResponseWriter, r *http.Request, tok *store.Token, req SkipBakeRequest) error {
+	if req.Selector == "" {
+		return &Error{Status: http.StatusBadRequest, Message: "missing selector",
+			Detail: fmt.Sprintf("skipping the bake into every service's %s needs \"selector\" (such as \"team=payments\"); "+
+				"for one service use /api/v1/services/SERVICE/environments/%s/skip-bake", r.PathValue("env"), r.PathValue("env"))}
+	}
+	outcomes, err := s.e.SkipBakeSelector(r.Context(), tok.Name, req.Selector, r.PathValue("env"), req.Reason)
+	if err != nil {
+		return err
+	}
+	out := []SkipBakeResult{}
+	skipped := 0
+	for _, o := range outcomes {
+		res := SkipBakeResult{Service: o.Service, Skipped: o.Skipped, Why: o.Why}
+		if o.Skipped {
+			svc, _ := s.e.Service(o.Service)
+			rv := releaseView(svc, o.Release)
+			res.Release = &rv
+			skipped++
+		}
+		out = append(out, res)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"services": out, "skipped": skipped, "matching": len(outcomes),
+		"note": "the bakes count as complete; the locks, windows and checks still apply"})
 	return nil
 }
 

@@ -84,6 +84,7 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/api/v1/locks", RoleViewer, s.listLocks},
 		{"GET", "/api/v1/services/{service}/migrations", RoleViewer, s.getMigrations},
 		{"POST", "/api/v1/services/{service}/environments/{env}/skip-bake", RoleDeployer, s.skipBake},
+		{"POST", "/api/v1/environments/{env}/skip-bake", RoleDeployer, s.skipBake},
 		{"POST", "/api/v1/services/{service}/environments/{env}/rollback", RoleDeployer, s.rollback},
 		{"GET", "/api/v1/services/{service}/environments/{env}/canary", RoleViewer, s.getCanary},
 		{"POST", "/api/v1/services/{service}/environments/{env}/canary/promote", RoleDeployer, s.canaryPromote},

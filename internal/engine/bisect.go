@@ -365,7 +365,7 @@ func (e *Engine) bisectStep(ctx context.Context, tx store.Tx, b pipeline.Bisect,
 	if !ok {
 		return e.bisectEnd(ctx, tx, b, pipeline.BisectStuck, step.Good, b.Service+" left the configuration", EventBisectStuck, pipeline.ActorSystem, now)
 	}
-	st, err := tx.ServiceState(ctx, b.Service, e.EnvSpecs(svc))
+	st, err := e.stateOf(ctx, tx, svc)
 	if err != nil {
 		return err
 	}
@@ -571,7 +571,7 @@ func (e *Engine) bisectEnd(ctx context.Context, tx store.Tx, b pipeline.Bisect, 
 	b.State, b.Probe, b.ProbeDeployment, b.UpdatedAt, b.EndedAt = state, "", 0, now, now
 	b.Result = result
 	if svc, ok := e.Config().Service(b.Service); ok && target != "" {
-		st, err := tx.ServiceState(ctx, b.Service, e.EnvSpecs(svc))
+		st, err := e.stateOf(ctx, tx, svc)
 		if err != nil {
 			return err
 		}

@@ -54,7 +54,10 @@ func (e *Engine) servicesWith(env string) []*config.Service {
 
 // LockParams is a lock to place.
 type LockParams struct {
-	Service     string // a service, or pipeline.AllServices
+	Service string // a service, or pipeline.AllServices; "" with Selector
+	// Selector, instead of Service, locks every service whose labels match
+	// it at decision time (team=payments,tier=1): one lock record.
+	Selector    string
 	Environment string
 	Reason      string
 	Expires     time.Duration // 0: until unlocked
@@ -65,7 +68,9 @@ type LockParams struct {
 // that held the service lock of every service concerned, the same lock
 // every promotion decision takes (promotions start only inside a unit of
 // work, see unit.go), so no promotion decided before can still be about to
-// start, and every later decision sees the lock.
+// start, and every later decision sees the lock. A selector lock concerns
+// the services whose labels match it now; a service that matches only
+// after a reload decides after the lock was written, and so sees it.
 func (e *Engine) Lock(ctx context.Context, actor string, p LockParams) (pipeline.Lock, error) {
 	if err := requireReason("a lock", p.Reason); err != nil {
 		return pipeline.Lock{}, err
@@ -73,7 +78,11 @@ func (e *Engine) Lock(ctx context.Context, actor string, p LockParams) (pipeline
 	if p.Expires < 0 {
 		return pipeline.Lock{}, fmt.Errorf("%w: expiry %s is negative; give a duration such as 2h, or none to hold until unlocked", ErrInvalid, p.Expires)
 	}
-	services, err := e.lockScope(p.Service, p.Environment)
+	sel, err := lockSelector(p.Service, p.Selector)
+	if err != nil {
+		return pipeline.Lock{}, err
+	}
+	services, err := e.lockScope(p.Service, sel, p.Environment)
 	if err != nil {
 		return pipeline.Lock{}, err
 	}
@@ -91,12 +100,12 @@ func (e *Engine) Lock(ctx context.Context, actor string, p LockParams) (pipeline
 			return err
 		}
 		for _, h := range held {
-			if h.Service == p.Service {
-				return fmt.Errorf("%w: %s is locked already by %s since %s: %s", ErrConflict, scopeName(p.Service, p.Environment),
+			if h.Service == p.Service && h.Selector == sel {
+				return fmt.Errorf("%w: %s is locked already by %s since %s: %s", ErrConflict, lockScopeName(p.Service, sel, p.Environment),
 					h.Actor, h.CreatedAt.UTC().Format(time.RFC3339), h.Reason)
 			}
 		}
-		ins := &store.LockInsertParams{Service: p.Service, Environment: p.Environment, Actor: actor, Reason: p.Reason, CreatedAt: now}
+		ins := &store.LockInsertParams{Service: p.Service, Selector: sel, Environment: p.Environment, Actor: actor, Reason: p.Reason, CreatedAt: now}
 		if p.Expires > 0 {
 			ins.ExpiresAt = now.Add(p.Expires)
 		}
@@ -107,25 +116,92 @@ func (e *Engine) Lock(ctx context.Context, actor string, p LockParams) (pipeline
 		if !l.ExpiresAt.IsZero() {
 			data["expires_at"] = l.ExpiresAt.UTC().Format(time.RFC3339Nano)
 		}
-		return u.event(&pipeline.Event{Type: pipeline.EventLockPlaced, Service: p.Service, Environment: p.Environment,
+		if sel != "" {
+			data["selector"] = sel
+			data["matching"] = len(services)
+		}
+		return u.event(&pipeline.Event{Type: pipeline.EventLockPlaced, Service: eventService(l), Environment: p.Environment,
 			Actor: actor, Reason: p.Reason, Data: data})
 	})
 	if err != nil {
 		return pipeline.Lock{}, err
 	}
-	e.log.Info("locked", "service", p.Service, "environment", p.Environment, "actor", actor, "reason", p.Reason)
+	e.log.Info("locked", "service", p.Service, "selector", sel, "environment", p.Environment, "actor", actor, "reason", p.Reason)
 	return l, nil
 }
 
+// lockSelector checks that a lock names a service or a selector, not
+// both, and returns the selector in canonical form ("" for none).
+func lockSelector(service, selector string) (string, error) {
+	if selector == "" {
+		return "", nil
+	}
+	if service != "" {
+		return "", fmt.Errorf("%w: give a service or a selector, not both (service %q, selector %q)", ErrInvalid, service, selector)
+	}
+	sel, err := config.ParseSelector(selector)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return sel.String(), nil
+}
+
+// eventService is the Service of a lock's events: a selector lock's
+// events are about more than one service, as those of the lock on every
+// service are (Data["selector"] names which).
+func eventService(l pipeline.Lock) string {
+	if l.Selector != "" {
+		return pipeline.AllServices
+	}
+	return l.Service
+}
+
 func scopeName(service, env string) string {
-	if service == pipeline.AllServices {
+	return lockScopeName(service, "", env)
+}
+
+func lockScopeName(service, selector, env string) string {
+	switch {
+	case selector != "":
+		return selector + "/" + env
+	case service == pipeline.AllServices:
 		return "every service's " + env
 	}
 	return service + "/" + env
 }
 
-// lockScope is the services a lock on service/env concerns.
-func (e *Engine) lockScope(service, env string) ([]*config.Service, error) {
+// MatchingServices lists the configured services that have env and whose
+// labels match selector now, sorted.
+func (e *Engine) MatchingServices(selector, env string) ([]string, error) {
+	sel, err := lockSelector("", selector)
+	if err != nil {
+		return nil, err
+	}
+	return serviceNamesOf(e.matching(sel, env)), nil
+}
+
+// matching is the services with env whose labels match sel (canonical)
+// now, sorted (the order their locks are taken in).
+func (e *Engine) matching(sel, env string) []*config.Service {
+	var out []*config.Service
+	for _, svc := range e.servicesWith(env) {
+		if pipeline.SelectorMatches(sel, svc.Labels) {
+			out = append(out, svc)
+		}
+	}
+	return out
+}
+
+// lockScope is the services a lock on service/env (or on selector/env)
+// concerns now. A selector may match none: the lock still holds for
+// services that match after a reload.
+func (e *Engine) lockScope(service, sel, env string) ([]*config.Service, error) {
+	if sel != "" {
+		if len(e.servicesWith(env)) == 0 {
+			return nil, fmt.Errorf("%w %q: no service has it", ErrUnknownEnvironment, env)
+		}
+		return e.matching(sel, env), nil
+	}
 	if service != pipeline.AllServices {
 		svc, _, err := e.environment(service, env)
 		if err != nil {
@@ -143,10 +219,27 @@ func (e *Engine) lockScope(service, env string) ([]*config.Service, error) {
 // Unlock releases the lock on service/env (or on every service's env) and
 // lets promotions that were held go at once.
 func (e *Engine) Unlock(ctx context.Context, actor, service, env, reason string) (pipeline.Lock, error) {
+	return e.unlock(ctx, actor, service, "", env, reason)
+}
+
+// UnlockSelector releases the selector lock on env; selector is
+// canonicalised first, so key order and spaces do not matter.
+func (e *Engine) UnlockSelector(ctx context.Context, actor, selector, env, reason string) (pipeline.Lock, error) {
+	if selector == "" {
+		return pipeline.Lock{}, fmt.Errorf("%w: the selector is empty: give key=value pairs joined by commas, such as team=payments", ErrInvalid)
+	}
+	return e.unlock(ctx, actor, "", selector, env, reason)
+}
+
+func (e *Engine) unlock(ctx context.Context, actor, service, selector, env, reason string) (pipeline.Lock, error) {
 	if err := validText("reason", reason, maxReason); err != nil {
 		return pipeline.Lock{}, err
 	}
-	services, err := e.lockScope(service, env)
+	sel, err := lockSelector(service, selector)
+	if err != nil {
+		return pipeline.Lock{}, err
+	}
+	services, err := e.lockScope(service, sel, env)
 	if err != nil {
 		return pipeline.Lock{}, err
 	}
@@ -159,33 +252,63 @@ func (e *Engine) Unlock(ctx context.Context, actor, service, env, reason string)
 		}
 		found := false
 		for _, h := range held {
-			if h.Service == service {
+			if h.Service == service && h.Selector == sel {
 				released, found = h, true
 			}
 		}
 		if !found {
-			hint := ""
-			if service != pipeline.AllServices {
-				for _, h := range held {
-					if h.Service == pipeline.AllServices {
-						hint = fmt.Sprintf("; the lock on every service's %s holds it (bakery unlock --all %s)", env, env)
-					}
-				}
-			}
-			return fmt.Errorf("%w: %s is not locked%s", ErrNotFound, scopeName(service, env), hint)
+			return fmt.Errorf("%w: %s is not locked%s", ErrNotFound, lockScopeName(service, sel, env), unlockHint(held, service, sel, env, services, now))
 		}
 		if err := tx.LockRelease(ctx, &store.LockReleaseParams{ID: released.ID, By: actor, Reason: reason, At: now}); err != nil {
 			return err
 		}
-		return u.event(&pipeline.Event{Type: pipeline.EventLockReleased, Service: service, Environment: env,
-			Actor: actor, Reason: reason, Data: map[string]any{"lock_id": released.ID, "held_for": now.Sub(released.CreatedAt).Round(time.Second).String(),
-				"locked_by": released.Actor, "lock_reason": released.Reason}})
+		data := map[string]any{"lock_id": released.ID, "held_for": now.Sub(released.CreatedAt).Round(time.Second).String(),
+			"locked_by": released.Actor, "lock_reason": released.Reason}
+		if sel != "" {
+			data["selector"] = sel
+			data["matching"] = len(services)
+		}
+		return u.event(&pipeline.Event{Type: pipeline.EventLockReleased, Service: eventService(released), Environment: env,
+			Actor: actor, Reason: reason, Data: data})
 	})
 	if err != nil {
 		return pipeline.Lock{}, err
 	}
-	e.log.Info("unlocked", "service", service, "environment", env, "actor", actor)
+	e.log.Info("unlocked", "service", service, "selector", sel, "environment", env, "actor", actor)
 	return released, nil
+}
+
+// unlockHint names the locks that hold what a person tried to unlock when
+// its own lock is not there: the lock on every service, a selector lock
+// that matches the service, or (for a selector) the selector locks held.
+func unlockHint(held []pipeline.Lock, service, sel, env string, services []*config.Service, now time.Time) string {
+	var hints []string
+	switch {
+	case sel != "":
+		for _, h := range held {
+			if h.Selector != "" && h.ActiveAt(now) {
+				hints = append(hints, h.Selector)
+			}
+		}
+		if len(hints) > 0 {
+			return fmt.Sprintf("; the selector locks held on %s are %s", env, strings.Join(hints, "; "))
+		}
+		return ""
+	case service != pipeline.AllServices:
+		for _, h := range held {
+			switch {
+			case h.Service == pipeline.AllServices:
+				hints = append(hints, fmt.Sprintf("the lock on every service's %s holds it (bakery unlock --all %s)", env, env))
+			case h.Selector != "" && len(services) == 1 && pipeline.SelectorMatches(h.Selector, services[0].Labels):
+				hints = append(hints, fmt.Sprintf("the selector lock %s/%s by %s holds it (bakery unlock --selector %s %s)",
+					h.Selector, env, h.Actor, h.Selector, env))
+			}
+		}
+	}
+	if len(hints) == 0 {
+		return ""
+	}
+	return "; " + strings.Join(hints, "; ")
 }
 
 // expireLocks releases the locks of service (and of every service) whose
@@ -206,10 +329,14 @@ func (e *Engine) expireLocks(ctx context.Context, tx store.Tx, service string, n
 		if err := tx.LockRelease(ctx, &store.LockReleaseParams{ID: l.ID, By: pipeline.ActorSystem, Reason: "expired", At: l.ExpiresAt}); err != nil {
 			return err
 		}
-		if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventLockExpired, Service: l.Service, Environment: l.Environment,
+		data := map[string]any{"lock_id": l.ID}
+		if l.Selector != "" {
+			data["selector"] = l.Selector
+		}
+		if _, err := tx.EventInsert(ctx, &pipeline.Event{At: now, Type: pipeline.EventLockExpired, Service: eventService(l), Environment: l.Environment,
 			Actor: pipeline.ActorSystem, Reason: fmt.Sprintf("the lock %s placed at %s expired at %s (%s)", l.Actor,
 				l.CreatedAt.UTC().Format(time.RFC3339), l.ExpiresAt.UTC().Format(time.RFC3339), l.Reason),
-			Data: map[string]any{"lock_id": l.ID}}); err != nil {
+			Data: data}); err != nil {
 			return err
 		}
 	}
@@ -219,6 +346,10 @@ func (e *Engine) expireLocks(ctx context.Context, tx store.Tx, service string, n
 // SkipBake ends the bake of the newest release waiting to enter env now
 // (rule 5). Locks, the window and checks still apply.
 func (e *Engine) SkipBake(ctx context.Context, actor, service, env, reason string) (pipeline.Release, error) {
+	return e.skipBake(ctx, actor, service, env, reason, "")
+}
+
+func (e *Engine) skipBake(ctx context.Context, actor, service, env, reason, selector string) (pipeline.Release, error) {
 	if err := requireReason("skipping a bake", reason); err != nil {
 		return pipeline.Release{}, err
 	}
@@ -232,7 +363,7 @@ func (e *Engine) SkipBake(ctx context.Context, actor, service, env, reason strin
 	var rel pipeline.Release
 	err = e.mutate(ctx, svc.Name, func(u *unit) error {
 		tx, now := u.tx, u.now
-		st, err := tx.ServiceState(ctx, svc.Name, e.EnvSpecs(svc))
+		st, err := e.stateOf(ctx, tx, svc)
 		if err != nil {
 			return err
 		}
@@ -245,14 +376,73 @@ func (e *Engine) SkipBake(ctx context.Context, actor, service, env, reason strin
 			Actor: actor, Reason: reason, CreatedAt: now}); err != nil {
 			return err
 		}
-		return u.event(&pipeline.Event{Type: pipeline.EventBakeSkipped, Service: svc.Name, Environment: env,
-			Version: rel.Version, Actor: actor, Reason: reason})
+		ev := &pipeline.Event{Type: pipeline.EventBakeSkipped, Service: svc.Name, Environment: env,
+			Version: rel.Version, Actor: actor, Reason: reason}
+		if selector != "" {
+			ev.Data = map[string]any{"selector": selector}
+		}
+		return u.event(ev)
 	})
 	if err != nil {
 		return pipeline.Release{}, err
 	}
 	e.log.Info("bake skipped", "service", svc.Name, "environment", env, "version", rel.Version, "actor", actor, "reason", reason)
 	return rel, nil
+}
+
+// SkipOutcome is what skipping the bake by selector did to one matching
+// service: Release is the release whose bake ended, or Why says why
+// nothing was skipped there.
+type SkipOutcome struct {
+	Service string
+	Skipped bool
+	Release pipeline.Release
+	Why     string
+}
+
+// SkipBakeSelector ends the bake of the newest release waiting to enter
+// env of every service whose labels match selector, each in its own unit
+// of work (rule 5 for each). Services with nothing waiting are reported,
+// not errors; a selector that matches no service, or a skip that ends no
+// bake at all, is an error.
+func (e *Engine) SkipBakeSelector(ctx context.Context, actor, selector, env, reason string) ([]SkipOutcome, error) {
+	if err := requireReason("skipping a bake", reason); err != nil {
+		return nil, err
+	}
+	if selector == "" {
+		return nil, fmt.Errorf("%w: the selector is empty: give key=value pairs joined by commas, such as team=payments", ErrInvalid)
+	}
+	sel, err := lockSelector("", selector)
+	if err != nil {
+		return nil, err
+	}
+	if len(e.servicesWith(env)) == 0 {
+		return nil, fmt.Errorf("%w %q: no service has it", ErrUnknownEnvironment, env)
+	}
+	services := e.matching(sel, env)
+	if len(services) == 0 {
+		return nil, fmt.Errorf("%w: selector %s matches no service with %s; see which labels services have with bakery status --selector", ErrNotFound, sel, env)
+	}
+	var out []SkipOutcome
+	skipped := 0
+	for _, svc := range services {
+		rel, err := e.skipBake(ctx, actor, svc.Name, env, reason, sel)
+		switch {
+		case err == nil:
+			out = append(out, SkipOutcome{Service: svc.Name, Skipped: true, Release: rel})
+			skipped++
+		case errors.Is(err, ErrConflict), errors.Is(err, ErrInvalid):
+			out = append(out, SkipOutcome{Service: svc.Name, Why: err.Error()})
+		default:
+			return out, fmt.Errorf("error skipping the bake of %s into %s (%d of %d matching services done): %w", svc.Name, env, len(out), len(services), err)
+		}
+	}
+	if skipped == 0 {
+		return out, fmt.Errorf("%w: selector %s matches %d service(s) with %s and none has a release waiting to enter it, so there is no bake to skip",
+			ErrConflict, sel, len(services), env)
+	}
+	e.log.Info("bakes skipped by selector", "selector", sel, "environment", env, "skipped", skipped, "matching", len(services), "actor", actor)
+	return out, nil
 }
 
 // cancelActive cancels the deployment in progress in env, if any: its

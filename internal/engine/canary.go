@@ -139,15 +139,20 @@ func lastLine(s string) string {
 	return s
 }
 
-// heldLocks are the locks holding service/env at now, oldest first.
-func heldLocks(ctx context.Context, r store.Reader, service, env string, now time.Time) ([]pipeline.Lock, error) {
+// heldLocks are the locks holding service/env at now, oldest first: a
+// selector lock holds it while the service's labels match.
+func (e *Engine) heldLocks(ctx context.Context, r store.Reader, service, env string, now time.Time) ([]pipeline.Lock, error) {
 	locks, err := r.LockList(ctx, &store.LockListParams{Service: service, Environment: env})
 	if err != nil {
 		return nil, err
 	}
+	var labels map[string]string
+	if svc, ok := e.Config().Service(service); ok {
+		labels = svc.Labels
+	}
 	held := locks[:0]
 	for _, l := range locks {
-		if l.ActiveAt(now) {
+		if l.ActiveAt(now) && l.Holds(service, labels) {
 			held = append(held, l)
 		}
 	}
@@ -209,7 +214,7 @@ func (e *Engine) Canaries(ctx context.Context, service string, judgements int) (
 				latest = &js[0]
 			}
 			now := e.clock.Now()
-			held, err := heldLocks(ctx, e.store, svc.Name, env.Name, now)
+			held, err := e.heldLocks(ctx, e.store, svc.Name, env.Name, now)
 			if err != nil {
 				return nil, err
 			}

@@ -215,7 +215,7 @@ func (e *Engine) judgeCanary(ctx context.Context, c pipeline.Canary, cc *config.
 				return err
 			}
 		}
-		held, err := heldLocks(ctx, tx, c.Service, c.Environment, now)
+		held, err := e.heldLocks(ctx, tx, c.Service, c.Environment, now)
 		if err != nil {
 			return err
 		}

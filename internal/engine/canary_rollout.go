@@ -251,7 +251,7 @@ func (e *Engine) CanaryPromote(ctx context.Context, actor, service, env, reason 
 		if err != nil {
 			return err
 		}
-		held, err := heldLocks(ctx, tx, service, env, now)
+		held, err := e.heldLocks(ctx, tx, service, env, now)
 		if err != nil {
 			return err
 		}

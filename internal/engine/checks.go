@@ -66,7 +66,7 @@ func (s *checkService) runOnce(ctx context.Context) {
 				continue
 			}
 			if d == nil {
-				st, err := e.store.ServiceState(ctx, svc.Name, e.EnvSpecs(svc))
+				st, err := e.stateOf(ctx, e.store, svc)
 				if err != nil {
 					e.log.Error("error loading state for checks", "service", svc.Name, "error", err)
 					break
@@ -186,7 +186,7 @@ func (e *Engine) runCheck(ctx context.Context, service, env string, spec check.S
 	}
 	err = e.mutate(ctx, service, func(u *unit) error {
 		tx, now := u.tx, u.now
-		st, err := tx.ServiceState(ctx, service, e.EnvSpecs(svc))
+		st, err := e.stateOf(ctx, tx, svc)
 		if err != nil {
 			return err
 		}

@@ -119,7 +119,7 @@ func (e *Engine) Status(ctx context.Context, service string) (*config.Service, p
 	if err != nil {
 		return nil, pipeline.Decision{}, err
 	}
-	st, err := e.store.ServiceState(ctx, svc.Name, e.EnvSpecs(svc))
+	st, err := e.stateOf(ctx, e.store, svc)
 	if err != nil {
 		return nil, pipeline.Decision{}, err
 	}

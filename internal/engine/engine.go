@@ -376,7 +376,7 @@ func (e *Engine) reconcileTx(ctx context.Context, tx store.Tx, svc *config.Servi
 	if err := e.expireLocks(ctx, tx, svc.Name, now); err != nil {
 		return time.Time{}, err
 	}
-	st, err := tx.ServiceState(ctx, svc.Name, e.EnvSpecs(svc))
+	st, err := e.stateOf(ctx, tx, svc)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -430,4 +430,23 @@ func (e *Engine) reconcileAtDeadline(service string) {
 	if err := e.Reconcile(ctx, service); err != nil {
 		e.log.Error("reconcile at deadline failed", "service", service, "error", err)
 	}
+}
+
+// stateReader is what reads a service's stored state: the store, or a
+// transaction.
+type stateReader interface {
+	ServiceState(ctx context.Context, service string, envs []pipeline.EnvSpec) (pipeline.State, error)
+}
+
+// stateOf reads svc's stored state for the decision, with its labels in
+// the configuration now: a selector lock holds svc while they match (at
+// decision time, so a reload that adds or relabels a service moves it in
+// or out of the lock). Every decision reads the state through here.
+func (e *Engine) stateOf(ctx context.Context, r stateReader, svc *config.Service) (pipeline.State, error) {
+	st, err := r.ServiceState(ctx, svc.Name, e.EnvSpecs(svc))
+	if err != nil {
+		return st, err
+	}
+	st.Labels = svc.Labels
+	return st, nil
 }

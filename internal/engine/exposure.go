@@ -295,7 +295,7 @@ func (x *exposureService) readPrometheus(ctx context.Context) {
 			if i == 0 || env.Exposure == nil || env.Exposure.Prometheus == nil {
 				continue
 			}
-			st, err := e.store.ServiceState(ctx, svc.Name, e.EnvSpecs(&svc))
+			st, err := e.stateOf(ctx, e.store, &svc)
 			if err != nil {
 				e.log.Warn("error loading state for exposure", "service", svc.Name, "error", err)
 				continue

@@ -87,11 +87,14 @@ func (e *Engine) insightsHistory(ctx context.Context, svc *config.Service, from,
 		if !l.CreatedAt.Before(from) {
 			continue // its lock.placed event is read below
 		}
+		if !l.Holds(svc.Name, svc.Labels) {
+			continue // a selector lock on other services
+		}
 		data := map[string]any{"lock_id": l.ID}
 		if !l.ExpiresAt.IsZero() {
 			data["expires_at"] = l.ExpiresAt.UTC().Format(time.RFC3339Nano)
 		}
-		s.Events = append(s.Events, pipeline.Event{At: l.CreatedAt, Type: pipeline.EventLockPlaced, Service: l.Service,
+		s.Events = append(s.Events, pipeline.Event{At: l.CreatedAt, Type: pipeline.EventLockPlaced, Service: eventService(l),
 			Environment: l.Environment, Actor: l.Actor, Reason: l.Reason, Data: data})
 	}
 	var after int64
@@ -103,6 +106,9 @@ func (e *Engine) insightsHistory(ctx context.Context, svc *config.Service, from,
 		for _, ev := range page {
 			if !ev.At.Before(until) {
 				continue
+			}
+			if sel, _ := ev.Data["selector"].(string); sel != "" && ev.Service == pipeline.AllServices && !pipeline.SelectorMatches(sel, svc.Labels) {
+				continue // a selector lock's event, on other services (matched by the labels now)
 			}
 			s.Events = append(s.Events, ev)
 		}

@@ -18,7 +18,7 @@ func (e *Engine) View(ctx context.Context, service string) (*config.Service, rea
 	if err != nil {
 		return nil, readmodel.Service{}, err
 	}
-	st, err := e.store.ServiceState(ctx, svc.Name, e.EnvSpecs(svc))
+	st, err := e.stateOf(ctx, e.store, svc)
 	if err != nil {
 		return nil, readmodel.Service{}, err
 	}

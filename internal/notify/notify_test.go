@@ -833,3 +833,24 @@ func TestBisectCulpritTellsItsAuthor(t *testing.T) {
 	require.Contains(t, text, "found the culprit `v5` in staging: check smoke failed 3 of 3 runs")
 	require.Contains(t, text, "<@U024BE7LH>", "its author is mentioned")
 }
+
+// TestSelectorLockReplyNamesTheSelector: a selector lock's events are not
+// about one service; what Slack is told names the selector.
+func TestSelectorLockReplyNamesTheSelector(t *testing.T) {
+	b := setup(t, nil)
+	ctx := context.Background()
+	cfg := b.e.Config()
+	svc, ok := cfg.Service("web")
+	require.True(t, ok)
+	for typ, want := range map[string]string{
+		pipeline.EventLockPlaced:   ":lock: the services matching team=payments in production locked by ana: freeze",
+		pipeline.EventLockReleased: ":unlock: the services matching team=payments in production unlocked by ana: freeze",
+	} {
+		text, _ := b.n.replyText(ctx, cfg, svc, Body{Type: typ, Data: Data{Service: pipeline.AllServices, Environment: "production",
+			Actor: "ana", Reason: "freeze", Details: map[string]any{"selector": "team=payments"}}})
+		require.Equal(t, want, text, typ)
+	}
+	text, _ := b.n.replyText(ctx, cfg, svc, Body{Type: pipeline.EventLockPlaced, Data: Data{Service: pipeline.AllServices,
+		Environment: "production", Actor: "ana", Reason: "incident"}})
+	require.Equal(t, ":lock: every service's production locked by ana: incident", text, "the lock on every service is still said so")
+}

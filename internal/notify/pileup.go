@@ -45,7 +45,7 @@ func (n *Notifier) pileUps(ctx context.Context) error {
 		k := int((held - PileUpAfter) / PileUpEvery)
 		count := 0
 		for _, svc := range cfg.Services {
-			if l.Service != pipeline.AllServices && l.Service != svc.Name {
+			if !l.Holds(svc.Name, svc.Labels) {
 				continue
 			}
 			rels, err := st.ReleaseList(ctx, &store.ReleaseListParams{Service: svc.Name, Limit: 1000})
@@ -61,7 +61,11 @@ func (n *Notifier) pileUps(ctx context.Context) error {
 		b := Body{Type: EventPileUp, Timestamp: now.UTC(), Data: Data{Service: l.Service, Environment: l.Environment,
 			Actor: l.Actor, Reason: l.Reason, Details: map[string]any{"lock_id": l.ID, "held_for": held.Round(time.Minute).String(),
 				"pile_up": count, "since": l.CreatedAt.UTC().Format(time.RFC3339)}}}
-		if l.Service != pipeline.AllServices {
+		if l.Selector != "" {
+			b.Data.Service = pipeline.AllServices
+			b.Data.Details["selector"] = l.Selector
+		}
+		if l.Service != pipeline.AllServices && l.Selector == "" {
 			b.Data.URL = cfg.Server.URL + "/services/" + l.Service
 		}
 		body, err := json.Marshal(b)
@@ -69,16 +73,17 @@ func (n *Notifier) pileUps(ctx context.Context) error {
 			return err
 		}
 		pairs := map[[2]string]bool{}
+		scope := b.Data.Service
 		err = st.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 			for _, d := range cfg.Notifications {
-				if !wants(d, "pile_up", l.Service) {
+				if !wants(d, "pile_up", scope) {
 					continue
 				}
 				id := "msg_pileup_" + strconv.FormatInt(l.ID, 10) + "_" + strconv.Itoa(k) + "_" + d.Name
-				if err := n.insert(ctx, tx, d.Name, l.Service, 0, EventPileUp, id, body, now); err != nil {
+				if err := n.insert(ctx, tx, d.Name, scope, 0, EventPileUp, id, body, now); err != nil {
 					return err
 				}
-				pairs[[2]string{d.Name, l.Service}] = true
+				pairs[[2]string{d.Name, scope}] = true
 			}
 			return n.enqueue(ctx, tx, pairs)
 		})

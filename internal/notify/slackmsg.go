@@ -216,6 +216,9 @@ func (n *Notifier) replyText(ctx context.Context, cfg *config.Config, svc *confi
 	where := slackEscape(d.Service) + " " + slackEscape(d.Environment)
 	if d.Service == pipeline.AllServices {
 		where = "every service's " + slackEscape(d.Environment)
+		if sel, _ := d.Details["selector"].(string); sel != "" {
+			where = "the services matching " + slackEscape(sel) + " in " + slackEscape(d.Environment)
+		}
 	}
 	switch b.Type {
 	case pipeline.EventDeploymentFailed, pipeline.EventDeploymentInterrupted:

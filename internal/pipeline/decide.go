@@ -42,8 +42,12 @@ type State struct {
 	Deployments  []Deployment
 	Marks        []Mark
 	// Locks are the service's unreleased locks, including those on every
-	// service; expired ones are ignored by the decision.
+	// service and selector locks; expired ones, and selector locks whose
+	// selector does not match Labels, are ignored by the decision.
 	Locks []Lock
+	// Labels are the service's labels in the configuration now: a
+	// selector lock holds the service while they match (decision time).
+	Labels map[string]string
 	// Checks are the latest result of each check of each environment.
 	Checks []CheckResult
 	// Canaries are the service's canaries that have not ended.
@@ -168,7 +172,7 @@ func Decide(st State, now time.Time) Decision {
 		}
 		// Locks are shown even while a deployment runs: a lock placed
 		// during a canary holds it at its step.
-		status.Locks = activeLocks(st.Locks, st.Service, env.Name, now)
+		status.Locks = activeLocks(st.Locks, st.Service, st.Labels, env.Name, now)
 		for _, l := range status.Locks {
 			if !l.ExpiresAt.IsZero() {
 				d.NextCheck = earliest(d.NextCheck, l.ExpiresAt)
@@ -415,10 +419,10 @@ func (ix *index) hasMark(env string, id int64, kind string) bool {
 }
 
 // activeLocks are the locks that hold env of service at now, oldest first.
-func activeLocks(locks []Lock, service, env string, now time.Time) []Lock {
+func activeLocks(locks []Lock, service string, labels map[string]string, env string, now time.Time) []Lock {
 	var out []Lock
 	for _, l := range locks {
-		if l.Environment == env && (l.Service == service || l.Service == AllServices) && l.ActiveAt(now) {
+		if l.Environment == env && l.Holds(service, labels) && l.ActiveAt(now) {
 			out = append(out, l)
 		}
 	}
@@ -433,6 +437,10 @@ func lockWait(locks []Lock, ready string) Wait {
 		scope = " (every service)"
 	}
 	msg := fmt.Sprintf("locked%s by %s since %s: %s", scope, l.Actor, l.CreatedAt.UTC().Format(time.RFC3339), l.Reason)
+	if l.Selector != "" {
+		msg = fmt.Sprintf("locked: %s/%s by %s: %s (since %s)", l.Selector, l.Environment, l.Actor, l.Reason,
+			l.CreatedAt.UTC().Format(time.RFC3339))
+	}
 	if ready != "" {
 		msg += "; " + ready + " is ready and waits for the unlock"
 	}

@@ -33,6 +33,15 @@ func (w *world) lock(service, env string, created, expires time.Time) *world {
 	return w
 }
 
+// selectorLock adds a lock on every service whose labels match selector
+// (canonical), and gives the service labels.
+func (w *world) selectorLock(selector, env string, labels map[string]string) *world {
+	w.st.Locks = append(w.st.Locks, Lock{ID: int64(len(w.st.Locks) + 1), Selector: selector, Environment: env,
+		Actor: "ana", Reason: "freeze", CreatedAt: t0})
+	w.st.Labels = labels
+	return w
+}
+
 func (w *world) skipBake(env, version string) *world {
 	w.st.Marks = append(w.st.Marks, Mark{ReleaseID: w.rid(version), Environment: env, Kind: MarkBakeSkipped})
 	return w
@@ -97,6 +106,34 @@ func TestGate(t *testing.T) {
 		{
 			name:  "another service's lock does not hold this one",
 			world: baked().lock("api", "production", t0, time.Time{}),
+			now:   t0.Add(bake),
+			check: func(t *testing.T, d Decision) {
+				require.Equal(t, map[string]string{"production": "a"}, promoted(d))
+			},
+		},
+		{
+			name:  "a selector lock holds a service whose labels match, and names the selector",
+			world: baked().selectorLock("team=payments,tier=1", "production", map[string]string{"team": "payments", "tier": "1", "zone": "eu"}),
+			now:   t0.Add(bake),
+			check: func(t *testing.T, d Decision) {
+				require.Empty(t, d.Promotions)
+				require.Equal(t, WaitLock, d.Environments[1].Wait.Kind)
+				require.Contains(t, d.Environments[1].Wait.Message, "locked: team=payments,tier=1/production by ana: freeze")
+				require.Equal(t, "team=payments,tier=1", d.Environments[1].Locks[0].Selector)
+			},
+		},
+		{
+			name:  "a selector lock does not hold a service whose labels do not all match",
+			world: baked().selectorLock("team=payments,tier=1", "production", map[string]string{"team": "payments", "tier": "2"}),
+			now:   t0.Add(bake),
+			check: func(t *testing.T, d Decision) {
+				require.Equal(t, map[string]string{"production": "a"}, promoted(d))
+				require.Empty(t, d.Environments[1].Locks)
+			},
+		},
+		{
+			name:  "a selector lock does not hold a service without labels",
+			world: baked().selectorLock("team=payments", "production", nil),
 			now:   t0.Add(bake),
 			check: func(t *testing.T, d Decision) {
 				require.Equal(t, map[string]string{"production": "a"}, promoted(d))
@@ -310,4 +347,30 @@ func TestGateChecks(t *testing.T) {
 			tt.check(t, Decide(tt.world.st, now))
 		})
 	}
+}
+
+// TestSelectorMatches: a canonical selector matches when every pair holds;
+// an empty or malformed one matches nothing (a lock never holds every
+// service by mistake of its selector).
+func TestSelectorMatches(t *testing.T) {
+	t.Parallel()
+	labels := map[string]string{"team": "payments", "tier": "1"}
+	for sel, want := range map[string]bool{
+		"team=payments":        true,
+		"team=payments,tier=1": true,
+		"team=payments,tier=2": false,
+		"zone=eu":              false,
+		"team=":                false,
+		"":                     false,
+		"team":                 false,
+		"=payments":            false,
+	} {
+		require.Equal(t, want, SelectorMatches(sel, labels), sel)
+	}
+	l := Lock{Selector: "team=payments", Environment: "production"}
+	require.True(t, l.Holds("web", labels))
+	require.False(t, l.Holds("web", map[string]string{"team": "growth"}))
+	require.Equal(t, "team=payments", l.Scope())
+	require.True(t, Lock{Service: AllServices}.Holds("web", nil))
+	require.False(t, Lock{Service: "api"}.Holds("web", labels))
 }

@@ -8,6 +8,7 @@ package pipeline
 import (
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -178,16 +179,57 @@ type CheckResult struct {
 const AllServices = "*"
 
 // Lock is a brake on automatic promotions into one environment of one
-// service (or of every service). It holds until released or until it
-// expires.
+// service (or of every service, or of every service whose labels match a
+// selector). It holds until released or until it expires.
 type Lock struct {
-	ID          int64
-	Service     string // a service name, or AllServices
+	ID      int64
+	Service string // a service name, or AllServices; "" for a selector lock
+	// Selector is set for a lock on every service whose labels match it at
+	// decision time, in canonical form (pairs sorted by key, no spaces,
+	// such as team=payments,tier=1); Service is then "".
+	Selector    string
 	Environment string
 	Actor       string
 	Reason      string
 	CreatedAt   time.Time
 	ExpiresAt   time.Time // zero: until someone unlocks
+}
+
+// Holds reports whether the lock concerns service, whose labels are
+// labels (the lock's environment and expiry aside).
+func (l Lock) Holds(service string, labels map[string]string) bool {
+	if l.Selector != "" {
+		return SelectorMatches(l.Selector, labels)
+	}
+	return l.Service == service || l.Service == AllServices
+}
+
+// Scope names what the lock concerns: a service, "*", or its selector.
+func (l Lock) Scope() string {
+	if l.Selector != "" {
+		return l.Selector
+	}
+	return l.Service
+}
+
+// SelectorMatches reports whether every key=value pair of a selector in
+// canonical form (internal/config.ParseSelector writes it) holds for
+// labels. An empty or malformed selector matches nothing: a lock never
+// holds everything by mistake of its selector.
+func SelectorMatches(selector string, labels map[string]string) bool {
+	if selector == "" {
+		return false
+	}
+	for _, pair := range strings.Split(selector, ",") {
+		k, v, ok := strings.Cut(pair, "=")
+		if !ok || k == "" {
+			return false
+		}
+		if got, has := labels[k]; !has || got != v {
+			return false
+		}
+	}
+	return true
 }
 
 // ActiveAt reports whether the lock holds at t.

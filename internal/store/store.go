@@ -455,8 +455,9 @@ type SessionTouchParams struct {
 	NotSince time.Time
 }
 
-// LockListParams filters held locks. Service matches that service's locks
-// and the locks on every service; empty matches all.
+// LockListParams filters held locks. Service matches that service's locks,
+// the locks on every service and every selector lock (the store does not
+// know labels: the decision matches selectors); empty matches all.
 type LockListParams struct {
 	Service     string
 	Environment string
@@ -464,7 +465,8 @@ type LockListParams struct {
 
 // LockInsertParams is a new lock.
 type LockInsertParams struct {
-	Service     string // or pipeline.AllServices
+	Service     string // or pipeline.AllServices; "" with Selector
+	Selector    string // canonical (config.Selector.String); "" for a service's or every service's lock
 	Environment string
 	Actor       string
 	Reason      string

@@ -421,6 +421,9 @@ func eventRowOf(e pipeline.Event) eventRow {
 	r := eventRow{Event: e, Short: shortVersion(e.Version), FromShort: shortVersion(e.FromVersion), ToShort: shortVersion(e.ToVersion), Tone: "info"}
 	if e.Service == pipeline.AllServices {
 		r.Scope = "every service"
+		if sel, _ := e.Data["selector"].(string); sel != "" {
+			r.Scope = "the services matching " + sel
+		}
 	}
 	switch e.Type {
 	case pipeline.EventDeploymentSucceeded:

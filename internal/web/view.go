@@ -92,6 +92,17 @@ func (h *Handler) banner(ctx context.Context) (bannerData, error) {
 		switch {
 		case l.Service == pipeline.AllServices && lastNames[l.Environment]:
 			it.Scope, it.Global = "every service", true
+		case l.Selector != "":
+			n := 0
+			for _, svc := range cfg.Services {
+				if last[svc.Name] == l.Environment && pipeline.SelectorMatches(l.Selector, svc.Labels) {
+					n++
+				}
+			}
+			if n == 0 {
+				continue
+			}
+			it.Scope = fmt.Sprintf("%s (%d services)", l.Selector, n)
 		case last[l.Service] == l.Environment:
 			it.Scope = l.Service
 		default:

@@ -500,13 +500,13 @@ func boolInt(b bool) int64 {
 	return 0
 }
 
-const lockCols = `id, service, environment, actor, reason, created_at, expires_at`
+const lockCols = `id, service, selector, environment, actor, reason, created_at, expires_at`
 
 func (s queries) LockList(ctx context.Context, p *store.LockListParams) ([]pipeline.Lock, error) {
 	q := `SELECT ` + lockCols + ` FROM locks WHERE released_at IS NULL`
 	var args []any
 	if p.Service != "" {
-		q, args = q+" AND service IN (?, ?)", append(args, p.Service, pipeline.AllServices)
+		q, args = q+" AND (service IN (?, ?) OR selector <> '')", append(args, p.Service, pipeline.AllServices)
 	}
 	if p.Environment != "" {
 		q, args = q+" AND environment = ?", append(args, p.Environment)
@@ -531,7 +531,7 @@ func scanLock(r row) (pipeline.Lock, error) {
 	var l pipeline.Lock
 	var created int64
 	var expires sql.NullInt64
-	if err := r.Scan(&l.ID, &l.Service, &l.Environment, &l.Actor, &l.Reason, &created, &expires); err != nil {
+	if err := r.Scan(&l.ID, &l.Service, &l.Selector, &l.Environment, &l.Actor, &l.Reason, &created, &expires); err != nil {
 		return l, err
 	}
 	l.CreatedAt = fromMicros(created)
@@ -541,11 +541,15 @@ func scanLock(r row) (pipeline.Lock, error) {
 
 func (s queries) LockInsert(ctx context.Context, p *store.LockInsertParams) (pipeline.Lock, error) {
 	l, err := scanLock(s.q.queryRow(ctx, `
-		INSERT INTO locks (service, environment, actor, reason, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+		INSERT INTO locks (service, selector, environment, actor, reason, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)
 		RETURNING `+lockCols,
-		p.Service, p.Environment, p.Actor, p.Reason, micros(p.CreatedAt), nullMicros(p.ExpiresAt)))
+		p.Service, p.Selector, p.Environment, p.Actor, p.Reason, micros(p.CreatedAt), nullMicros(p.ExpiresAt)))
 	if err != nil {
-		return l, fmt.Errorf("error locking %s/%s: %w", p.Service, p.Environment, err)
+		scope := p.Service
+		if p.Selector != "" {
+			scope = p.Selector
+		}
+		return l, fmt.Errorf("error locking %s/%s: %w", scope, p.Environment, err)
 	}
 	return l, nil
 }

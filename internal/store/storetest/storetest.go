@@ -37,6 +37,7 @@ func Run(t *testing.T, open Factory) {
 	t.Run("LeaderElection", func(t *testing.T) { t.Parallel(); testLeader(t, open) })
 	t.Run("ConcurrentDecisionsSerialise", func(t *testing.T) { t.Parallel(); testConcurrentInsert(t, open) })
 	t.Run("LocksAndRejection", func(t *testing.T) { t.Parallel(); testLocks(t, open) })
+	t.Run("SelectorLocks", func(t *testing.T) { t.Parallel(); testSelectorLocks(t, open) })
 	t.Run("Migrations", func(t *testing.T) { t.Parallel(); testMigrations(t, open) })
 	t.Run("CheckResults", func(t *testing.T) { t.Parallel(); testCheckResults(t, open) })
 	t.Run("CanariesAndJudgements", func(t *testing.T) { t.Parallel(); testCanaries(t, open) })
@@ -639,6 +640,63 @@ func testLocks(t *testing.T, open Factory) {
 	require.ErrorIs(t, release(web.ID), store.ErrNotFound)
 	_, err = lock("web", "production", time.Time{})
 	require.NoError(t, err, "a released lock makes room for a new one")
+}
+
+// testSelectorLocks: a selector lock is one record, listed with every
+// service's locks (the store knows no labels: the decision matches), one
+// held per selector and environment, surviving a restart.
+func testSelectorLocks(t *testing.T, open Factory) {
+	ctx := context.Background()
+	s, reopen := open(t)
+	lock := func(service, selector, env string) (pipeline.Lock, error) {
+		var l pipeline.Lock
+		err := s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			var err error
+			l, err = tx.LockInsert(ctx, &store.LockInsertParams{Service: service, Selector: selector, Environment: env,
+				Actor: "ana", Reason: "payments freeze", CreatedAt: t0, ExpiresAt: t0.Add(2 * time.Hour)})
+			return err
+		})
+		return l, err
+	}
+	pay, err := lock("", "team=payments", "production")
+	require.NoError(t, err)
+	require.Equal(t, "team=payments", pay.Selector)
+	require.Equal(t, "", pay.Service)
+	require.True(t, pay.ExpiresAt.Equal(t0.Add(2*time.Hour)))
+	_, err = lock("", "team=payments", "production")
+	require.ErrorIs(t, err, store.ErrConflict, "one held lock per selector and environment")
+	_, err = lock("", "team=payments,tier=1", "production")
+	require.NoError(t, err, "another selector is another lock")
+	_, err = lock("", "team=payments", "staging")
+	require.NoError(t, err, "another environment is another lock")
+	_, err = lock("web", "", "production")
+	require.NoError(t, err, "a service's own lock is not the selector's")
+	_, err = lock(pipeline.AllServices, "", "production")
+	require.NoError(t, err, "nor is the lock on every service")
+
+	held, err := s.LockList(ctx, &store.LockListParams{Service: "api", Environment: "production"})
+	require.NoError(t, err)
+	var scopes []string
+	for _, l := range held {
+		scopes = append(scopes, l.Scope())
+	}
+	require.Equal(t, []string{"team=payments", "team=payments,tier=1", "*"}, scopes,
+		"a service's locks include every selector lock (matched by the decision) and not other services' own")
+
+	s = reopen(t, s)
+	held, err = s.LockList(ctx, &store.LockListParams{})
+	require.NoError(t, err)
+	require.Len(t, held, 5)
+	require.Equal(t, "team=payments", held[0].Selector, "the selector survives a restart")
+	st, err := s.ServiceState(ctx, "billing", []pipeline.EnvSpec{{Name: "staging"}, {Name: "production"}})
+	require.NoError(t, err)
+	require.Len(t, st.Locks, 4, "the selector locks and the lock on every service")
+
+	require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.LockRelease(ctx, &store.LockReleaseParams{ID: pay.ID, By: "ben", Reason: "done", At: t0.Add(time.Minute)})
+	}))
+	_, err = lock("", "team=payments", "production")
+	require.NoError(t, err, "a released selector lock makes room for a new one")
 }
 
 func testMigrations(t *testing.T, open Factory) {
