@@ -91,7 +91,7 @@ func redact(url string) string {
 
 // sqliteBackstopPoll is how often River's producers look for jobs on
 // SQLite when nothing woke them.
-const sqliteBackstopPoll = 5 * time.Second
+const sqliteBackstopPoll = 10 * time.Second
 
 func riverConfig(opts Options, sqlite bool) *river.Config {
 	cfg := &river.Config{

@@ -21,7 +21,7 @@ import (
 // committed, so it wakes its own producers then. A job scheduled for later
 // wakes them at its time (wakeAt): when the store inserted it, and when a
 // worker snoozed or retries its own job (store.Waker). The poll is only
-// the backstop for anything missed, every few seconds (open.go).
+// the backstop for anything missed, every 10 s (open.go).
 //
 // River wakes its producers after a non-transactional insert through the
 // hook it gives its pilot (PilotInitParams.NotifyNonTxJobInsert). A driver
