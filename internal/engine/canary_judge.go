@@ -47,6 +47,9 @@ func (s *judgeService) runOnce(ctx context.Context) {
 		}
 		return
 	}
+	if len(running) == 0 {
+		s.rest() // a canary's start nudges the judge
+	}
 	// Forget what is kept about canaries that ended.
 	alive := make(map[int64]bool, len(running))
 	for _, c := range running {

@@ -44,11 +44,18 @@ func (s *weightService) runOnce(ctx context.Context) {
 	if err != nil {
 		return
 	}
+	pending := false
+	defer func() {
+		if !pending {
+			s.rest() // a new weight comes with a change, which nudges
+		}
+	}()
 	for _, c := range recent {
 		_, cc := e.canaryConfig(c.Service, c.Environment)
 		if cc == nil || cc.SetWeight == nil || c.AppliedWeight == c.Weight || c.State == pipeline.CanaryPromoting {
 			continue
 		}
+		pending = true
 		s.mu.Lock()
 		retry := !s.busy[c.ID] && !now.Before(s.retry[c.ID])
 		if retry {

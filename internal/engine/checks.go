@@ -51,6 +51,15 @@ func (s *checkService) wake(service string) {
 func (s *checkService) runOnce(ctx context.Context) {
 	e := s.e
 	now := e.clock.Now()
+	inHand := false
+	defer func() {
+		s.mu.Lock()
+		running := len(s.running)
+		s.mu.Unlock()
+		if !inHand && running == 0 {
+			s.rest() // a change to a service nudges the checks
+		}
+	}()
 	for si := range e.Config().Services {
 		svc := &e.Config().Services[si]
 		s.mu.Lock()
@@ -77,7 +86,7 @@ func (s *checkService) runOnce(ctx context.Context) {
 			if len(d.Environments[i].Queue) == 0 {
 				continue
 			}
-			waiting = true
+			waiting, inHand = true, true
 			for _, spec := range env.Checks {
 				key := checkKey{svc.Name, env.Name, spec.Name}
 				s.mu.Lock()

@@ -34,7 +34,10 @@ type Options struct {
 	Logger   *slog.Logger
 	// HeartbeatInterval is how often a running deployment reports that its
 	// worker is alive (default 1s); HeartbeatTimeout is how long silence
-	// lasts before the deployment counts as interrupted (default 10s).
+	// lasts before the deployment counts as interrupted (default 10s). The
+	// replica's own heartbeat and the leader's look for stranded work come
+	// four times within HeartbeatTimeout (but no more often than
+	// HeartbeatInterval, and at least once a second for the leader).
 	HeartbeatInterval time.Duration
 	HeartbeatTimeout  time.Duration
 	// OnChange, if set, is called after every committed change to a
@@ -161,6 +164,15 @@ func (e *Engine) Config() *config.Config { return e.cfg.Load() }
 // Store is the engine's store.
 func (e *Engine) Store() store.Store { return e.store }
 
+// WakeAt makes this process's workers of queue look for jobs at at, on a
+// store that needs telling (store.Waker): a worker that snoozes its job or
+// whose job will be retried says when.
+func (e *Engine) WakeAt(queue string, at time.Time) {
+	if w, ok := findStore[store.Waker](e.store); ok {
+		w.WakeAt(queue, at)
+	}
+}
+
 // IsLeader reports whether this process currently leads.
 func (e *Engine) IsLeader() bool { return e.leader.Load() }
 
@@ -264,13 +276,21 @@ func (e *Engine) Stop(ctx context.Context) {
 
 const leaderTTL = 10 * time.Second
 
+// leaderEvery is how often the leader loop renews or seeks leadership and
+// looks for stranded deployments: four times within the heartbeat timeout
+// (a dead replica's work is taken over within 1.25 timeouts), at most
+// every second, and at least three times within the leader's lease.
+func (e *Engine) leaderEvery() time.Duration {
+	return min(leaderTTL/3, max(time.Second, e.opts.HeartbeatTimeout/4))
+}
+
 // leaderLoop keeps or seeks leadership. The leader sweeps for interrupted
 // deployments; its other duties (checks, canary judging and weights, the
 // periodic reconcile of every service) are services that act while
 // IsLeader holds, kicked here at election. Decisions themselves are safe
 // on any replica.
 func (e *Engine) leaderLoop(ctx context.Context) {
-	tick := time.NewTicker(time.Second)
+	tick := time.NewTicker(e.leaderEvery())
 	defer tick.Stop()
 	for {
 		now := e.clock.Now()
@@ -361,6 +381,11 @@ func (e *Engine) Reconcile(ctx context.Context, service string) error {
 func (e *Engine) after(service string, next time.Time) {
 	e.checks.wake(service)
 	e.feed.kick()
+	// A change may have started what a resting duty watches (a bake with
+	// checks, a canary, a weight to set).
+	e.checks.nudge()
+	e.judge.nudge()
+	e.weights.nudge()
 	e.timers.arm(service, next)
 	e.sweep.decided(service, next)
 	if e.opts.OnChange != nil {

@@ -49,13 +49,16 @@ type exposureService struct {
 	people   map[exposureKey]map[string]struct{}
 	npeople  int
 	lastProm time.Time
+	// soon wakes a resting flush loop when a beacon is counted.
+	soon chan struct{}
 
 	keyMu sync.Mutex
 	key   []byte
 }
 
 func newExposureService(e *Engine) *exposureService {
-	return &exposureService{e: e, requests: map[exposureKey]int64{}, people: map[exposureKey]map[string]struct{}{}}
+	return &exposureService{e: e, requests: map[exposureKey]int64{}, people: map[exposureKey]map[string]struct{}{},
+		soon: make(chan struct{}, 1)}
 }
 
 // ExposureSpec is the pipeline's view of an environment's exposure gate.
@@ -124,6 +127,10 @@ func (e *Engine) Beacon(ctx context.Context, service, env string, releaseID int6
 	}
 	set[person] = struct{}{}
 	x.npeople++
+	select {
+	case x.soon <- struct{}{}:
+	default:
+	}
 	return nil
 }
 
@@ -171,22 +178,39 @@ func (x *exposureService) deployed(service, env, version string) {
 }
 
 // run flushes every ExposureFlushInterval until ctx ends, and once more
-// at the end.
+// at the end. Without a built-in router in this process there is nothing
+// to count but beacons, and a beacon wakes it: it then looks every
+// dutyRest (for Prometheus-counted exposure, read every
+// exposurePromInterval), not every second.
 func (x *exposureService) run(ctx context.Context) {
-	tick := time.NewTicker(ExposureFlushInterval)
-	defer tick.Stop()
+	timer := time.NewTimer(ExposureFlushInterval)
+	defer timer.Stop()
+	last := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			x.flush(context.WithoutCancel(ctx))
 			return
-		case <-tick.C:
+		case <-x.soon:
+			// Within ExposureFlushInterval of the last flush, as when it
+			// flushes every second.
+			if wait := time.Until(last.Add(ExposureFlushInterval)); wait > 0 {
+				timer.Reset(wait)
+				continue
+			}
+		case <-timer.C:
 		}
 		x.flush(ctx)
 		if x.e.IsLeader() && x.e.clock.Now().Sub(x.lastProm) >= exposurePromInterval {
 			x.lastProm = x.e.clock.Now()
 			x.readPrometheus(ctx)
 		}
+		last = time.Now()
+		wait := ExposureFlushInterval
+		if !x.e.hasRouters() {
+			wait = dutyRest
+		}
+		timer.Reset(wait)
 	}
 }
 

@@ -47,7 +47,8 @@ const feedGapWait = 5 * time.Second
 
 // feedService hands the event log to the subscribers, on the leader: at
 // once after a change (kicked by the unit of work) and each second for
-// events written elsewhere (another replica, a token command).
+// events written elsewhere (another replica, a token command); on SQLite,
+// which one process owns, every dutyRest.
 type feedService struct {
 	duty
 	e *Engine
@@ -90,9 +91,21 @@ func (f *feedService) subscribers() []Subscriber {
 }
 
 func (f *feedService) runOnce(ctx context.Context) {
+	// One process owns a SQLite database, and its every change kicks the
+	// feed: a quiet log is looked at again in dutyRest, not each second.
+	// On PostgreSQL other replicas write events too.
+	quiet := f.e.store.Kind() == "sqlite"
+	defer func() {
+		if quiet {
+			f.rest()
+		}
+	}()
 	for _, s := range f.subscribers() {
 		for {
 			n, err := f.pass(ctx, s)
+			if n > 0 || err != nil {
+				quiet = false
+			}
 			if err != nil {
 				if ctx.Err() == nil {
 					f.e.log.Warn("event subscriber failed; it will be given the same events again", "subscriber", s.Name(), "err", err)

@@ -31,7 +31,7 @@ const pendingTimeout = time.Minute
 // bakery decides from heartbeats it writes itself:
 //
 //   - every replica writes a heartbeat under its job workers' ID
-//     (store.ReplicaBeat, every HeartbeatInterval);
+//     (store.ReplicaBeat, four times within HeartbeatTimeout: every);
 //   - the leader's runOnce takes every job (of any kind) held by a worker whose replica is
 //     silent for longer than HeartbeatTimeout and hands it back to the
 //     queue (store.Tx.JobRescue), with a job.rescued event: reconcile and
@@ -64,7 +64,7 @@ func (r *recovery) start(ctx context.Context, wg *sync.WaitGroup) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		tick := time.NewTicker(r.e.opts.HeartbeatInterval)
+		tick := time.NewTicker(r.every())
 		defer tick.Stop()
 		for {
 			select {
@@ -75,6 +75,13 @@ func (r *recovery) start(ctx context.Context, wg *sync.WaitGroup) {
 			r.beat(ctx)
 		}
 	}()
+}
+
+// every is how often the replica's heartbeat is written: four times
+// within HeartbeatTimeout, and no more often than HeartbeatInterval (the
+// running deployments' heartbeat).
+func (r *recovery) every() time.Duration {
+	return max(r.e.opts.HeartbeatInterval, r.e.opts.HeartbeatTimeout/4)
 }
 
 func (r *recovery) beat(ctx context.Context) {

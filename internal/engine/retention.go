@@ -49,6 +49,7 @@ type RetentionResult struct {
 
 // runOnce prunes if the last pass is retentionEvery ago.
 func (s *retentionService) runOnce(ctx context.Context) {
+	s.rest() // hourly work: looking every dutyRest is often enough
 	now := s.e.clock.Now()
 	s.mu.Lock()
 	due := s.last.IsZero() || now.Sub(s.last) >= retentionEvery

@@ -130,6 +130,7 @@ func (e *Engine) startRouters(ctx context.Context) {
 		}(rc.Listen)
 	}
 	e.syncRouters(ctx)
+	e.syncRoutersSoon() // the router loop looks at the new set
 }
 
 // stopRouters stops every built-in router.
@@ -154,18 +155,33 @@ func (e *Engine) syncRoutersSoon() {
 
 // routerLoop keeps every built-in router of this process at its canary's
 // stored weight: 0 when no canary runs.
+//
+// A process without routers (most, at any size) has nothing to keep in
+// step: the loop then sleeps until startRouters wakes it, or dutyRest.
 func (e *Engine) routerLoop(ctx context.Context) {
-	tick := time.NewTicker(routerSyncInterval)
-	defer tick.Stop()
+	timer := time.NewTimer(routerSyncInterval)
+	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-timer.C:
 		case <-e.routerSync:
 		}
 		e.syncRouters(ctx)
+		wait := routerSyncInterval
+		if !e.hasRouters() {
+			wait = dutyRest
+		}
+		timer.Reset(wait)
 	}
+}
+
+// hasRouters reports whether this process runs a built-in router.
+func (e *Engine) hasRouters() bool {
+	e.routersMu.Lock()
+	defer e.routersMu.Unlock()
+	return len(e.routers) > 0
 }
 
 func (e *Engine) syncRouters(ctx context.Context) {

@@ -76,6 +76,9 @@ func (s *sweepService) due(now time.Time) []string {
 // runOnce sweeps if the last sweep is sweepEvery ago: every service on the
 // first pass, only the due ones after.
 func (s *sweepService) runOnce(ctx context.Context) {
+	// The sweep is a backstop on its own schedule (sweepEvery): looking
+	// every dutyRest is often enough.
+	s.rest()
 	now := s.e.clock.Now()
 	s.mu.Lock()
 	due := s.last.IsZero() || now.Sub(s.last) > sweepEvery

@@ -31,8 +31,14 @@ type drainWorker struct {
 // NextRetry is the back-off after the job's attempt-th failure:
 // BackoffBase doubling, at most BackoffMax.
 func (w *drainWorker) NextRetry(job *river.Job[DrainArgs]) time.Time {
-	return time.Now().Add(w.n.backoff(job.Attempt))
+	at := time.Now().Add(w.n.backoff(job.Attempt))
+	w.n.e.WakeAt(job.Queue, at)
+	return at
 }
+
+// snoozeBusy is how long a drain job waits for its destination's share of
+// workers.
+const snoozeBusy = 250 * time.Millisecond
 
 func (n *Notifier) backoff(attempt int) time.Duration {
 	d := n.opts.BackoffBase
@@ -50,7 +56,8 @@ func (w *drainWorker) Work(ctx context.Context, job *river.Job[DrainArgs]) error
 	if !w.n.acquire(job.Args.Destination) {
 		// The destination has its share of workers busy (it is slow):
 		// wait, without counting an attempt.
-		return river.JobSnooze(250 * time.Millisecond)
+		w.n.e.WakeAt(job.Queue, time.Now().Add(snoozeBusy))
+		return river.JobSnooze(snoozeBusy)
 	}
 	defer w.n.release(job.Args.Destination)
 	return w.n.drain(ctx, job.Args, job.Attempt, job.MaxAttempts)
@@ -245,6 +252,11 @@ func (n *Notifier) recheck(ctx context.Context, p [2]string) error {
 }
 
 func (n *Notifier) sweep(ctx context.Context) error {
+	if len(n.e.Config().Notifications) == 0 {
+		// Nothing to deliver to (deliveries to destinations that left the
+		// configuration wait for them to come back).
+		return nil
+	}
 	st := n.e.Store()
 	// A pair whose head is waiting for its retry has a job (retryable);
 	// one due for longer than a sweep may have lost its wake-up.

@@ -64,7 +64,8 @@ type Options struct {
 	MaxAttempts    int
 	RequestTimeout time.Duration
 	// SweepInterval is how often the sweeper looks for deliveries that are
-	// due and have no job (default 250 ms; a read when there are none) and
+	// due and have no job (default 1 s; a read when there are none, and
+	// nothing at all without destinations) and
 	// for locks to re-announce. A drain job holds its pair while River
 	// records it as running, a little after its last look at the pair; an
 	// event written in that moment is sent by the sweeper's job, within
@@ -133,7 +134,7 @@ func New(opts Options) *Notifier {
 		opts.RequestTimeout = DefaultRequestTimeout
 	}
 	if opts.SweepInterval <= 0 {
-		opts.SweepInterval = 250 * time.Millisecond
+		opts.SweepInterval = time.Second
 	}
 	c := opts.HTTPClient
 	if c == nil {

@@ -164,32 +164,39 @@ func (s queries) replicaBeat(ctx context.Context, id string, now time.Time) erro
 // --- per database ---
 
 // jobInsert enqueues jobs through River in the transaction tx, whichever
-// database's it is.
-// jobInsert enqueues jobs in tx and returns the queues that got a job to
-// run now (for waking this process's producers once tx has committed:
-// sqlstore/wake.go).
-func jobInsert[TTx any](ctx context.Context, c *river.Client[TTx], tx TTx, jobs []store.Job) ([]string, error) {
+// database's it is, and returns the queues that got a job to run now and
+// the jobs scheduled for later (for waking this process's producers once
+// tx has committed: sqlstore/wake.go).
+func jobInsert[TTx any](ctx context.Context, c *river.Client[TTx], tx TTx, jobs []store.Job) ([]string, []laterJob, error) {
 	if len(jobs) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	params, err := insertParams(jobs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	res, err := c.InsertManyTx(ctx, tx, params)
 	if err != nil {
-		return nil, fmt.Errorf("error enqueueing jobs: %w", err)
+		return nil, nil, fmt.Errorf("error enqueueing jobs: %w", err)
 	}
-	// Only queues with a job to run now: a job scheduled for later (a
-	// bake deadline's durable reconcile) is moved to its queue by River's
-	// scheduler, and a fetch now would find nothing.
+	// Only queues with a job to run now are woken now: a job scheduled for
+	// later (a bake deadline's durable reconcile) is moved to its queue by
+	// River's scheduler, up to 5 s before its time, and a fetch finds it
+	// once its time has come; its producers are woken then.
 	queues := make([]string, 0, 1)
+	var later []laterJob
 	for _, r := range res {
-		if r.Job != nil && r.Job.State == rivertype.JobStateAvailable && !r.UniqueSkippedAsDuplicate && !slices.Contains(queues, r.Job.Queue) {
-			queues = append(queues, r.Job.Queue)
+		switch {
+		case r.Job == nil || r.UniqueSkippedAsDuplicate:
+		case r.Job.State == rivertype.JobStateAvailable:
+			if !slices.Contains(queues, r.Job.Queue) {
+				queues = append(queues, r.Job.Queue)
+			}
+		case r.Job.State == rivertype.JobStateScheduled:
+			later = append(later, laterJob{r.Job.Queue, r.Job.ScheduledAt})
 		}
 	}
-	return queues, nil
+	return queues, later, nil
 }
 
 func (s *sqliteStore) WorkerID() string { return s.river.ID() }
@@ -199,7 +206,8 @@ func (s *sqliteStore) ReplicaBeat(ctx context.Context, id string, now time.Time)
 }
 
 func (t *sqliteTx) JobInsert(ctx context.Context, jobs ...store.Job) error {
-	queues, err := jobInsert(ctx, t.river, t.tx, jobs)
+	queues, later, err := jobInsert(ctx, t.river, t.tx, jobs)
+	t.later = append(t.later, later...)
 	for _, q := range queues {
 		if !slices.Contains(t.woken, q) {
 			t.woken = append(t.woken, q)
@@ -223,7 +231,7 @@ func (s *pgStore) ReplicaBeat(ctx context.Context, id string, now time.Time) err
 }
 
 func (t *pgTx) JobInsert(ctx context.Context, jobs ...store.Job) error {
-	_, err := jobInsert(ctx, t.river, t.tx, jobs)
+	_, _, err := jobInsert(ctx, t.river, t.tx, jobs)
 	return err
 }
 

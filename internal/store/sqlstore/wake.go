@@ -3,7 +3,9 @@ package sqlstore
 import (
 	"context"
 	"sync"
+	"time"
 
+	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivershared/baseservice"
 	"github.com/riverqueue/river/rivershared/riverpilot"
@@ -16,8 +18,10 @@ import (
 // local producers: they find it at their next poll. Polling every 10 ms
 // cost 12 % of a core while idle at 1,000 services (each poll re-prepares
 // its statement). bakery knows when a transaction that inserted jobs has
-// committed, so it wakes its own producers then, and polls only once a
-// second as the backstop (jobs scheduled in the future, anything missed).
+// committed, so it wakes its own producers then. A job scheduled for later
+// wakes them at its time (wakeAt): when the store inserted it, and when a
+// worker snoozed or retries its own job (store.Waker). The poll is only
+// the backstop for anything missed, every 10 s (open.go).
 //
 // River wakes its producers after a non-transactional insert through the
 // hook it gives its pilot (PilotInitParams.NotifyNonTxJobInsert). A driver
@@ -62,8 +66,10 @@ func (d *wakeDriver) PluginPilot() riverpilot.Pilot { return d.pilot }
 type wakePilot struct {
 	riverpilot.StandardPilot
 
-	mu     sync.Mutex
-	notify func(context.Context, []*rivertype.JobInsertResult)
+	mu      sync.Mutex
+	notify  func(context.Context, []*rivertype.JobInsertResult)
+	timers  map[wakeKey]*time.Timer
+	stopped bool
 }
 
 // PilotInit keeps River's wake-up hook.
@@ -91,4 +97,91 @@ func (p *wakePilot) wake(queues []string) {
 		res[i] = &rivertype.JobInsertResult{Job: &rivertype.JobRow{Queue: q}}
 	}
 	notify(context.Background(), res)
+}
+
+// wakeAt wakes the producers of queue when a job scheduled for at can be
+// fetched: the fetch poll is only a slow backstop on SQLite. Producers
+// fetch only available jobs whose time has come, and River's scheduler
+// makes a scheduled job available every schedulerInterval, looking that
+// far ahead. So a job scheduled at least that long after it was written
+// is available at its time, and a fetch just after at finds it; one due
+// sooner (a snooze, a first retry) may wait for the next run of the
+// scheduler, which comes within schedulerInterval of at: the producers
+// are woken again then. Timers are kept per queue and instant, so a
+// thousand bake deadlines at the same moment are one timer.
+func (p *wakePilot) wakeAt(queue string, at time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.armLocked(queue, at.Add(wakeLate))
+	p.armLocked(queue, at.Add(schedulerInterval+wakeLate))
+}
+
+// armLocked arms one wake-up of queue at at.
+func (p *wakePilot) armLocked(queue string, at time.Time) {
+	at = at.Truncate(wakeGrain)
+	if p.stopped {
+		return
+	}
+	if p.timers == nil {
+		p.timers = map[wakeKey]*time.Timer{}
+	}
+	k := wakeKey{queue, at.UnixNano()}
+	if _, ok := p.timers[k]; ok {
+		return
+	}
+	p.timers[k] = time.AfterFunc(time.Until(at), func() {
+		p.mu.Lock()
+		delete(p.timers, k)
+		stopped := p.stopped
+		p.mu.Unlock()
+		if !stopped {
+			p.wake([]string{queue})
+		}
+	})
+}
+
+// stop cancels the wake-ups still to come (the store is closing).
+func (p *wakePilot) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stopped = true
+	for k, t := range p.timers {
+		t.Stop()
+		delete(p.timers, k)
+	}
+}
+
+type wakeKey struct {
+	queue string
+	at    int64
+}
+
+const (
+	// wakeLate is how long after a job's time its producers are woken: a
+	// fetch needs the job's time to have passed on the database's clock.
+	wakeLate = 2 * time.Millisecond
+	// wakeGrain groups the wake-ups of jobs due close together into one.
+	wakeGrain = 5 * time.Millisecond
+	// schedulerInterval is how often River's scheduler makes scheduled
+	// jobs available (River's default, which its configuration does not
+	// expose), and how far ahead it looks.
+	schedulerInterval = 5 * time.Second
+)
+
+// WakeAt makes this process's workers of queue look for jobs at at: for a
+// job the workers scheduled themselves (a snooze, a retry), which the
+// store did not insert (store.Waker).
+func (s *sqliteStore) WakeAt(queue string, at time.Time) { s.pilot.wakeAt(queue, at) }
+
+// wakingRetryPolicy is River's retry policy that also wakes the failed
+// job's producers at the time of its retry.
+type wakingRetryPolicy struct {
+	policy river.ClientRetryPolicy
+	pilot  *wakePilot
+}
+
+func (p wakingRetryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	at := p.policy.NextRetry(job)
+	p.pilot.wakeAt(job.Queue, at)
+	return at
 }

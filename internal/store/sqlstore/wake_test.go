@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -91,5 +92,67 @@ func TestSQLiteWakesProducersAfterCommit(t *testing.T) {
 	case <-worker.ran:
 	case <-time.After(30 * time.Second):
 		t.Fatal("the job did not run: the wake-up did not reach the producer")
+	}
+}
+
+type laterArgs struct{ Mode string }
+
+func (laterArgs) Kind() string { return "test_later" }
+
+// laterWorker fails ("fail") or snoozes ("snooze") a job's first attempt
+// and reports the attempt that finished it.
+type laterWorker struct {
+	river.WorkerDefaults[laterArgs]
+	st      store.Waker
+	ran     chan int
+	snoozed atomic.Bool
+}
+
+func (w *laterWorker) Work(_ context.Context, job *river.Job[laterArgs]) error {
+	if job.Attempt == 1 && job.Args.Mode == "fail" {
+		return errors.New("the first attempt fails")
+	}
+	if job.Args.Mode == "snooze" && !w.snoozed.Swap(true) {
+		w.st.WakeAt(job.Queue, time.Now().Add(200*time.Millisecond))
+		return river.JobSnooze(200 * time.Millisecond)
+	}
+	w.ran <- job.Attempt
+	return nil
+}
+
+// TestSQLiteWakesProducersForLaterJobs: with River's poll set to an hour,
+// a job scheduled for later, a job retried after a failure (River's
+// retry policy) and a job its worker snoozed (store.Waker) all run: the
+// store wakes the producers at their time, and again once River's
+// scheduler must have made them available.
+func TestSQLiteWakesProducersForLaterJobs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	workers := river.NewWorkers()
+	worker := &laterWorker{ran: make(chan int, 3)}
+	river.AddWorker(workers, worker)
+	st, err := Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "bakery.db"), Options{Workers: workers, fetchPoll: time.Hour})
+	require.NoError(t, err)
+	s := st.(*sqliteStore)
+	worker.st = s
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	require.NoError(t, s.Start(ctx))
+
+	for _, mode := range []string{"later", "fail", "snooze"} {
+		t.Run(mode, func(t *testing.T) {
+			job := store.Job{Kind: "test_later", Args: laterArgs{Mode: mode}, Queue: QueueDefault}
+			if mode == "later" {
+				job.ScheduledAt = time.Now().Add(300 * time.Millisecond)
+			}
+			require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return tx.JobInsert(ctx, job) }))
+			select {
+			case attempt := <-worker.ran:
+				if mode == "fail" {
+					require.Equal(t, 2, attempt, "the job ran again after its failure")
+				}
+			case <-time.After(60 * time.Second):
+				t.Fatalf("the %s job did not run: nothing woke its producer", mode)
+			}
+		})
 	}
 }
