@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -446,6 +447,13 @@ func TestLockRacesCanaryStep(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-gate
+				// The judge calls the canary's health check before it
+				// takes the step, so the lock usually lands first: every
+				// other round the lock starts up to 5 ms late, so that
+				// both orders happen on a loaded machine too.
+				if round%2 == 1 {
+					time.Sleep(time.Duration(rand.Int64N(int64(5 * time.Millisecond))))
+				}
 				_, lockErr = w.e.Lock(ctx, "ana", LockParams{Service: "web", Environment: "production", Reason: "race"})
 			}()
 			close(gate)
