@@ -69,6 +69,23 @@ func synced(cfg *config.Config, svc *config.Service) bool {
 	return ok
 }
 
+// replaced is the version of the last deployment to service/env that
+// succeeded before deployment id ("" if none).
+func replaced(ctx context.Context, tx store.Tx, service, env string, id int64) (string, error) {
+	deps, err := tx.DeploymentList(ctx, &store.DeploymentListParams{Service: service, Environment: env,
+		States: []pipeline.DeploymentState{pipeline.DeploymentSucceeded}, Limit: 20})
+	if err != nil {
+		return "", err
+	}
+	var best pipeline.Deployment
+	for _, d := range deps {
+		if d.ID < id && d.ID > best.ID {
+			best = d
+		}
+	}
+	return best.Version, nil
+}
+
 // Handle enqueues a sync of every release the events are about, in the
 // transaction that moves the subscriber's cursor.
 func (g *GitHub) Handle(ctx context.Context, tx store.Tx, events []pipeline.Event) error {
@@ -99,6 +116,18 @@ func (g *GitHub) Handle(ctx context.Context, tx store.Tx, events []pipeline.Even
 			for _, v := range []string{ev.Version, ev.ToVersion, ev.FromVersion} {
 				if v != "" {
 					add(svc.Name, v)
+				}
+			}
+			if ev.Type == pipeline.EventDeploymentSucceeded && ev.Environment != "" {
+				// The release this one replaced there now "was in" the
+				// environment. Its sync after the deployment started
+				// (FromVersion) may have run while it was still current.
+				prev, err := replaced(ctx, tx, svc.Name, ev.Environment, ev.DeploymentID)
+				if err != nil {
+					return err
+				}
+				if prev != "" {
+					add(svc.Name, prev)
 				}
 			}
 			if ev.Version == "" {

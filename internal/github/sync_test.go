@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"io"
 	"log/slog"
@@ -353,4 +354,47 @@ func TestPRComments(t *testing.T) {
 	require.Len(t, cs, 1, "one comment per PR")
 	require.NotZero(t, cs[0].Updates, "updated in place")
 	require.True(t, strings.HasPrefix(cs[0].Body, commentMarker))
+}
+
+// TestSyncOfTheReleaseADeploymentReplaced: when a deployment succeeds,
+// the release it replaced in that environment is synced again, so that
+// its status says it "was in" the environment. (Its sync after the new
+// deployment started, from the event's FromVersion, may have run while it
+// was still the one running there.)
+func TestSyncOfTheReleaseADeploymentReplaced(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, _ := syncSetup(t, nil)
+	v0, v1 := strings.Repeat("a", 40), strings.Repeat("b", 40)
+	var deps []pipeline.Deployment
+	for _, v := range []string{v0, v1} {
+		_, err := b.e.CreateRelease(ctx, "ci", engine.ReleaseParams{Service: "web", Version: v, Artifact: "registry.example.com/web:" + v[:7]})
+		require.NoError(t, err)
+		require.Eventually(t, func() bool {
+			ds, err := b.st.DeploymentList(ctx, &store.DeploymentListParams{Service: "web", Environment: "staging",
+				States: []pipeline.DeploymentState{pipeline.DeploymentSucceeded}})
+			require.NoError(t, err)
+			for _, d := range ds {
+				if d.Version == v {
+					deps = append(deps, d)
+					return true
+				}
+			}
+			return false
+		}, time.Minute, 10*time.Millisecond, "%s deployed to staging", v)
+	}
+	ev := pipeline.Event{ID: 1 << 40, Type: pipeline.EventDeploymentSucceeded, Service: "web", Environment: "staging",
+		Version: v1, ToVersion: v1, DeploymentID: deps[1].ID}
+	require.NoError(t, b.st.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return b.g.Handle(ctx, tx, []pipeline.Event{ev}) }))
+	jobs, err := b.st.JobList(ctx, &store.JobListParams{Kinds: []string{SyncArgs{}.Kind()}})
+	require.NoError(t, err)
+	synced := map[string]bool{}
+	for _, j := range jobs {
+		var a SyncArgs
+		require.NoError(t, json.Unmarshal(j.Args, &a))
+		if a.After == ev.ID {
+			synced[a.Version] = true
+		}
+	}
+	require.Equal(t, map[string]bool{v0: true, v1: true}, synced, "the new release and the one it replaced are synced")
 }
