@@ -51,6 +51,7 @@ func testYAML(slackURL, hookURL string) string {
 services:
   - name: web
     repository: https://github.com/acme/web
+    labels: {team: payments}
     environments:
       - name: staging
         deploy: {command: ["/bin/true"]}
@@ -426,6 +427,30 @@ func TestSlashCommandLocks(t *testing.T) {
 	resp = b.slackPost(t, CommandsPath, url.Values{"text": {"status web"}, "user_id": {"U1"}}, time.Now(), signingSecret)
 	m = decodeBody(t, resp)
 	require.Contains(t, m["text"], "locked by ana")
+}
+
+// TestSlashCommandBySelector: /bakery lock and unlock take a selector
+// instead of a service: one lock record for every matching service; a
+// rollback, of one service, refuses one.
+func TestSlashCommandBySelector(t *testing.T) {
+	b := setup(t, nil)
+	ctx := context.Background()
+	post := func(text string) string {
+		resp := b.slackPost(t, CommandsPath, url.Values{"command": {"/bakery"}, "text": {text}, "user_id": {"U024BE7LH"}}, time.Now(), signingSecret)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		return decodeBody(t, resp)["text"].(string)
+	}
+	require.Contains(t, post("lock team=payments production payments freeze"), "production of the services matching team=payments is locked (1 now)")
+	locks, err := b.st.LockList(ctx, &store.LockListParams{})
+	require.NoError(t, err)
+	require.Len(t, locks, 1)
+	require.Equal(t, "team=payments", locks[0].Selector)
+	require.Equal(t, "payments freeze", locks[0].Reason)
+	require.Contains(t, post("rollback team=payments production oops"), "A rollback is of one service")
+	require.Contains(t, post("unlock team=payments production freeze over"), "is unlocked")
+	locks, err = b.st.LockList(ctx, &store.LockListParams{})
+	require.NoError(t, err)
+	require.Empty(t, locks)
 }
 
 // TestButtonOpensDialogThenUnlocks: a message's Unlock button opens the

@@ -38,6 +38,9 @@ type ButtonValue struct {
 	Service     string `json:"service"`
 	Environment string `json:"environment"`
 	Version     string `json:"version,omitempty"`
+	// Selector, instead of Service, names the services by their labels
+	// (team=payments): lock, unlock and skip-bake act on every match.
+	Selector string `json:"selector,omitempty"`
 }
 
 // Slack's request limits.
@@ -148,7 +151,7 @@ func actor(cfg *config.Config, user string) string {
 	return "slack:" + user
 }
 
-const usage = "Usage: `/bakery lock SERVICE ENV REASON`, `/bakery unlock SERVICE ENV [REASON]`, `/bakery status SERVICE`, `/bakery skip-bake SERVICE ENV REASON`, `/bakery rollback SERVICE ENV REASON`"
+const usage = "Usage: `/bakery lock SERVICE ENV REASON`, `/bakery unlock SERVICE ENV [REASON]`, `/bakery status SERVICE`, `/bakery skip-bake SERVICE ENV REASON`, `/bakery rollback SERVICE ENV REASON`; lock, unlock and skip-bake also take a selector such as team=payments instead of SERVICE"
 
 func (h *SlackHandler) command(w http.ResponseWriter, cfg *config.Config, form url.Values) {
 	words := strings.Fields(form.Get("text"))
@@ -182,6 +185,13 @@ func (h *SlackHandler) command(w http.ResponseWriter, cfg *config.Config, form u
 		}
 		v = ButtonValue{Action: map[string]string{"lock": ActionLock, "unlock": ActionUnlock, "skip-bake": ActionSkipBake, "rollback": ActionRollback}[verb],
 			Service: args[0], Environment: args[1]}
+		if strings.Contains(args[0], "=") {
+			if verb == "rollback" {
+				writeJSON(w, http.StatusOK, ephemeral("A rollback is of one service: `/bakery rollback SERVICE ENV REASON`"))
+				return
+			}
+			v.Service, v.Selector = "", args[0]
+		}
 		why = reason(2)
 	default:
 		writeJSON(w, http.StatusOK, ephemeral(fmt.Sprintf("Unknown command %q. %s", verb, usage)))
@@ -228,7 +238,15 @@ func (h *SlackHandler) act(cfg *config.Config, user string, v ButtonValue, reaso
 }
 
 func describe(v ButtonValue) string {
-	return fmt.Sprintf("%s %s %s", strings.TrimPrefix(v.Action, "bakery_"), v.Service, v.Environment)
+	return fmt.Sprintf("%s %s %s", strings.TrimPrefix(v.Action, "bakery_"), v.target(), v.Environment)
+}
+
+// target is the service, or the selector's services.
+func (v ButtonValue) target() string {
+	if v.Selector != "" {
+		return "the services matching " + v.Selector + ","
+	}
+	return v.Service
 }
 
 // allowed: lock, unlock, skip-bake and rollback need deployer, as in the
@@ -243,6 +261,9 @@ func (h *SlackHandler) run(ctx context.Context, who string, v ButtonValue, reaso
 	e := h.n.e
 	var err error
 	var text string
+	if v.Selector != "" {
+		return h.runSelector(ctx, who, v, reason)
+	}
 	switch v.Action {
 	case ActionLock:
 		_, err = e.Lock(ctx, who, engine.LockParams{Service: v.Service, Environment: v.Environment, Reason: reason})
@@ -419,4 +440,41 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// runSelector is run for a selector: one lock record for every matching
+// service, its release, or each matching service's bake skipped.
+func (h *SlackHandler) runSelector(ctx context.Context, who string, v ButtonValue, reason string) string {
+	e := h.n.e
+	var err error
+	var text string
+	switch v.Action {
+	case ActionLock:
+		_, err = e.Lock(ctx, who, engine.LockParams{Selector: v.Selector, Environment: v.Environment, Reason: reason})
+		matching, _ := e.MatchingServices(v.Selector, v.Environment)
+		text = fmt.Sprintf(":lock: %s of the services matching %s is locked (%d now): no automatic promotion will start there until it is unlocked",
+			v.Environment, v.Selector, len(matching))
+	case ActionUnlock:
+		if strings.TrimSpace(reason) == "" {
+			reason = "unlocked from Slack"
+		}
+		_, err = e.UnlockSelector(ctx, who, v.Selector, v.Environment, reason)
+		text = fmt.Sprintf(":unlock: %s of the services matching %s is unlocked", v.Environment, v.Selector)
+	case ActionSkipBake:
+		var outs []engine.SkipOutcome
+		outs, err = e.SkipBakeSelector(ctx, who, v.Selector, v.Environment, reason)
+		var skipped []string
+		for _, o := range outs {
+			if o.Skipped {
+				skipped = append(skipped, fmt.Sprintf("%s `%s`", o.Service, o.Release.Version))
+			}
+		}
+		text = fmt.Sprintf(":fast_forward: %d of the services matching %s skip their bake before %s: %s", len(skipped), v.Selector, v.Environment, strings.Join(skipped, ", "))
+	default:
+		return "a selector works with lock, unlock and skip-bake"
+	}
+	if err != nil {
+		return ":warning: " + h.n.redact(err.Error())
+	}
+	return text
 }
