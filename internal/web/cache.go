@@ -145,12 +145,13 @@ func (h *Handler) changed(ctx context.Context, service string) bool {
 	if !ok {
 		return true
 	}
-	if h.hub != nil && h.hub.Subscribers() == 0 {
-		// Nobody watches: announce without rendering (at 10,000 services a
-		// burst of changes spent a third of the CPU rendering rows for no
-		// one). The row is rendered when a page asks for it; the next
-		// change is announced whatever it shows, as what was last
-		// announced is forgotten.
+	if h.hub != nil && !h.hub.Watched(service) {
+		// No open page shows it: announce without rendering (at 10,000
+		// services a burst of changes spent a third of the CPU rendering
+		// rows for no one, and with a dashboard open it rendered every
+		// changed row for a page of 100). The row is rendered when a page
+		// asks for it; the next change is announced whatever it shows, as
+		// what was last announced is forgotten.
 		h.cache.mu.Lock()
 		delete(h.cache.announced, service)
 		h.cache.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -143,6 +144,8 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *Session) err
 	hdr.Set("X-Accel-Buffering", "no")
 	sub := h.hub.Subscribe()
 	defer sub.Close()
+	view := parseStreamView(r)
+	lv := h.watchView(r.Context(), sub, view)
 	write := func(msg string) error {
 		// A client that stops reading is dropped; nothing waits for it.
 		if err := rc.SetWriteDeadline(time.Now().Add(h.streamWrite)); err != nil && !errors.Is(err, http.ErrNotSupported) {
@@ -170,13 +173,23 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *Session) err
 		if !known {
 			services = []string{AllServices}
 		}
-		hello += changeEvents(services, h.hub.Seq(), h.bannerHash(r.Context()))
+		services, others := shownOf(sub, services)
+		seq := h.hub.Seq()
+		banner := h.bannerHash(r.Context())
+		hello += changeEvents(services, seq, banner)
+		if others || view.kind == viewOverview {
+			hello += h.checkList(r.Context(), sub, view, lv, seq, banner)
+		}
 	}
 	if err := write(hello); err != nil {
 		return nil
 	}
 	ping := time.NewTicker(h.ping)
 	defer ping.Stop()
+	// The list check runs at most once per listCheckEvery, however many
+	// services change meanwhile.
+	var listDue <-chan time.Time
+	var lastList time.Time
 	for {
 		select {
 		case <-r.Context().Done():
@@ -185,7 +198,19 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *Session) err
 			return nil
 		case <-sub.Ready():
 			services, seq := sub.Take()
-			if msg := changeEvents(services, seq, h.bannerHash(r.Context())); msg != "" {
+			banner := h.bannerHash(r.Context())
+			if msg := changeEvents(services, seq, banner); msg != "" {
+				if err := write(msg); err != nil {
+					return nil
+				}
+				lv.banner = banner
+			}
+			if others := sub.TakeOthers(); (others || (view.kind == viewOverview && len(services) > 0)) && listDue == nil {
+				listDue = time.After(time.Until(lastList.Add(listCheckEvery)))
+			}
+		case <-listDue:
+			listDue, lastList = nil, time.Now()
+			if msg := h.checkList(r.Context(), sub, view, lv, h.hub.Seq(), h.bannerHash(r.Context())); msg != "" {
 				if err := write(msg); err != nil {
 					return nil
 				}
@@ -200,6 +225,135 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *Session) err
 			}
 		}
 	}
+}
+
+// listCheckEvery is how often at most a stream looks again at what its
+// page lists when services outside it changed: its rows (a service may
+// have entered or left the page's filter), the counts per state and the
+// banner.
+const listCheckEvery = time.Second
+
+// What page a stream feeds (?view= of /ui/events): the overview with its
+// filter (the same ?q, ?selector, ?state and ?page), a service's page
+// (?service=), or another page. Without ?view= a stream hears of every
+// service's changes, one by one, as before views existed.
+const (
+	viewAll      = ""
+	viewOverview = "overview"
+	viewService  = "service"
+	viewNone     = "none"
+)
+
+type streamView struct {
+	kind    string
+	filter  overviewFilter
+	service string
+}
+
+func parseStreamView(r *http.Request) streamView {
+	q := r.URL.Query()
+	switch v := q.Get("view"); v {
+	case viewAll:
+		return streamView{kind: viewAll}
+	case viewOverview:
+		return streamView{kind: viewOverview, filter: parseOverviewFilter(r)}
+	case viewService:
+		return streamView{kind: viewService, service: q.Get("service")}
+	default:
+		return streamView{kind: viewNone}
+	}
+}
+
+// listState is what a stream last told its page about the list.
+type listState struct {
+	names  []string
+	counts string // the counts and the summary, as sent
+	banner string
+}
+
+// watchView narrows sub to the services view shows and returns what the
+// page shows of the list now.
+func (h *Handler) watchView(ctx context.Context, sub *Subscription, view streamView) *listState {
+	lv := &listState{}
+	switch view.kind {
+	case viewAll:
+	case viewOverview:
+		list := h.listServices(ctx, view.filter)
+		lv.names = serviceNames(list.Services)
+		lv.counts = string(jsonBytes(countsOf(list)))
+		sub.Watch(lv.names)
+	case viewService:
+		sub.Watch([]string{view.service})
+	default:
+		sub.Watch(nil)
+	}
+	return lv
+}
+
+// checkList looks at the page's list again: when its services changed it
+// watches the new ones and says "change *" (the page refetches its rows);
+// when the counts or the banner changed it sends a list event.
+func (h *Handler) checkList(ctx context.Context, sub *Subscription, view streamView, lv *listState, seq uint64, banner string) string {
+	var out string
+	ld := listData{}
+	if view.kind == viewOverview {
+		list := h.listServices(ctx, view.filter)
+		names := serviceNames(list.Services)
+		if !slices.Equal(names, lv.names) {
+			lv.names = names
+			sub.Watch(names)
+			out += changeEvents([]string{AllServices}, seq, banner)
+			lv.banner = banner
+		}
+		if c := string(jsonBytes(countsOf(list))); c != lv.counts {
+			lv.counts = c
+			ld = countsOf(list)
+		}
+	}
+	if ld.Counts == nil && banner == lv.banner {
+		return out
+	}
+	ld.Banner = banner
+	lv.banner = banner
+	return out + fmt.Sprintf("id: %d\nevent: list\ndata: %s\n\n", seq, jsonBytes(ld))
+}
+
+// listData is a list event: the counts per state at the top of the
+// overview and its summary line (when they changed), and the banner's
+// hash.
+type listData struct {
+	Counts  map[string]int `json:"counts,omitempty"`
+	Summary string         `json:"summary,omitempty"`
+	Banner  string         `json:"banner"`
+}
+
+func countsOf(l overviewList) listData {
+	d := listData{Counts: map[string]int{}, Summary: l.Summary()}
+	for _, c := range l.Counts {
+		d.Counts[c.State] = c.Count
+	}
+	return d
+}
+
+func serviceNames(services []*config.Service) []string {
+	out := make([]string, len(services))
+	for i, svc := range services {
+		out[i] = svc.Name
+	}
+	return out
+}
+
+// shownOf splits announced services into those sub's view shows and
+// whether any other changed.
+func shownOf(sub *Subscription, services []string) (shown []string, others bool) {
+	for _, service := range services {
+		if service == AllServices || sub.Shows(service) {
+			shown = append(shown, service)
+		} else {
+			others = true
+		}
+	}
+	return shown, others
 }
 
 // changeEvents formats change events: the service, and the banner's hash
