@@ -142,10 +142,9 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *Session) err
 	hdr.Set("Content-Type", "text/event-stream")
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("X-Accel-Buffering", "no")
-	sub := h.hub.Subscribe()
-	defer sub.Close()
 	view := parseStreamView(r)
-	lv := h.watchView(r.Context(), sub, view)
+	sub, lv := h.subscribeView(r.Context(), view)
+	defer sub.Close()
 	write := func(msg string) error {
 		// A client that stops reading is dropped; nothing waits for it.
 		if err := rc.SetWriteDeadline(time.Now().Add(h.streamWrite)); err != nil && !errors.Is(err, http.ErrNotSupported) {
@@ -271,23 +270,23 @@ type listState struct {
 	banner string
 }
 
-// watchView narrows sub to the services view shows and returns what the
-// page shows of the list now.
-func (h *Handler) watchView(ctx context.Context, sub *Subscription, view streamView) *listState {
+// subscribeView subscribes to the services view shows and returns what
+// the page shows of the list now.
+func (h *Handler) subscribeView(ctx context.Context, view streamView) (*Subscription, *listState) {
 	lv := &listState{}
 	switch view.kind {
 	case viewAll:
+		return h.hub.Subscribe(), lv
 	case viewOverview:
 		list := h.listServices(ctx, view.filter)
 		lv.names = serviceNames(list.Services)
 		lv.counts = string(jsonBytes(countsOf(list)))
-		sub.Watch(lv.names)
+		return h.hub.SubscribeView(lv.names), lv
 	case viewService:
-		sub.Watch([]string{view.service})
+		return h.hub.SubscribeView([]string{view.service}), lv
 	default:
-		sub.Watch(nil)
+		return h.hub.SubscribeView(nil), lv
 	}
-	return lv
 }
 
 // checkList looks at the page's list again: when its services changed it

@@ -273,6 +273,22 @@ func (h *Hub) Subscribe() *Subscription {
 	return s
 }
 
+// SubscribeView opens a subscription that watches services from the start
+// (see Watch).
+func (h *Hub) SubscribeView(services []string) *Subscription {
+	s := &Subscription{hub: h, ready: make(chan struct{}, 1), pending: map[string]struct{}{}, watch: make(map[string]bool, len(services))}
+	h.mu.Lock()
+	h.subs[s] = struct{}{}
+	for _, service := range services {
+		if !s.watch[service] {
+			s.watch[service] = true
+			h.watchers[service]++
+		}
+	}
+	h.mu.Unlock()
+	return s
+}
+
 // Watched reports whether an open subscription shows service (or every
 // service): only then is its row worth rendering when it changes. At
 // 10,000 services a dashboard shows a page of 100; rendering the row of
