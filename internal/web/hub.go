@@ -45,16 +45,16 @@ type Hub struct {
 	gen      uint64              // notifications of all services so far
 	wake     chan struct{}
 
-	mu      sync.RWMutex
-	subs    map[*Subscription]struct{}
+	mu   sync.RWMutex
+	subs map[*Subscription]struct{}
 	// watchers counts, per service, the subscriptions whose view shows it;
 	// watchAll counts those that watch every service. Together they say
 	// whether a change is worth rendering (Watched).
 	watchers map[string]int
 	watchAll int
-	filter  func(ctx context.Context, service string) bool
-	seq     uint64
-	history []announcement // ring of the last historySize
+	filter   func(ctx context.Context, service string) bool
+	seq      uint64
+	history  []announcement // ring of the last historySize
 
 	done      chan struct{}
 	closeOnce sync.Once
