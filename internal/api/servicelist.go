@@ -201,8 +201,10 @@ func ServiceStates(v ServiceView) map[string]bool {
 			in[ListStateCanary] = true
 		}
 		if len(env.Releases) > 0 {
+			// failed_below: it failed in the environment below, which has
+			// no list of its own when it is the first (staging).
 			switch env.Releases[0].State {
-			case "failed", "failed_bake":
+			case "failed", "failed_bake", "failed_below":
 				in[ListStateFailed] = true
 			}
 		}
