@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/bakery-deploy/bakery/internal/api"
 	"github.com/bakery-deploy/bakery/internal/config"
@@ -116,11 +117,12 @@ func (h *Handler) listServices(ctx context.Context, f overviewFilter) overviewLi
 	counts := map[string]int{}
 	q := strings.ToLower(f.Query)
 	var matched []*config.Service
-	for _, svc := range all {
+	states := h.statesOf(ctx, all, f)
+	for i, svc := range all {
 		if f.selErr != "" || (f.sel != nil && !f.sel.Matches(svc.Labels)) {
 			continue
 		}
-		states := h.serviceStates(ctx, svc.Name)
+		states := states[i]
 		for s := range states {
 			counts[s]++
 		}
@@ -148,6 +150,33 @@ func (h *Handler) listServices(ctx context.Context, f overviewFilter) overviewLi
 	if page < out.Pages {
 		out.NextURL = f.link(f.State, page+1)
 	}
+	return out
+}
+
+// statesOf are the list states of the services f's selector picks (nil for
+// the others), read by four readers at once: a view not in the API
+// server's cache is read from the database (SQLite has four read
+// connections), and after a burst of changes many are not.
+func (h *Handler) statesOf(ctx context.Context, all []*config.Service, f overviewFilter) []map[string]bool {
+	out := make([]map[string]bool, len(all))
+	if f.selErr != "" {
+		return out
+	}
+	const readers = 4
+	per := (len(all) + readers - 1) / readers
+	var wg sync.WaitGroup
+	for from := 0; from < len(all); from += per {
+		wg.Add(1)
+		go func(part []*config.Service, into []map[string]bool) {
+			defer wg.Done()
+			for i, svc := range part {
+				if f.sel == nil || f.sel.Matches(svc.Labels) {
+					into[i] = h.serviceStates(ctx, svc.Name)
+				}
+			}
+		}(all[from:min(from+per, len(all))], out[from:min(from+per, len(all))])
+	}
+	wg.Wait()
 	return out
 }
 

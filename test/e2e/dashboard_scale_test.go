@@ -71,6 +71,42 @@ var plainBin = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
+// cpuTicks is the server process's user+system time in clock ticks
+// (1/100 s) from /proc/PID/stat.
+func cpuTicks(t *testing.T, s *server) int64 {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	require.NoError(t, err)
+	// Fields after the command name's closing parenthesis: utime and stime
+	// are the 12th and 13th.
+	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	utime, err := strconv.ParseInt(fields[11], 10, 64)
+	require.NoError(t, err)
+	stime, err := strconv.ParseInt(fields[12], 10, 64)
+	require.NoError(t, err)
+	return utime + stime
+}
+
+// settle waits until the server has used under 30 % of a core in each of
+// three seconds running, or for at most limit, and says how long it took.
+func settle(t *testing.T, s *server, limit time.Duration) string {
+	t.Helper()
+	began := time.Now()
+	for quiet := 0; quiet < 3; {
+		if time.Since(began) > limit {
+			return fmt.Sprintf("not within %s", limit)
+		}
+		before := cpuTicks(t, s)
+		time.Sleep(time.Second)
+		if cpuTicks(t, s)-before < 30 {
+			quiet++
+		} else {
+			quiet = 0
+		}
+	}
+	return fmt.Sprintf("after %.1fs", time.Since(began).Seconds())
+}
+
 // scaleN is BAKERY_SCALE_N, or def.
 func scaleN(t *testing.T, def int) int {
 	t.Helper()
@@ -161,6 +197,9 @@ func TestDashboardAtScale(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	require.Equal(t, n, list.Total)
+	// Let the start-up's background work (every service decided once)
+	// end, so that the figures are the dashboard's.
+	t.Logf("FIGURE dashboard_scale n=%d settled %s", n, settle(t, w.server, time.Minute))
 
 	b := newBrowser(t, w)
 	b.signIn(adminToken)
