@@ -27,7 +27,7 @@ const (
 	ListStateLocked  = "locked" // a lock holds promotions into it
 	ListStateBaking  = "baking" // its next promotion waits for a bake
 	ListStateCanary  = "canary" // a canary is rolling out
-	ListStateFailed  = "failed" // its newest release failed there (deploy or bake)
+	ListStateFailed  = "failed" // its newest release failed there or below it (deploy or bake)
 	ListStateWindow  = "window" // its next promotion waits for a window to open
 	defaultListLimit = 100
 	maxListLimit     = 1000
