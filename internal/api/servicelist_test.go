@@ -154,7 +154,9 @@ func TestServiceListPages(t *testing.T) {
 // production's list) counts as failed, an older one's failure does not.
 func TestServiceStates(t *testing.T) {
 	t.Parallel()
-	env := func(e EnvironmentView) ServiceView { return ServiceView{Environments: []EnvironmentView{{Name: "staging"}, e}} }
+	env := func(e EnvironmentView) ServiceView {
+		return ServiceView{Environments: []EnvironmentView{{Name: "staging"}, e}}
+	}
 	for _, tc := range []struct {
 		name string
 		view ServiceView
