@@ -8,9 +8,9 @@
 //
 //	BAKERY_SCALE_N=1000 BAKERY_SCALE_IDLE=60s go test -count=1 -v ./test/scale/ -run TestScale
 //
-// BAKERY_SCALE_WATCH=1 keeps a dashboard's event stream open (the
-// overview's first page) during the burst, to measure what an open
-// dashboard costs the server (burst_cpu).
+// BAKERY_SCALE_WATCH=1 keeps a dashboard open (the overview's first page:
+// its event stream, and the fragments its script fetches) during the
+// burst, to measure what an open dashboard costs the server (burst_cpu).
 //
 // BAKERY_SCALE_BIN measures another build of bakery (say, the main branch
 // before a change) with the same harness, so that two builds can be run
@@ -341,7 +341,7 @@ func TestScale(t *testing.T) {
 
 	// 4. A burst of releases, one per service, from 8 clients at once,
 	// with a dashboard open if BAKERY_SCALE_WATCH=1.
-	var stopWatch func() (changes, lists int)
+	var stopWatch func() (changes, lists, fetches int)
 	if p.watch {
 		stopWatch = h.watch()
 	}
@@ -356,8 +356,8 @@ func TestScale(t *testing.T) {
 			used, took.Seconds(), 100*used/took.Seconds(), p.watch)
 	})
 	if stopWatch != nil {
-		changes, lists := stopWatch()
-		h.figure("dashboard_stream", "%d change events, %d list events during the burst and its promotions", changes, lists)
+		changes, lists, fetches := stopWatch()
+		h.figure("dashboard_stream", "%d change events, %d list events, %d fragments fetched during the burst and its promotions", changes, lists, fetches)
 	}
 	rss, peak := h.srv.memory(t)
 	h.figure("rss_after_releases", "%.1fMiB peak %.1fMiB", rss, peak)
@@ -451,38 +451,98 @@ func (h *harness) signIn() *http.Cookie {
 	return nil
 }
 
-// watch opens the event stream of an overview showing its first page, as
-// the dashboard's script does, and reads it until the returned func is
-// called, which says how many change and list events came.
-func (h *harness) watch() func() (changes, lists int) {
+// watch opens the event stream of an overview showing its first page and
+// does what the dashboard's script does with it, until the returned func
+// is called: on a change of a row on the page it fetches that row, on any
+// other change (or "*") it fetches the page's rows, one fetch at a time,
+// repeated changes coalescing while one runs. The func says how many
+// change and list events came and how many fragments were fetched.
+func (h *harness) watch() func() (changes, lists, fetches int) {
 	t := h.t
 	cookie := h.signIn()
+	onPage := map[string]bool{}
+	for i := range min(100, h.p.services) {
+		onPage[serviceName(i)] = true
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, "GET", h.base+"/ui/events?view=overview", nil)
 	require.NoError(t, err)
 	req.AddCookie(cookie)
-	resp, err := (&http.Client{Transport: &http.Transport{}}).Do(req)
+	client := &http.Client{Transport: &http.Transport{}}
+	resp, err := client.Do(req)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	var changes, lists atomic.Int64
+	var changes, lists, fetches atomic.Int64
+	var mu sync.Mutex
+	pending, rows := map[string]bool{}, false
+	wake := make(chan struct{}, 1)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		defer resp.Body.Close()
 		sc := bufio.NewScanner(resp.Body)
+		event := ""
 		for sc.Scan() {
-			switch sc.Text() {
-			case "event: change":
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "event: "):
+				event = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: ") && event == "change":
 				changes.Add(1)
-			case "event: list":
+				var d struct{ Service string }
+				_ = json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &d)
+				mu.Lock()
+				if onPage[d.Service] {
+					pending[d.Service] = true
+				} else {
+					rows = true
+				}
+				mu.Unlock()
+				select {
+				case wake <- struct{}{}:
+				default:
+				}
+			case strings.HasPrefix(line, "data: ") && event == "list":
 				lists.Add(1)
 			}
 		}
 	}()
-	return func() (int, int) {
+	fetched := make(chan struct{})
+	go func() {
+		defer close(fetched)
+		get := func(path string) {
+			req, _ := http.NewRequestWithContext(ctx, "GET", h.base+path, nil)
+			req.AddCookie(cookie)
+			if resp, err := client.Do(req); err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				fetches.Add(1)
+			}
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-wake:
+			}
+			time.Sleep(30 * time.Millisecond) // the script's debounce
+			mu.Lock()
+			services, all := pending, rows
+			pending, rows = map[string]bool{}, false
+			mu.Unlock()
+			if all {
+				get("/ui/fragments/services")
+			}
+			for svc := range services {
+				get("/ui/fragments/services/" + svc)
+			}
+		}
+	}()
+	return func() (int, int, int) {
 		cancel()
 		<-done
-		return int(changes.Load()), int(lists.Load())
+		<-fetched
+		return int(changes.Load()), int(lists.Load()), int(fetches.Load())
 	}
 }
 
