@@ -141,7 +141,7 @@ func (h *Handler) rowWithFingerprint(ctx context.Context, svc *config.Service) (
 // re-decides every service every 30 s and reports each as changed; without
 // this, every open page would refetch every service twice a minute.
 func (h *Handler) changed(ctx context.Context, service string) bool {
-	svc, ok := h.e.Config().Service(service)
+	svc, ok := h.lookup(service)
 	if !ok {
 		return true
 	}

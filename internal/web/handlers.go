@@ -38,7 +38,7 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request, s *Session) e
 }
 
 func (h *Handler) service(r *http.Request) (*config.Service, error) {
-	svc, ok := h.e.Config().Service(r.PathValue("service"))
+	svc, ok := h.lookup(r.PathValue("service"))
 	if !ok {
 		return nil, &api.Error{Status: http.StatusNotFound, Message: "unknown service",
 			Detail: fmt.Sprintf("no service is named %q in the configuration", r.PathValue("service"))}
@@ -197,9 +197,11 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *Session) err
 			return nil
 		case <-sub.Ready():
 			services, seq := sub.Take()
-			banner := h.bannerHash(r.Context())
-			if msg := changeEvents(services, seq, banner); msg != "" {
-				if err := write(msg); err != nil {
+			if len(services) > 0 {
+				// The banner is read again after any change: only for
+				// something to send, not for every wake-up.
+				banner := h.bannerHash(r.Context())
+				if err := write(changeEvents(services, seq, banner)); err != nil {
 					return nil
 				}
 				lv.banner = banner

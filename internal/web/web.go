@@ -92,6 +92,9 @@ type Handler struct {
 	// nextMux matches the pages a person may be sent to after signing in.
 	nextMux *http.ServeMux
 	streams streamLimits
+
+	idxMu sync.Mutex
+	idx   *configIndex
 }
 
 // New builds the dashboard and installs its change filter on the hub.
@@ -143,7 +146,7 @@ func New(o Options) *Handler {
 // zone is the IANA zone of the promotion window of service/env, "" if it
 // has none: opening times are shown in it and in the viewer's own zone.
 func (h *Handler) zone(service, env string) string {
-	svc, ok := h.e.Config().Service(service)
+	svc, ok := h.lookup(service)
 	if !ok {
 		return ""
 	}
