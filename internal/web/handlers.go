@@ -197,6 +197,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *Session) err
 			return nil
 		case <-sub.Ready():
 			services, seq := sub.Take()
+			lv.seen = seq
 			if len(services) > 0 {
 				// The banner is read again after any change: only for
 				// something to send, not for every wake-up.
@@ -207,7 +208,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *Session) err
 				lv.banner = banner
 			}
 			if others := sub.TakeOthers(); (others || (view.kind == viewOverview && len(services) > 0)) && listDue == nil {
-				listDue = time.After(time.Until(lastList.Add(listCheckEvery)))
+				listDue = time.After(time.Until(nextListCheck(time.Now(), lastList)))
 			}
 		case <-listDue:
 			listDue, lastList = nil, time.Now()
@@ -226,6 +227,18 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *Session) err
 			}
 		}
 	}
+}
+
+// nextListCheck is when a stream that last checked its list at last
+// checks again: on a whole multiple of listCheckEvery, so that the streams
+// showing the same filter check together and share one reading
+// (sharedList), and at least half a period after last.
+func nextListCheck(now, last time.Time) time.Time {
+	at := now.Add(listCheckEvery).Truncate(listCheckEvery)
+	if at.Sub(last) < listCheckEvery/2 {
+		at = at.Add(listCheckEvery)
+	}
+	return at
 }
 
 // listCheckEvery is how often at most a stream looks again at what its
@@ -267,6 +280,7 @@ func parseStreamView(r *http.Request) streamView {
 
 // listState is what a stream last told its page about the list.
 type listState struct {
+	seen   uint64 // the latest announcement the stream was handed
 	names  []string
 	counts string // the counts and the summary, as sent
 	banner string
@@ -298,7 +312,7 @@ func (h *Handler) checkList(ctx context.Context, sub *Subscription, view streamV
 	var out string
 	ld := listData{}
 	if view.kind == viewOverview {
-		list := h.listServices(ctx, view.filter)
+		list := h.sharedList(ctx, view.filter, lv.seen)
 		names := serviceNames(list.Services)
 		if !slices.Equal(names, lv.names) {
 			lv.names = names

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/bakery-deploy/bakery/internal/api"
 	"github.com/bakery-deploy/bakery/internal/config"
@@ -213,4 +214,48 @@ func (h *Handler) serviceStates(ctx context.Context, service string) map[string]
 		return nil
 	}
 	return api.ServiceStates(v)
+}
+
+// listFlight is one reading of the overview's list for a filter, shared by
+// the event streams of the pages that show it: each open overview checks
+// its list (counts, rows) once a second while services change, and a
+// hundred dashboards on the same filter need one pass over the services,
+// not a hundred.
+type listFlight struct {
+	seq  uint64 // announcements made before the reading started
+	done chan struct{}
+	list overviewList
+}
+
+// maxListFlights bounds how many filters' readings are kept.
+const maxListFlights = 256
+
+// sharedList is the list for f as read after announcement need: the
+// reading of another stream when it started after that, else a new one.
+func (h *Handler) sharedList(ctx context.Context, f overviewFilter, need uint64) overviewList {
+	key := f.link(f.State, f.Page)
+	h.listMu.Lock()
+	if fl := h.lists[key]; fl != nil && fl.seq >= need {
+		h.listMu.Unlock()
+		select {
+		case <-fl.done:
+			return fl.list
+		case <-ctx.Done():
+			return overviewList{}
+		}
+	}
+	fl := &listFlight{seq: h.seq(), done: make(chan struct{})}
+	if h.lists == nil || len(h.lists) >= maxListFlights {
+		h.lists = map[string]*listFlight{}
+	}
+	h.lists[key] = fl
+	h.listMu.Unlock()
+	h.listReads.Add(1)
+	// Not the stream's context: others may wait for this reading, and a
+	// stream that ends must not cut it short.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	fl.list = h.listServices(rctx, f)
+	cancel()
+	close(fl.done)
+	return fl.list
 }

@@ -169,3 +169,39 @@ func mustField(t *testing.T, data, field string) string {
 	require.NoError(t, json.Unmarshal([]byte(data), &m), data)
 	return string(m[field])
 }
+
+// TestSharedListReading: streams showing the same filter share one
+// reading of the list when it started after what they were told of; a
+// stream told of a later announcement reads again, and another filter has
+// its own reading.
+func TestSharedListReading(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	all := overviewFilter{Page: 1}
+	seq := f.hub.Seq()
+	first := f.h.sharedList(ctx, all, seq)
+	require.Equal(t, int64(1), f.h.listReads.Load())
+	again := f.h.sharedList(ctx, all, seq)
+	require.Equal(t, int64(1), f.h.listReads.Load(), "a stream told of nothing newer shares the reading")
+	require.Equal(t, serviceNames(first.Services), serviceNames(again.Services))
+
+	_, err := f.e.Lock(ctx, "test", engine.LockParams{Service: "api", Environment: "production", Reason: "x"})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return f.hub.Seq() > seq }, 5*time.Second, 10*time.Millisecond)
+	fresh := f.h.sharedList(ctx, all, f.hub.Seq())
+	require.Equal(t, int64(2), f.h.listReads.Load(), "told of a newer announcement, the stream reads again")
+	counts := countsOf(fresh).Counts
+	require.Equal(t, 1, counts["locked"], "and sees it")
+
+	f.h.sharedList(ctx, overviewFilter{Page: 1, State: "locked"}, 0)
+	require.Equal(t, int64(3), f.h.listReads.Load(), "another filter reads for itself")
+}
+
+func TestNextListCheckIsOnTheSecond(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 2, 1, 0, 0, 300_000_000, time.UTC)
+	require.Equal(t, now.Truncate(time.Second).Add(time.Second), nextListCheck(now, time.Time{}))
+	last := now.Add(400 * time.Millisecond) // checked 0.3 s before the next second: wait one more
+	require.Equal(t, now.Truncate(time.Second).Add(2*time.Second), nextListCheck(last, last))
+}

@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bakery-deploy/bakery/internal/api"
@@ -95,6 +96,10 @@ type Handler struct {
 
 	idxMu sync.Mutex
 	idx   *configIndex
+
+	listMu    sync.Mutex
+	lists     map[string]*listFlight // by the overview's filter
+	listReads atomic.Int64           // readings sharedList made
 }
 
 // New builds the dashboard and installs its change filter on the hub.
