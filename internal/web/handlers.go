@@ -174,6 +174,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *Session) err
 		}
 		services, others := shownOf(sub, services)
 		seq := h.hub.Seq()
+		lv.seen = seq
 		banner := h.bannerHash(r.Context())
 		hello += changeEvents(services, seq, banner)
 		if others || view.kind == viewOverview {
