@@ -27,7 +27,7 @@ const (
 	ListStateLocked  = "locked" // a lock holds promotions into it
 	ListStateBaking  = "baking" // its next promotion waits for a bake
 	ListStateCanary  = "canary" // a canary is rolling out
-	ListStateFailed  = "failed" // its newest release failed there (deploy or bake)
+	ListStateFailed  = "failed" // its newest release failed there or below it (deploy or bake)
 	ListStateWindow  = "window" // its next promotion waits for a window to open
 	defaultListLimit = 100
 	maxListLimit     = 1000
@@ -201,8 +201,10 @@ func ServiceStates(v ServiceView) map[string]bool {
 			in[ListStateCanary] = true
 		}
 		if len(env.Releases) > 0 {
+			// failed_below: it failed in the environment below, which has
+			// no list of its own when it is the first (staging).
 			switch env.Releases[0].State {
-			case "failed", "failed_bake":
+			case "failed", "failed_bake", "failed_below":
 				in[ListStateFailed] = true
 			}
 		}

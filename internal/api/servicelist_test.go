@@ -148,3 +148,33 @@ func TestServiceListPages(t *testing.T) {
 	rec = b.do(t, "192.0.2.9", "viewer-secret", "GET", "/api/v1/services/nope", "")
 	require.Equal(t, http.StatusNotFound, rec.Code)
 }
+
+// TestServiceStates: a service is in each state one of its environments
+// is in; its newest release failing on staging (failed_below in
+// production's list) counts as failed, an older one's failure does not.
+func TestServiceStates(t *testing.T) {
+	t.Parallel()
+	env := func(e EnvironmentView) ServiceView {
+		return ServiceView{Environments: []EnvironmentView{{Name: "staging"}, e}}
+	}
+	for _, tc := range []struct {
+		name string
+		view ServiceView
+		want map[string]bool
+	}{
+		{"idle", env(EnvironmentView{Name: "production"}), map[string]bool{}},
+		{"locked", env(EnvironmentView{Locked: true}), map[string]bool{ListStateLocked: true}},
+		{"baking", env(EnvironmentView{Waiting: WaitView{Kind: "bake"}}), map[string]bool{ListStateBaking: true}},
+		{"window", env(EnvironmentView{Waiting: WaitView{Kind: "window"}}), map[string]bool{ListStateWindow: true}},
+		{"canary", env(EnvironmentView{State: "canary"}), map[string]bool{ListStateCanary: true}},
+		{"failed in production", env(EnvironmentView{Releases: []QueuedReleaseView{{State: "failed"}}}), map[string]bool{ListStateFailed: true}},
+		{"failed its bake", env(EnvironmentView{Releases: []QueuedReleaseView{{State: "failed_bake"}}}), map[string]bool{ListStateFailed: true}},
+		{"failed on staging", env(EnvironmentView{Releases: []QueuedReleaseView{{State: "failed_below"}}}), map[string]bool{ListStateFailed: true}},
+		{"an older release failed", env(EnvironmentView{Releases: []QueuedReleaseView{{State: "baking"}, {State: "failed_below"}}}), map[string]bool{}},
+		{"locked and baking", env(EnvironmentView{Locked: true, Waiting: WaitView{Kind: "bake"}}), map[string]bool{ListStateLocked: true, ListStateBaking: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, ServiceStates(tc.view))
+		})
+	}
+}

@@ -141,16 +141,17 @@ func (h *Handler) rowWithFingerprint(ctx context.Context, svc *config.Service) (
 // re-decides every service every 30 s and reports each as changed; without
 // this, every open page would refetch every service twice a minute.
 func (h *Handler) changed(ctx context.Context, service string) bool {
-	svc, ok := h.e.Config().Service(service)
+	svc, ok := h.lookup(service)
 	if !ok {
 		return true
 	}
-	if h.hub != nil && h.hub.Subscribers() == 0 {
-		// Nobody watches: announce without rendering (at 10,000 services a
-		// burst of changes spent a third of the CPU rendering rows for no
-		// one). The row is rendered when a page asks for it; the next
-		// change is announced whatever it shows, as what was last
-		// announced is forgotten.
+	if h.hub != nil && !h.hub.Watched(service) {
+		// No open page shows it: announce without rendering (at 10,000
+		// services a burst of changes spent a third of the CPU rendering
+		// rows for no one, and with a dashboard open it rendered every
+		// changed row for a page of 100). The row is rendered when a page
+		// asks for it; the next change is announced whatever it shows, as
+		// what was last announced is forgotten.
 		h.cache.mu.Lock()
 		delete(h.cache.announced, service)
 		h.cache.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -37,7 +38,7 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request, s *Session) e
 }
 
 func (h *Handler) service(r *http.Request) (*config.Service, error) {
-	svc, ok := h.e.Config().Service(r.PathValue("service"))
+	svc, ok := h.lookup(r.PathValue("service"))
 	if !ok {
 		return nil, &api.Error{Status: http.StatusNotFound, Message: "unknown service",
 			Detail: fmt.Sprintf("no service is named %q in the configuration", r.PathValue("service"))}
@@ -141,7 +142,8 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *Session) err
 	hdr.Set("Content-Type", "text/event-stream")
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("X-Accel-Buffering", "no")
-	sub := h.hub.Subscribe()
+	view := parseStreamView(r)
+	sub, lv := h.subscribeView(r.Context(), view)
 	defer sub.Close()
 	write := func(msg string) error {
 		// A client that stops reading is dropped; nothing waits for it.
@@ -170,13 +172,24 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *Session) err
 		if !known {
 			services = []string{AllServices}
 		}
-		hello += changeEvents(services, h.hub.Seq(), h.bannerHash(r.Context()))
+		services, others := shownOf(sub, services)
+		seq := h.hub.Seq()
+		lv.seen = seq
+		banner := h.bannerHash(r.Context())
+		hello += changeEvents(services, seq, banner)
+		if others || view.kind == viewOverview {
+			hello += h.checkList(r.Context(), sub, view, lv, seq, banner)
+		}
 	}
 	if err := write(hello); err != nil {
 		return nil
 	}
 	ping := time.NewTicker(h.ping)
 	defer ping.Stop()
+	// The list check runs at most once per listCheckEvery, however many
+	// services change meanwhile.
+	var listDue <-chan time.Time
+	var lastList time.Time
 	for {
 		select {
 		case <-r.Context().Done():
@@ -185,7 +198,22 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *Session) err
 			return nil
 		case <-sub.Ready():
 			services, seq := sub.Take()
-			if msg := changeEvents(services, seq, h.bannerHash(r.Context())); msg != "" {
+			lv.seen = seq
+			if len(services) > 0 {
+				// The banner is read again after any change: only for
+				// something to send, not for every wake-up.
+				banner := h.bannerHash(r.Context())
+				if err := write(changeEvents(services, seq, banner)); err != nil {
+					return nil
+				}
+				lv.banner = banner
+			}
+			if others := sub.TakeOthers(); (others || (view.kind == viewOverview && len(services) > 0)) && listDue == nil {
+				listDue = time.After(time.Until(nextListCheck(time.Now(), lastList)))
+			}
+		case <-listDue:
+			listDue, lastList = nil, time.Now()
+			if msg := h.checkList(r.Context(), sub, view, lv, h.hub.Seq(), h.bannerHash(r.Context())); msg != "" {
 				if err := write(msg); err != nil {
 					return nil
 				}
@@ -200,6 +228,148 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *Session) err
 			}
 		}
 	}
+}
+
+// nextListCheck is when a stream that last checked its list at last
+// checks again: on a whole multiple of listCheckEvery, so that the streams
+// showing the same filter check together and share one reading
+// (sharedList), and at least half a period after last.
+func nextListCheck(now, last time.Time) time.Time {
+	at := now.Add(listCheckEvery).Truncate(listCheckEvery)
+	if at.Sub(last) < listCheckEvery/2 {
+		at = at.Add(listCheckEvery)
+	}
+	return at
+}
+
+// listCheckEvery is how often at most a stream looks again at what its
+// page lists when services outside it changed: its rows (a service may
+// have entered or left the page's filter), the counts per state and the
+// banner.
+const listCheckEvery = time.Second
+
+// What page a stream feeds (?view= of /ui/events): the overview with its
+// filter (the same ?q, ?selector, ?state and ?page), a service's page
+// (?service=), or another page. Without ?view= a stream hears of every
+// service's changes, one by one, as before views existed.
+const (
+	viewAll      = ""
+	viewOverview = "overview"
+	viewService  = "service"
+	viewNone     = "none"
+)
+
+type streamView struct {
+	kind    string
+	filter  overviewFilter
+	service string
+}
+
+func parseStreamView(r *http.Request) streamView {
+	q := r.URL.Query()
+	switch v := q.Get("view"); v {
+	case viewAll:
+		return streamView{kind: viewAll}
+	case viewOverview:
+		return streamView{kind: viewOverview, filter: parseOverviewFilter(r)}
+	case viewService:
+		return streamView{kind: viewService, service: q.Get("service")}
+	default:
+		return streamView{kind: viewNone}
+	}
+}
+
+// listState is what a stream last told its page about the list.
+type listState struct {
+	seen   uint64 // the latest announcement the stream was handed
+	names  []string
+	counts string // the counts and the summary, as sent
+	banner string
+}
+
+// subscribeView subscribes to the services view shows and returns what
+// the page shows of the list now.
+func (h *Handler) subscribeView(ctx context.Context, view streamView) (*Subscription, *listState) {
+	lv := &listState{}
+	switch view.kind {
+	case viewAll:
+		return h.hub.Subscribe(), lv
+	case viewOverview:
+		list := h.listServices(ctx, view.filter)
+		lv.names = serviceNames(list.Services)
+		lv.counts = string(jsonBytes(countsOf(list)))
+		return h.hub.SubscribeView(lv.names), lv
+	case viewService:
+		return h.hub.SubscribeView([]string{view.service}), lv
+	default:
+		return h.hub.SubscribeView(nil), lv
+	}
+}
+
+// checkList looks at the page's list again: when its services changed it
+// watches the new ones and says "change *" (the page refetches its rows);
+// when the counts or the banner changed it sends a list event.
+func (h *Handler) checkList(ctx context.Context, sub *Subscription, view streamView, lv *listState, seq uint64, banner string) string {
+	var out string
+	ld := listData{}
+	if view.kind == viewOverview {
+		list := h.sharedList(ctx, view.filter, lv.seen)
+		names := serviceNames(list.Services)
+		if !slices.Equal(names, lv.names) {
+			lv.names = names
+			sub.Watch(names)
+			out += changeEvents([]string{AllServices}, seq, banner)
+			lv.banner = banner
+		}
+		if c := string(jsonBytes(countsOf(list))); c != lv.counts {
+			lv.counts = c
+			ld = countsOf(list)
+		}
+	}
+	if ld.Counts == nil && banner == lv.banner {
+		return out
+	}
+	ld.Banner = banner
+	lv.banner = banner
+	return out + fmt.Sprintf("id: %d\nevent: list\ndata: %s\n\n", seq, jsonBytes(ld))
+}
+
+// listData is a list event: the counts per state at the top of the
+// overview and its summary line (when they changed), and the banner's
+// hash.
+type listData struct {
+	Counts  map[string]int `json:"counts,omitempty"`
+	Summary string         `json:"summary,omitempty"`
+	Banner  string         `json:"banner"`
+}
+
+func countsOf(l overviewList) listData {
+	d := listData{Counts: map[string]int{}, Summary: l.Summary()}
+	for _, c := range l.Counts {
+		d.Counts[c.State] = c.Count
+	}
+	return d
+}
+
+func serviceNames(services []*config.Service) []string {
+	out := make([]string, len(services))
+	for i, svc := range services {
+		out[i] = svc.Name
+	}
+	return out
+}
+
+// shownOf splits announced services into those sub's view shows and
+// whether any other changed.
+func shownOf(sub *Subscription, services []string) (shown []string, others bool) {
+	for _, service := range services {
+		if service == AllServices || sub.Shows(service) {
+			shown = append(shown, service)
+		} else {
+			others = true
+		}
+	}
+	return shown, others
 }
 
 // changeEvents formats change events: the service, and the banner's hash

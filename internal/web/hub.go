@@ -45,11 +45,16 @@ type Hub struct {
 	gen      uint64              // notifications of all services so far
 	wake     chan struct{}
 
-	mu      sync.RWMutex
-	subs    map[*Subscription]struct{}
-	filter  func(ctx context.Context, service string) bool
-	seq     uint64
-	history []announcement // ring of the last historySize
+	mu   sync.RWMutex
+	subs map[*Subscription]struct{}
+	// watchers counts, per service, the subscriptions whose view shows it;
+	// watchAll counts those that watch every service. Together they say
+	// whether a change is worth rendering (Watched).
+	watchers map[string]int
+	watchAll int
+	filter   func(ctx context.Context, service string) bool
+	seq      uint64
+	history  []announcement // ring of the last historySize
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -65,6 +70,7 @@ func NewHub() *Hub {
 		gens:     map[string]uint64{},
 		wake:     make(chan struct{}, dispatchers),
 		subs:     map[*Subscription]struct{}{},
+		watchers: map[string]int{},
 		done:     make(chan struct{}),
 	}
 	for range dispatchers {
@@ -217,7 +223,11 @@ func (h *Hub) broadcast(service string) {
 		h.history[int((h.seq-1)%historySize)] = a
 	}
 	for s := range h.subs {
-		s.add(service, h.seq)
+		if s.all || s.watch[service] {
+			s.add(service, h.seq)
+		} else {
+			s.other(h.seq)
+		}
 	}
 }
 
@@ -252,13 +262,56 @@ func (h *Hub) Since(seq uint64) (services []string, ok bool) {
 	return services, true
 }
 
-// Subscribe opens a subscription; Close it when the client goes.
+// Subscribe opens a subscription to every service's changes; Watch
+// narrows it to the services a page shows. Close it when the client goes.
 func (h *Hub) Subscribe() *Subscription {
-	s := &Subscription{hub: h, ready: make(chan struct{}, 1), pending: map[string]struct{}{}}
+	s := &Subscription{hub: h, ready: make(chan struct{}, 1), pending: map[string]struct{}{}, all: true}
 	h.mu.Lock()
 	h.subs[s] = struct{}{}
+	h.watchAll++
 	h.mu.Unlock()
 	return s
+}
+
+// SubscribeView opens a subscription that watches services from the start
+// (see Watch).
+func (h *Hub) SubscribeView(services []string) *Subscription {
+	s := &Subscription{hub: h, ready: make(chan struct{}, 1), pending: map[string]struct{}{}, watch: make(map[string]bool, len(services))}
+	h.mu.Lock()
+	h.subs[s] = struct{}{}
+	for _, service := range services {
+		if !s.watch[service] {
+			s.watch[service] = true
+			h.watchers[service]++
+		}
+	}
+	h.mu.Unlock()
+	return s
+}
+
+// Watched reports whether an open subscription shows service (or every
+// service): only then is its row worth rendering when it changes. At
+// 10,000 services a dashboard shows a page of 100; rendering the row of
+// every other service that changed in a burst was most of the server's
+// work for that dashboard.
+func (h *Hub) Watched(service string) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.watchAll > 0 || h.watchers[service] > 0
+}
+
+// unwatchLocked takes s's view out of the hub's counts; h.mu is held.
+func (h *Hub) unwatchLocked(s *Subscription) {
+	if s.all {
+		h.watchAll--
+		s.all = false
+	}
+	for service := range s.watch {
+		if h.watchers[service]--; h.watchers[service] <= 0 {
+			delete(h.watchers, service)
+		}
+	}
+	s.watch = nil
 }
 
 // Go runs f in a goroutine until the hub closes (done is closed then);
@@ -293,11 +346,64 @@ type Subscription struct {
 	hub   *Hub
 	ready chan struct{}
 
+	// all and watch are its view, guarded by hub.mu: every service, or
+	// the services in watch. Changes of others only set others.
+	all   bool
+	watch map[string]bool
+
 	mu       sync.Mutex
 	order    []string
 	pending  map[string]struct{}
 	overflow bool
+	others   bool   // a service outside the view changed since TakeOthers
 	seq      uint64 // of the latest announcement handed to it
+}
+
+// Watch sets the services the subscription's page shows: from now on only
+// their changes are handed out by Take, one by one, and a change of any
+// other service only makes TakeOthers true (a page may then check whether
+// its list or its counts moved, once for many changes).
+func (s *Subscription) Watch(services []string) {
+	watch := make(map[string]bool, len(services))
+	for _, service := range services {
+		watch[service] = true
+	}
+	h := s.hub
+	h.mu.Lock()
+	h.unwatchLocked(s)
+	s.watch = watch
+	for service := range watch {
+		h.watchers[service]++
+	}
+	h.mu.Unlock()
+}
+
+// Shows reports whether service is in the subscription's view.
+func (s *Subscription) Shows(service string) bool {
+	s.hub.mu.RLock()
+	defer s.hub.mu.RUnlock()
+	return s.all || s.watch[service]
+}
+
+func (s *Subscription) other(seq uint64) {
+	s.mu.Lock()
+	s.seq = seq
+	s.others = true
+	s.mu.Unlock()
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
+}
+
+// TakeOthers reports whether a service outside the view changed since the
+// last call, and forgets it.
+func (s *Subscription) TakeOthers() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.others
+	s.others = false
+	return o
 }
 
 func (s *Subscription) add(service string, seq uint64) {
@@ -342,6 +448,9 @@ func (s *Subscription) Take() ([]string, uint64) {
 // Close ends the subscription; the hub forgets it.
 func (s *Subscription) Close() {
 	s.hub.mu.Lock()
-	delete(s.hub.subs, s)
+	if _, open := s.hub.subs[s]; open {
+		delete(s.hub.subs, s)
+		s.hub.unwatchLocked(s)
+	}
 	s.hub.mu.Unlock()
 }

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/bakery-deploy/bakery/internal/api"
 	"github.com/bakery-deploy/bakery/internal/config"
@@ -116,11 +118,12 @@ func (h *Handler) listServices(ctx context.Context, f overviewFilter) overviewLi
 	counts := map[string]int{}
 	q := strings.ToLower(f.Query)
 	var matched []*config.Service
-	for _, svc := range all {
+	states := h.statesOf(ctx, all, f)
+	for i, svc := range all {
 		if f.selErr != "" || (f.sel != nil && !f.sel.Matches(svc.Labels)) {
 			continue
 		}
-		states := h.serviceStates(ctx, svc.Name)
+		states := states[i]
 		for s := range states {
 			counts[s]++
 		}
@@ -148,6 +151,33 @@ func (h *Handler) listServices(ctx context.Context, f overviewFilter) overviewLi
 	if page < out.Pages {
 		out.NextURL = f.link(f.State, page+1)
 	}
+	return out
+}
+
+// statesOf are the list states of the services f's selector picks (nil for
+// the others), read by four readers at once: a view not in the API
+// server's cache is read from the database (SQLite has four read
+// connections), and after a burst of changes many are not.
+func (h *Handler) statesOf(ctx context.Context, all []*config.Service, f overviewFilter) []map[string]bool {
+	out := make([]map[string]bool, len(all))
+	if f.selErr != "" {
+		return out
+	}
+	const readers = 4
+	per := (len(all) + readers - 1) / readers
+	var wg sync.WaitGroup
+	for from := 0; from < len(all); from += per {
+		wg.Add(1)
+		go func(part []*config.Service, into []map[string]bool) {
+			defer wg.Done()
+			for i, svc := range part {
+				if f.sel == nil || f.sel.Matches(svc.Labels) {
+					into[i] = h.serviceStates(ctx, svc.Name)
+				}
+			}
+		}(all[from:min(from+per, len(all))], out[from:min(from+per, len(all))])
+	}
+	wg.Wait()
 	return out
 }
 
@@ -184,4 +214,48 @@ func (h *Handler) serviceStates(ctx context.Context, service string) map[string]
 		return nil
 	}
 	return api.ServiceStates(v)
+}
+
+// listFlight is one reading of the overview's list for a filter, shared by
+// the event streams of the pages that show it: each open overview checks
+// its list (counts, rows) once a second while services change, and a
+// hundred dashboards on the same filter need one pass over the services,
+// not a hundred.
+type listFlight struct {
+	seq  uint64 // announcements made before the reading started
+	done chan struct{}
+	list overviewList
+}
+
+// maxListFlights bounds how many filters' readings are kept.
+const maxListFlights = 256
+
+// sharedList is the list for f as read after announcement need: the
+// reading of another stream when it started after that, else a new one.
+func (h *Handler) sharedList(ctx context.Context, f overviewFilter, need uint64) overviewList {
+	key := f.link(f.State, f.Page)
+	h.listMu.Lock()
+	if fl := h.lists[key]; fl != nil && fl.seq >= need {
+		h.listMu.Unlock()
+		select {
+		case <-fl.done:
+			return fl.list
+		case <-ctx.Done():
+			return overviewList{}
+		}
+	}
+	fl := &listFlight{seq: h.seq(), done: make(chan struct{})}
+	if h.lists == nil || len(h.lists) >= maxListFlights {
+		h.lists = map[string]*listFlight{}
+	}
+	h.lists[key] = fl
+	h.listMu.Unlock()
+	h.listReads.Add(1)
+	// Not the stream's context: others may wait for this reading, and a
+	// stream that ends must not cut it short.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	fl.list = h.listServices(rctx, f)
+	cancel()
+	close(fl.done)
+	return fl.list
 }

@@ -74,14 +74,8 @@ func (h *Handler) banner(ctx context.Context) (bannerData, error) {
 	if err != nil {
 		return bannerData{}, err
 	}
-	cfg := h.e.Config()
-	last := map[string]string{}
-	lastNames := map[string]bool{}
-	for _, svc := range cfg.Services {
-		name := svc.Environments[len(svc.Environments)-1].Name
-		last[svc.Name] = name
-		lastNames[name] = true
-	}
+	idx := h.index()
+	last, lastNames := idx.lastEnv, idx.lastEnvs
 	now := h.e.Now()
 	var b bannerData
 	for _, l := range locks {
@@ -388,4 +382,46 @@ func joinNames(names []string) string {
 		return names[0]
 	}
 	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+// configIndex finds what the dashboard looks up per service of one
+// configuration without a scan: at 10,000 services a scan of the list per
+// change (config.Config.Service), and the banner's map of every service's
+// last environment rebuilt per announcement, cost more than the rest of
+// a change's handling.
+type configIndex struct {
+	cfg      *config.Config
+	byName   map[string]*config.Service
+	lastEnv  map[string]string // service → its last environment
+	lastEnvs map[string]bool   // the names of every service's last environment
+}
+
+// index is the current configuration's index, built once per
+// configuration.
+func (h *Handler) index() *configIndex {
+	cfg := h.e.Config()
+	h.idxMu.Lock()
+	defer h.idxMu.Unlock()
+	if h.idx != nil && h.idx.cfg == cfg {
+		return h.idx
+	}
+	idx := &configIndex{cfg: cfg, byName: map[string]*config.Service{}, lastEnv: map[string]string{}, lastEnvs: map[string]bool{}}
+	if cfg != nil {
+		for i := range cfg.Services {
+			svc := &cfg.Services[i]
+			idx.byName[svc.Name] = svc
+			if n := len(svc.Environments); n > 0 {
+				idx.lastEnv[svc.Name] = svc.Environments[n-1].Name
+				idx.lastEnvs[svc.Environments[n-1].Name] = true
+			}
+		}
+	}
+	h.idx = idx
+	return idx
+}
+
+// lookup is the configured service called name.
+func (h *Handler) lookup(name string) (*config.Service, bool) {
+	svc, ok := h.index().byName[name]
+	return svc, ok
 }

@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bakery-deploy/bakery/internal/api"
@@ -92,6 +93,13 @@ type Handler struct {
 	// nextMux matches the pages a person may be sent to after signing in.
 	nextMux *http.ServeMux
 	streams streamLimits
+
+	idxMu sync.Mutex
+	idx   *configIndex
+
+	listMu    sync.Mutex
+	lists     map[string]*listFlight // by the overview's filter
+	listReads atomic.Int64           // readings sharedList made
 }
 
 // New builds the dashboard and installs its change filter on the hub.
@@ -143,7 +151,7 @@ func New(o Options) *Handler {
 // zone is the IANA zone of the promotion window of service/env, "" if it
 // has none: opening times are shown in it and in the viewer's own zone.
 func (h *Handler) zone(service, env string) string {
-	svc, ok := h.e.Config().Service(service)
+	svc, ok := h.lookup(service)
 	if !ok {
 		return ""
 	}

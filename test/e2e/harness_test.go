@@ -77,6 +77,8 @@ type world struct {
 	env     []string
 	server  *server
 	servers []*server
+	// bin is the bakery binary start runs ("": bakeryBin).
+	bin string
 }
 
 type worldOpts struct {
@@ -195,7 +197,11 @@ func (s *server) Logs() string {
 // start starts `bakery serve` and waits until /healthz answers.
 func (w *world) start() *server {
 	w.t.Helper()
-	cmd := exec.Command(bakeryBin, "serve", "--config", w.config, "--db", w.db, "--addr", w.addr)
+	bin := bakeryBin
+	if w.bin != "" {
+		bin = w.bin
+	}
+	cmd := exec.Command(bin, "serve", "--config", w.config, "--db", w.db, "--addr", w.addr)
 	cmd.Env = append(os.Environ(), w.env...)
 	cmd.Dir = w.dir
 	s := &server{cmd: cmd, done: make(chan struct{})}

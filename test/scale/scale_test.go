@@ -8,6 +8,10 @@
 //
 //	BAKERY_SCALE_N=1000 BAKERY_SCALE_IDLE=60s go test -count=1 -v ./test/scale/ -run TestScale
 //
+// BAKERY_SCALE_WATCH=1 keeps a dashboard open (the overview's first page:
+// its event stream, and the fragments its script fetches) during the
+// burst, to measure what an open dashboard costs the server (burst_cpu).
+//
 // BAKERY_SCALE_BIN measures another build of bakery (say, the main branch
 // before a change) with the same harness, so that two builds can be run
 // side by side.
@@ -16,6 +20,7 @@ package scale
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -29,6 +34,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -75,6 +81,7 @@ type params struct {
 	bake     time.Duration // production's bake
 	requests int           // samples of each read endpoint
 	db       string        // a postgres:// URL, or "" for SQLite in a temporary directory
+	watch    bool          // a dashboard's event stream is open during the burst
 }
 
 func envInt(t *testing.T, name string, def int) int {
@@ -107,6 +114,7 @@ func readParams(t *testing.T) params {
 	p.bake = envDuration(t, "BAKERY_SCALE_BAKE", 4*time.Second+time.Duration(p.releases)*15*time.Millisecond)
 	p.requests = envInt(t, "BAKERY_SCALE_REQUESTS", 20)
 	p.db = os.Getenv("BAKERY_SCALE_DB")
+	p.watch = os.Getenv("BAKERY_SCALE_WATCH") == "1"
 	require.LessOrEqual(t, p.releases, p.services, "BAKERY_SCALE_RELEASES is at most BAKERY_SCALE_N (one release per service)")
 	return p
 }
@@ -331,11 +339,26 @@ func TestScale(t *testing.T) {
 	// 3. The all-services API and the overview page.
 	h.readFigures()
 
-	// 4. A burst of releases, one per service, from 8 clients at once.
+	// 4. A burst of releases, one per service, from 8 clients at once,
+	// with a dashboard open if BAKERY_SCALE_WATCH=1.
+	var stopWatch func() (changes, lists, fetches int)
+	if p.watch {
+		stopWatch = h.watch()
+	}
+	cpuBefore, burstBegan := h.srv.cpuTicks(t), time.Now()
 	created := h.burst()
 
 	// 5. Every staging deploy started; the bake deadlines that follow.
-	h.deadlines(created)
+	h.deadlines(created, func() {
+		used := float64(h.srv.cpuTicks(t)-cpuBefore) / 100
+		took := time.Since(burstBegan)
+		h.figure("burst_cpu", "%.1fs of CPU over %.1fs (%.0f%% of a core) from the burst's start until every staging deploy finished, dashboard open: %t",
+			used, took.Seconds(), 100*used/took.Seconds(), p.watch)
+	})
+	if stopWatch != nil {
+		changes, lists, fetches := stopWatch()
+		h.figure("dashboard_stream", "%d change events, %d list events, %d fragments fetched during the burst and its promotions", changes, lists, fetches)
+	}
 	rss, peak := h.srv.memory(t)
 	h.figure("rss_after_releases", "%.1fMiB peak %.1fMiB", rss, peak)
 }
@@ -385,17 +408,7 @@ func (h *harness) readFigures() {
 
 	// The overview, signed in like a person, asking for gzip like a browser.
 	c := &http.Client{Transport: h.client.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.PostForm(h.base+"/signin", url.Values{"token": {adminToken}})
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
-	var cookie *http.Cookie
-	for _, ck := range resp.Cookies() {
-		if ck.Name == "bakery_session" {
-			cookie = ck
-		}
-	}
-	require.NotNil(t, cookie, "sign-in sets the session cookie")
+	cookie := h.signIn()
 	var page []time.Duration
 	var wire int
 	var encoding string
@@ -418,6 +431,119 @@ func (h *harness) readFigures() {
 		encoding = "identity"
 	}
 	h.figure("overview", "p50 %s p99 %s, %d bytes on the wire (%s)", ms(percentile(page, .5)), ms(percentile(page, .99)), wire, encoding)
+}
+
+// signIn signs in with the admin token like the sign-in form and returns
+// the session cookie.
+func (h *harness) signIn() *http.Cookie {
+	t := h.t
+	c := &http.Client{Transport: h.client.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.PostForm(h.base+"/signin", url.Values{"token": {adminToken}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "bakery_session" {
+			return ck
+		}
+	}
+	t.Fatal("sign-in sets no session cookie")
+	return nil
+}
+
+// watch opens the event stream of an overview showing its first page and
+// does what the dashboard's script does with it, until the returned func
+// is called: on a change of a row on the page it fetches that row, on any
+// other change (or "*") it fetches the page's rows, one fetch at a time,
+// repeated changes coalescing while one runs. The func says how many
+// change and list events came and how many fragments were fetched.
+func (h *harness) watch() func() (changes, lists, fetches int) {
+	t := h.t
+	cookie := h.signIn()
+	onPage := map[string]bool{}
+	for i := range min(100, h.p.services) {
+		onPage[serviceName(i)] = true
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, "GET", h.base+"/ui/events?view=overview", nil)
+	require.NoError(t, err)
+	req.AddCookie(cookie)
+	client := &http.Client{Transport: &http.Transport{}}
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var changes, lists, fetches atomic.Int64
+	var mu sync.Mutex
+	pending, rows := map[string]bool{}, false
+	wake := make(chan struct{}, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		event := ""
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "event: "):
+				event = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: ") && event == "change":
+				changes.Add(1)
+				var d struct{ Service string }
+				_ = json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &d)
+				mu.Lock()
+				if onPage[d.Service] {
+					pending[d.Service] = true
+				} else {
+					rows = true
+				}
+				mu.Unlock()
+				select {
+				case wake <- struct{}{}:
+				default:
+				}
+			case strings.HasPrefix(line, "data: ") && event == "list":
+				lists.Add(1)
+			}
+		}
+	}()
+	fetched := make(chan struct{})
+	go func() {
+		defer close(fetched)
+		get := func(path string) {
+			req, _ := http.NewRequestWithContext(ctx, "GET", h.base+path, nil)
+			req.AddCookie(cookie)
+			if resp, err := client.Do(req); err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				fetches.Add(1)
+			}
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-wake:
+			}
+			time.Sleep(30 * time.Millisecond) // the script's debounce
+			mu.Lock()
+			services, all := pending, rows
+			pending, rows = map[string]bool{}, false
+			mu.Unlock()
+			if all {
+				get("/ui/fragments/services")
+			}
+			for svc := range services {
+				get("/ui/fragments/services/" + svc)
+			}
+		}
+	}()
+	return func() (int, int, int) {
+		cancel()
+		<-done
+		<-fetched
+		return int(changes.Load()), int(lists.Load()), int(fetches.Load())
+	}
 }
 
 // burst creates one release for each of the first p.releases services from
@@ -551,13 +677,14 @@ func (h *harness) waitFor(services []string, env string, finished bool, timeout 
 	return got
 }
 
-func (h *harness) deadlines(created map[string]time.Time) {
+func (h *harness) deadlines(created map[string]time.Time, stagingDone func()) {
 	services := make([]string, 0, len(created))
 	for s := range created {
 		services = append(services, s)
 	}
 	sort.Strings(services)
 	staging := h.waitFor(services, "staging", true, time.Minute+h.p.bake)
+	stagingDone()
 	var lag []time.Duration
 	var first, last time.Time
 	for _, s := range services {

@@ -231,15 +231,54 @@
   var seqMeta = document.querySelector('meta[name="ui-seq"]');
   var since = seqMeta ? seqMeta.content : '';
   var source = null;
+  // streamQuery tells the server what this page shows, so that it renders
+  // and sends only the changes of the rows on it (the overview's filter
+  // and page; a service's page), and the counts when they move.
+  function streamQuery() {
+    var q = new URLSearchParams(page === 'overview' ? location.search : '');
+    q.set('view', page === 'overview' ? 'overview' : (page === 'service' ? 'service' : 'none'));
+    if (page === 'service') q.set('service', pageService);
+    if (since) q.set('since', since);
+    return q.toString();
+  }
+
+  // listed updates the counts per state and the summary above the rows,
+  // and the banner if its hash moved.
+  function listed(d) {
+    if (d.counts) {
+      Object.keys(d.counts).forEach(function (state) {
+        var a = document.getElementById('state-' + state);
+        if (!a) return;
+        a.setAttribute('data-count', d.counts[state]);
+        var c = a.querySelector('.count');
+        if (c) c.textContent = d.counts[state];
+      });
+    }
+    if (d.summary) {
+      var sum = document.getElementById('summary');
+      if (sum) sum.textContent = d.summary;
+    }
+    if (d.banner !== undefined && d.banner !== bannerHash()) {
+      schedule('banner', refreshBanner);
+      if (page === 'overview') schedule('incident', refreshIncident);
+    }
+  }
+
   function connect() {
     if (!window.EventSource || !page) return;
-    source = new EventSource('/ui/events' + (since ? '?since=' + encodeURIComponent(since) : ''));
+    source = new EventSource('/ui/events?' + streamQuery());
     source.onopen = function () { setLive('live', 'live'); };
     source.addEventListener('change', function (e) {
       if (e.lastEventId) since = e.lastEventId;
       var d;
       try { d = JSON.parse(e.data); } catch (err) { return; }
       if (d && d.service) changed(d.service, d.banner);
+    });
+    source.addEventListener('list', function (e) {
+      if (e.lastEventId) since = e.lastEventId;
+      var d;
+      try { d = JSON.parse(e.data); } catch (err) { return; }
+      if (d) listed(d);
     });
     source.addEventListener('signout', function () { signIn(); });
     source.onerror = function () {
