@@ -88,7 +88,7 @@ func (h *Handler) banner(ctx context.Context) (bannerData, error) {
 			it.Scope, it.Global = "every service", true
 		case l.Selector != "":
 			n := 0
-			for _, svc := range cfg.Services {
+			for _, svc := range idx.services() {
 				if last[svc.Name] == l.Environment && pipeline.SelectorMatches(l.Selector, svc.Labels) {
 					n++
 				}
@@ -418,6 +418,14 @@ func (h *Handler) index() *configIndex {
 	}
 	h.idx = idx
 	return idx
+}
+
+// services are the configured services (none without a configuration).
+func (idx *configIndex) services() []config.Service {
+	if idx.cfg == nil {
+		return nil
+	}
+	return idx.cfg.Services
 }
 
 // lookup is the configured service called name.
