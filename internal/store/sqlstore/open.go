@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -216,6 +217,13 @@ type sqliteStore struct {
 	// jobs (wake.go); queues are all the queues they serve.
 	pilot  *wakePilot
 	queues []string
+	// reqs carries units of work to the committer goroutine, which runs
+	// them in groups (groupcommit.go) until quit is closed.
+	reqs          chan *txReq
+	quit          chan struct{}
+	committerDone chan struct{}
+	closeOnce     sync.Once
+	groups        groupCounts
 }
 
 func sqliteDSN(path string, readOnly bool) string {
@@ -303,6 +311,8 @@ func openSQLite(ctx context.Context, path string, opts Options) (*sqliteStore, e
 		s.queues = append(s.queues, q)
 	}
 	sort.Strings(s.queues)
+	s.reqs, s.quit, s.committerDone = make(chan *txReq), make(chan struct{}), make(chan struct{})
+	go s.committer()
 	return s, nil
 }
 
@@ -379,25 +389,25 @@ func mkdirPrivate(dir string) error {
 
 func (s *sqliteStore) Kind() string { return "sqlite" }
 
+// InTx runs fn as one unit of work on the writer. Units that wait for the
+// writer together share one commit (groupcommit.go); each returns only
+// once its writes are committed.
 func (s *sqliteStore) InTx(ctx context.Context, fn func(context.Context, store.Tx) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("error starting transaction: %w", err)
+	r := &txReq{ctx: ctx, fn: fn, done: make(chan struct{})}
+	select {
+	case s.reqs <- r:
+	case <-s.quit:
+		return errStoreClosed
+	case <-ctx.Done():
+		return fmt.Errorf("error starting transaction: %w", ctx.Err())
 	}
-	t := &sqliteTx{queries: queries{q: sqlQuerier{tx}}, tx: tx, river: s.river}
-	if err := fn(ctx, t); err != nil {
-		_ = tx.Rollback()
-		return err
+	// Once handed over, the unit is waited for even if ctx ends: fn may
+	// be running, and its outcome is only known at the commit.
+	<-r.done
+	if r.panicked != nil {
+		panic(r.panicked)
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("error committing transaction: %w", mapErr(err))
-	}
-	if t.wakeAll {
-		s.pilot.wake(s.queues)
-	} else {
-		s.pilot.wake(t.woken)
-	}
-	return nil
+	return r.err
 }
 
 func (s *sqliteStore) LeaderAcquire(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error) {
@@ -420,6 +430,8 @@ func (s *sqliteStore) Close(ctx context.Context) error {
 	if err := s.river.Stop(ctx); err != nil && !errors.Is(err, context.Canceled) && !strings.Contains(err.Error(), "not started") {
 		errs = append(errs, fmt.Errorf("error stopping River: %w", err))
 	}
+	s.closeOnce.Do(func() { close(s.quit) })
+	<-s.committerDone
 	errs = append(errs, s.read.Close(), s.write.Close(), s.lockFD.Close())
 	return errors.Join(errs...)
 }
