@@ -160,3 +160,59 @@ func TestSQLiteGroupCommitRerunsWhatAnAbandonedTransactionHadNotRun(t *testing.T
 	require.Zero(t, got[1])
 	require.Equal(t, 1, got[3])
 }
+
+// TestSQLiteReusesPreparedStatements: a statement run again on the same
+// connection is not prepared again, and the same statement can be run
+// while its rows from an earlier run are still being read (it gets a
+// statement of its own then).
+func TestSQLiteReusesPreparedStatements(t *testing.T) {
+	t.Parallel()
+	s := openGroupStore(t)
+	ctx := context.Background()
+	for i := range 50 {
+		require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			_, err := tx.(*sqliteTx).q.exec(ctx, `INSERT INTO unit_rows (n) VALUES (?)`, i)
+			return err
+		}))
+	}
+	prepared0, reused0 := s.stmtCounts.prepared.Load(), s.stmtCounts.reused.Load()
+	for i := range 50 {
+		require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			_, err := tx.(*sqliteTx).q.exec(ctx, `INSERT INTO unit_rows (n) VALUES (?)`, 100+i)
+			return err
+		}))
+	}
+	prepared, reused := s.stmtCounts.prepared.Load()-prepared0, s.stmtCounts.reused.Load()-reused0
+	t.Logf("FIGURE 50 transactions of one insert: %d statements prepared, %d reused", prepared, reused)
+	require.Zero(t, prepared, "the insert was prepared once, in the first 50")
+	require.GreaterOrEqual(t, reused, int64(50))
+
+	// The same query inside the loop over its own rows.
+	const q = `SELECT n FROM unit_rows WHERE n < ? ORDER BY n`
+	require.NoError(t, s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		qq := tx.(*sqliteTx).q
+		outer, err := qq.query(ctx, q, 5)
+		if err != nil {
+			return err
+		}
+		defer outer.Close()
+		var seen []int
+		for outer.Next() {
+			var n, inner int
+			require.NoError(t, outer.Scan(&n))
+			require.NoError(t, qq.queryRow(ctx, `SELECT count(*) FROM (`+q+`)`, n).Scan(&inner))
+			require.Equal(t, n, inner)
+			in, err := qq.query(ctx, q, 2)
+			require.NoError(t, err)
+			var k int
+			for in.Next() {
+				k++
+			}
+			in.Close()
+			require.Equal(t, 2, k)
+			seen = append(seen, n)
+		}
+		require.Equal(t, []int{0, 1, 2, 3, 4}, seen, "the outer rows were read to the end, undisturbed")
+		return outer.Err()
+	}))
+}

@@ -224,6 +224,17 @@ type sqliteStore struct {
 	committerDone chan struct{}
 	closeOnce     sync.Once
 	groups        groupCounts
+	stmtCounts    stmtCounts
+}
+
+// openCachingDB opens a SQLite pool whose connections keep their prepared
+// statements.
+func openCachingDB(dsn string, counts *stmtCounts) (*sql.DB, error) {
+	c, err := newCachingConnector(dsn, counts)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(c), nil
 }
 
 func sqliteDSN(path string, readOnly bool) string {
@@ -254,13 +265,15 @@ func openSQLite(ctx context.Context, path string, opts Options) (*sqliteStore, e
 		lockFD.Close()
 		return nil, fmt.Errorf("database %s is in use by another bakery process (lock %s.lock held): stop it, or use PostgreSQL to run several replicas", path, path)
 	}
-	write, err := sql.Open("sqlite", sqliteDSN(path, false))
+	// Every connection keeps its prepared statements (stmtcache.go).
+	s := &sqliteStore{lockFD: lockFD}
+	write, err := openCachingDB(sqliteDSN(path, false), &s.stmtCounts)
 	if err != nil {
 		lockFD.Close()
 		return nil, fmt.Errorf("error opening %s: %w", path, err)
 	}
 	write.SetMaxOpenConns(1)
-	s := &sqliteStore{queries: queries{q: sqlQuerier{write}}, write: write, lockFD: lockFD}
+	s.queries, s.write = queries{q: sqlQuerier{write}}, write
 	fail := func(err error) (*sqliteStore, error) {
 		write.Close()
 		lockFD.Close()
@@ -293,11 +306,13 @@ func openSQLite(ctx context.Context, path string, opts Options) (*sqliteStore, e
 	if err := privateFiles(path, opts.Logger); err != nil {
 		return fail(err)
 	}
-	s.read, err = sql.Open("sqlite", sqliteDSN(path, true))
+	s.read, err = openCachingDB(sqliteDSN(path, true), &s.stmtCounts)
 	if err != nil {
 		return fail(fmt.Errorf("error opening read pool for %s: %w", path, err))
 	}
+	// Idle connections are kept, with their prepared statements.
 	s.read.SetMaxOpenConns(4)
+	s.read.SetMaxIdleConns(4)
 	s.queries = queries{q: sqlQuerier{s.read}}
 	wd := newWakeDriver(driver)
 	rcfg := riverConfig(opts, true)
