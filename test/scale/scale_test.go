@@ -652,7 +652,7 @@ func (h *harness) deadlinesTogether(config string) {
 	}
 	v2 := func(svc string) string { return version(index[svc], 2) }
 	staging := h.waitForVersion(services, "staging", v2, true, time.Minute+2*time.Duration(len(services))*time.Millisecond)
-	start := time.Now().Add(3*time.Second + time.Duration(n)*3*time.Millisecond)
+	start := time.Now().Add(time.Second + time.Duration(n)*4*time.Millisecond)
 	deadline := make(map[string]time.Time, len(services))
 	for k, s := range services {
 		deadline[s] = start.Add(time.Duration(k) * together / time.Duration(len(services)))

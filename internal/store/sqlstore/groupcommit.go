@@ -188,13 +188,15 @@ func (s *sqliteStore) runGroupOnce(group []*txReq) (rest []*txReq) {
 	}
 	s.groups.commits.Add(1)
 	s.groups.units.Add(int64(len(ran)))
-	finish(ran, nil)
-	finish(failed, nil)
+	// Before the callers go on, as when each woke after its own commit: a
+	// caller may start River next, which must not race with a wake-up.
 	if all {
 		s.pilot.wake(s.queues)
 	} else {
 		s.pilot.wake(queues)
 	}
+	finish(ran, nil)
+	finish(failed, nil)
 	return nil
 }
 

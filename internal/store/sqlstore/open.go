@@ -100,7 +100,7 @@ func riverConfig(opts Options, sqlite bool) *river.Config {
 	}
 	deployWorkers := opts.DeployWorkers
 	if deployWorkers <= 0 {
-		deployWorkers = 20
+		deployWorkers = 100
 	}
 	cfg.Workers = opts.Workers
 	cfg.Queues = map[string]river.QueueConfig{
