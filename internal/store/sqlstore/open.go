@@ -53,7 +53,10 @@ type Options struct {
 	Workers *river.Workers
 	Logger  *slog.Logger
 	// DeployWorkers is how many deploy commands may run at once in this
-	// process (default 20).
+	// process (default 100: with 20, a burst of 1,000 releases or bake
+	// deadlines waited for a free worker, seconds at 1,000 services, see
+	// docs/PERFORMANCE.md; a waiting deploy costs a goroutine, a running
+	// one its command's process).
 	DeployWorkers int
 
 	// fetchPoll replaces the SQLite fetch poll's interval (a test sets an
