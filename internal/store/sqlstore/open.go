@@ -108,7 +108,11 @@ func riverConfig(opts Options, sqlite bool) *river.Config {
 	cfg.Workers = opts.Workers
 	cfg.Queues = map[string]river.QueueConfig{
 		QueueDeploy:  {MaxWorkers: deployWorkers},
-		QueueDefault: {MaxWorkers: 10},
+		// 100, not 10: a burst of deadlines makes as many reconcile jobs
+		// (each finding the decision taken already, jobs.go), and a fetch
+		// takes at most a queue's free workers: with 10, a hundred fetches
+		// (each a commit) competed with the deploys for the writer.
+		QueueDefault: {MaxWorkers: 100},
 		QueueGitHub:  {MaxWorkers: 4},
 		QueueNotify:  {MaxWorkers: 20},
 	}
