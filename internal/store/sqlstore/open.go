@@ -107,7 +107,7 @@ func riverConfig(opts Options, sqlite bool) *river.Config {
 	}
 	cfg.Workers = opts.Workers
 	cfg.Queues = map[string]river.QueueConfig{
-		QueueDeploy:  {MaxWorkers: deployWorkers},
+		QueueDeploy: {MaxWorkers: deployWorkers},
 		// 100, not 10: a burst of deadlines makes as many reconcile jobs
 		// (each finding the decision taken already, jobs.go), and a fetch
 		// takes at most a queue's free workers: with 10, a hundred fetches
