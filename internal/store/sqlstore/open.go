@@ -53,10 +53,11 @@ type Options struct {
 	Workers *river.Workers
 	Logger  *slog.Logger
 	// DeployWorkers is how many deploy commands may run at once in this
-	// process (default 100: with 20, a burst of 1,000 releases or bake
-	// deadlines waited for a free worker, seconds at 1,000 services, see
-	// docs/PERFORMANCE.md; a waiting deploy costs a goroutine, a running
-	// one its command's process).
+	// process (default 100 on SQLite, 20 on PostgreSQL). On SQLite, with
+	// 20, a burst of 1,000 releases or bake deadlines waited seconds for
+	// a free worker; on PostgreSQL 100 made the deadlines later (the
+	// workers' transactions queue for the pool's few connections ahead of
+	// the decisions): docs/PERFORMANCE.md.
 	DeployWorkers int
 
 	// fetchPoll replaces the SQLite fetch poll's interval (a test sets an
@@ -101,18 +102,25 @@ func riverConfig(opts Options, sqlite bool) *river.Config {
 	if opts.Workers == nil {
 		return cfg
 	}
-	deployWorkers := opts.DeployWorkers
+	deployWorkers, defaultWorkers := opts.DeployWorkers, 10
+	if sqlite {
+		// On SQLite's one writer: 100 on the default queue, not 10, since
+		// a burst of deadlines makes as many reconcile jobs (each finding
+		// the decision taken already, jobs.go), and a fetch takes at most
+		// a queue's free workers: with 10, a hundred fetches (each a
+		// commit) competed with the deploys for the writer.
+		defaultWorkers = 100
+	}
 	if deployWorkers <= 0 {
-		deployWorkers = 100
+		deployWorkers = 20
+		if sqlite {
+			deployWorkers = 100
+		}
 	}
 	cfg.Workers = opts.Workers
 	cfg.Queues = map[string]river.QueueConfig{
-		QueueDeploy: {MaxWorkers: deployWorkers},
-		// 100, not 10: a burst of deadlines makes as many reconcile jobs
-		// (each finding the decision taken already, jobs.go), and a fetch
-		// takes at most a queue's free workers: with 10, a hundred fetches
-		// (each a commit) competed with the deploys for the writer.
-		QueueDefault: {MaxWorkers: 100},
+		QueueDeploy:  {MaxWorkers: deployWorkers},
+		QueueDefault: {MaxWorkers: defaultWorkers},
 		QueueGitHub:  {MaxWorkers: 4},
 		QueueNotify:  {MaxWorkers: 20},
 	}
