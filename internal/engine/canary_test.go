@@ -447,10 +447,12 @@ func TestLockRacesCanaryStep(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-gate
-				// The judge calls the canary's health check before it
-				// takes the step, so the lock usually lands first: every
-				// other round the lock starts up to 5 ms late, so that
-				// both orders happen on a loaded machine too.
+				// The judge calls the canary's health check before its
+				// transaction, so the lock would nearly always reach the
+				// writer first (on SQLite units of work reach it in the
+				// order they ask): every other round the lock starts up
+				// to 5 ms late, so that both orders happen on a loaded
+				// machine too. Either order must hold rule 3.
 				if round%2 == 1 {
 					time.Sleep(time.Duration(rand.Int64N(int64(5 * time.Millisecond))))
 				}

@@ -78,6 +78,8 @@ type Engine struct {
 	judge   *judgeService
 	weights *weightService
 	sweep   *sweepService
+	// decisions are when this process last decided each service (unit.go).
+	decisions decisionTimes
 	// feed hands the event log to its subscribers (feed.go).
 	feed *feedService
 	// retention prunes old events and output (server.retention).

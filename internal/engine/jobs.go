@@ -148,5 +148,8 @@ func (w *reconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs
 	if !w.e.recovery.jobStarts(ctx, job.Kind, job.Args) {
 		return nil
 	}
+	if w.e.decisions.since(job.Args.Service, job.Args.At) {
+		return nil // decided since (a deadline timer, say): nothing left to do
+	}
 	return w.e.Reconcile(ctx, job.Args.Service)
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
 )
 
@@ -70,4 +72,50 @@ func TestSweepDecidesOnlyWhatIsDue(t *testing.T) {
 	taken = b.decisionsTaken(t)
 	s.runOnce(ctx)
 	require.Equal(t, taken+2, b.decisionsTaken(t), "the first pass after an election decides for every service")
+}
+
+// TestReconcileJobAfterADecisionDecidesNothing: the durable reconcile job
+// of a deadline decides nothing when this process has decided the service
+// since the job's time (the deadline timer got there first), and decides
+// when it has not.
+func TestReconcileJobAfterADecisionDecidesNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "sqlite", testConfig())
+	require.Eventually(t, b.e.IsLeader, 10*time.Second, 5*time.Millisecond)
+	b.e.sweep.Stop()
+	ctx := context.Background()
+	_, err := b.e.CreateRelease(ctx, "ci", ReleaseParams{Service: "web", Version: "v1"})
+	require.NoError(t, err)
+	b.settle(t, "web")
+	var deadline time.Time
+	require.Eventually(t, func() bool {
+		b.e.sweep.mu.Lock()
+		defer b.e.sweep.mu.Unlock()
+		deadline = b.e.sweep.next["web"]
+		return !deadline.IsZero()
+	}, 10*time.Second, 5*time.Millisecond)
+	b.e.timers.stop()
+	w := &reconcileWorker{e: b.e}
+	job := func(at time.Time) *river.Job[ReconcileArgs] {
+		return &river.Job[ReconcileArgs]{JobRow: &rivertype.JobRow{Kind: ReconcileArgs{}.Kind()}, Args: ReconcileArgs{Service: "web", At: at}}
+	}
+
+	// The deadline passed and nothing decided since: the job decides, and
+	// promotes.
+	b.clock.Set(deadline.Add(time.Second))
+	taken := b.decisionsTaken(t)
+	require.NoError(t, w.Work(ctx, job(deadline)))
+	require.Equal(t, taken+1, b.decisionsTaken(t), "the job decided")
+	b.settle(t, "web")
+	require.Equal(t, "v1", b.version(t, "web", "production"))
+
+	// Decided since its time (as after a timer): the job decides nothing.
+	taken = b.decisionsTaken(t)
+	require.NoError(t, w.Work(ctx, job(deadline.Add(time.Millisecond))))
+	require.Equal(t, taken, b.decisionsTaken(t), "decided since the job's time: nothing to do")
+
+	// A job for a time after the last decision decides.
+	b.clock.Set(b.clock.Now().Add(time.Minute))
+	require.NoError(t, w.Work(ctx, job(b.clock.Now())))
+	require.Equal(t, taken+1, b.decisionsTaken(t), "nothing decided since the job's time: it decides")
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/bakery-deploy/bakery/internal/config"
@@ -99,10 +100,46 @@ func (e *Engine) mutateAll(ctx context.Context, services []string, fn func(u *un
 	for _, fn := range u.effects {
 		fn(ctx)
 	}
+	if u.decide {
+		e.decisions.taken(services, u.now)
+	}
 	for i, s := range services {
 		e.after(s, nexts[i])
 	}
 	return nil
+}
+
+// decisionTimes remembers, per service, when this process last took (and
+// committed) a decision for it. A durable reconcile job asks for a
+// decision at or after its time; one already taken since then saw every
+// state the job could, so the job has nothing left to do. Under a burst of
+// deadlines the timers get there first, and the jobs, coming a poll later,
+// would decide every service a second time on the one SQLite writer.
+type decisionTimes struct {
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+// taken records a decision for services at at.
+func (d *decisionTimes) taken(services []string, at time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.at == nil {
+		d.at = map[string]time.Time{}
+	}
+	for _, s := range services {
+		if at.After(d.at[s]) {
+			d.at[s] = at
+		}
+	}
+}
+
+// since says whether a decision for service was taken at or after at.
+func (d *decisionTimes) since(service string, at time.Time) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	last, ok := d.at[service]
+	return ok && !last.Before(at)
 }
 
 // serviceNamesOf lists the names of services, in their order.

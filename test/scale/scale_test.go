@@ -125,15 +125,22 @@ func serviceName(i int) string { return fmt.Sprintf("svc-%05d", i) }
 // production environment, team and tier labels left out so that builds
 // without labels accept it too.
 func writeConfig(t *testing.T, path, addr string, n int, bake time.Duration) {
+	writeConfigBakes(t, path, addr, n, func(int) time.Duration { return bake })
+}
+
+// writeConfigBakes is writeConfig with a bake of each service's own.
+func writeConfigBakes(t *testing.T, path, addr string, n int, bake func(i int) time.Duration) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "server:\n  addr: %s\nservices:\n", addr)
 	for i := range n {
 		fmt.Fprintf(&b, "  - name: %s\n    environments:\n"+
 			"      - name: staging\n        deploy:\n          command: [\"/bin/true\"]\n"+
 			"      - name: production\n        bake: %s\n        deploy:\n          command: [\"/bin/true\"]\n",
-			serviceName(i), bake)
+			serviceName(i), fmt.Sprintf("%dus", (bake(i)+time.Microsecond-1)/time.Microsecond))
 	}
-	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o644))
+	// Written whole, then renamed: a reload never reads half a file.
+	require.NoError(t, os.WriteFile(path+".new", []byte(b.String()), 0o644))
+	require.NoError(t, os.Rename(path+".new", path))
 }
 
 func freeAddr(t *testing.T) string {
@@ -359,6 +366,11 @@ func TestScale(t *testing.T) {
 		changes, lists, fetches := stopWatch()
 		h.figure("dashboard_stream", "%d change events, %d list events, %d fragments fetched during the burst and its promotions", changes, lists, fetches)
 	}
+
+	// 6. The deadlines as the issue states them: a second release of each
+	// service, staging done, then every bake set (by a reload) to end
+	// within the same 2 s.
+	h.deadlinesTogether(config)
 	rss, peak := h.srv.memory(t)
 	h.figure("rss_after_releases", "%.1fMiB peak %.1fMiB", rss, peak)
 }
@@ -549,7 +561,13 @@ func (h *harness) watch() func() (changes, lists, fetches int) {
 // burst creates one release for each of the first p.releases services from
 // 8 clients as fast as the server accepts them, and returns when each
 // creation returned.
-func (h *harness) burst() map[string]time.Time {
+func (h *harness) burst() map[string]time.Time { return h.burstRound(1, "releases") }
+
+// version is the version of service i's release of the given round.
+func version(i, round int) string { return fmt.Sprintf("%040x", round<<32+i+1) }
+
+// burstRound is burst for the round's versions, printing its figure as name.
+func (h *harness) burstRound(round int, name string) map[string]time.Time {
 	t := h.t
 	created := make(map[string]time.Time, h.p.releases)
 	var mu sync.Mutex
@@ -563,7 +581,7 @@ func (h *harness) burst() map[string]time.Time {
 			defer wg.Done()
 			for i := range next {
 				svc := serviceName(i)
-				version := fmt.Sprintf("%040x", i+1)
+				version := version(i, round)
 				b, _ := json.Marshal(map[string]string{"version": version, "artifact": "registry.example/" + svc + ":" + version[:8], "message": "change", "author": "scale"})
 				req, _ := http.NewRequest("POST", h.base+"/api/v1/services/"+svc+"/releases", bytes.NewReader(b))
 				req.Header.Set("Authorization", "Bearer "+adminToken)
@@ -597,12 +615,13 @@ func (h *harness) burst() map[string]time.Time {
 		t.Errorf("release not accepted: %s", f)
 	}
 	require.Len(t, created, h.p.releases)
-	h.figure("releases", "%d accepted in %s: %.0f/s with %d clients", len(created), ms(took), float64(len(created))/took.Seconds(), clients)
+	h.figure(name, "%d accepted in %s: %.0f/s with %d clients", len(created), ms(took), float64(len(created))/took.Seconds(), clients)
 	return created
 }
 
 type deployment struct {
 	Environment string     `json:"environment"`
+	Version     string     `json:"version"`
 	State       string     `json:"state"`
 	StartedAt   *time.Time `json:"started_at"`
 	FinishedAt  *time.Time `json:"finished_at"`
@@ -640,9 +659,9 @@ func (h *harness) deployments(services []string) map[string][]deployment {
 	return out
 }
 
-func find(ds []deployment, env string, finished bool) *deployment {
+func find(ds []deployment, env, version string, finished bool) *deployment {
 	for i := range ds {
-		if ds[i].Environment == env && ds[i].StartedAt != nil && (!finished || ds[i].FinishedAt != nil) {
+		if ds[i].Environment == env && (version == "" || ds[i].Version == version) && ds[i].StartedAt != nil && (!finished || ds[i].FinishedAt != nil) {
 			return &ds[i]
 		}
 	}
@@ -652,13 +671,23 @@ func find(ds []deployment, env string, finished bool) *deployment {
 // waitFor polls the services' deployments until each has one into env
 // that started (and finished, if asked), and returns those.
 func (h *harness) waitFor(services []string, env string, finished bool, timeout time.Duration) map[string]deployment {
+	return h.waitForVersion(services, env, nil, finished, timeout)
+}
+
+// waitForVersion is waitFor for one version of each service (version
+// names it; nil: any).
+func (h *harness) waitForVersion(services []string, env string, version func(svc string) string, finished bool, timeout time.Duration) map[string]deployment {
 	got := make(map[string]deployment, len(services))
 	deadline := time.Now().Add(timeout)
 	missing := services
 	for len(missing) > 0 {
 		var still []string
 		for svc, ds := range h.deployments(missing) {
-			if d := find(ds, env, finished); d != nil {
+			v := ""
+			if version != nil {
+				v = version(svc)
+			}
+			if d := find(ds, env, v, finished); d != nil {
 				got[svc] = *d
 			}
 		}
@@ -708,4 +737,80 @@ func (h *harness) deadlines(created map[string]time.Time, stagingDone func()) {
 		late = append(late, production[s].StartedAt.Sub(staging[s].FinishedAt.Add(h.p.bake)))
 	}
 	h.figure("deadline_to_production", "p50 %s p99 %s over %d deadlines spread over %s", ms(percentile(late, .5)), ms(percentile(late, .99)), len(late), ms(last.Sub(first)))
+}
+
+// reload rewrites nothing: it sends SIGHUP and waits until the server said
+// it reloaded its configuration (the re-decision of every service that
+// follows may still be running).
+func (h *harness) reload() {
+	before := strings.Count(h.srv.Logs(), "configuration reloaded")
+	require.NoError(h.t, h.srv.cmd.Process.Signal(syscall.SIGHUP))
+	deadline := time.Now().Add(time.Minute)
+	for strings.Count(h.srv.Logs(), "configuration reloaded") == before {
+		require.True(h.t, time.Now().Before(deadline), "the server did not reload its configuration within a minute:\n%s", h.srv.Logs())
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// together is the window the deadlines of deadlinesTogether fall in.
+const together = 2 * time.Second
+
+// deadlinesTogether measures the issue's case: N bake deadlines within the
+// same 2 s, each release created and its staging deploy done well before.
+// The bake is first set to an hour (a reload), a second release of each
+// service goes to staging, and once every staging deploy finished a second
+// reload sets each service's bake so that its deadline falls at a point of
+// its own, spread evenly over 2 s starting a few seconds later (time for
+// the reload's re-decision of every service). Figure: production deploy
+// started − deadline.
+func (h *harness) deadlinesTogether(config string) {
+	t, n := h.t, h.p.services
+	writeConfig(t, config, h.addr, n, time.Hour)
+	h.reload()
+	created := h.burstRound(2, "releases_round2")
+	services := make([]string, 0, len(created))
+	for s := range created {
+		services = append(services, s)
+	}
+	sort.Strings(services)
+	index := make(map[string]int, len(services))
+	for i := range h.p.releases {
+		index[serviceName(i)] = i
+	}
+	v2 := func(svc string) string { return version(index[svc], 2) }
+	staging := h.waitForVersion(services, "staging", v2, true, time.Minute+2*time.Duration(len(services))*time.Millisecond)
+	start := time.Now().Add(time.Second + time.Duration(n)*4*time.Millisecond)
+	deadline := make(map[string]time.Time, len(services))
+	for k, s := range services {
+		deadline[s] = start.Add(time.Duration(k) * together / time.Duration(len(services)))
+	}
+	bake := func(i int) time.Duration {
+		s := serviceName(i)
+		d, ok := staging[s]
+		if !ok {
+			return time.Hour
+		}
+		b := deadline[s].Sub(*d.FinishedAt)
+		// The written bake is rounded up to a microsecond (as stored).
+		b = (b + time.Microsecond - 1) / time.Microsecond * time.Microsecond
+		deadline[s] = d.FinishedAt.Add(b)
+		return b
+	}
+	writeConfigBakes(t, config, h.addr, n, bake)
+	h.reload()
+	require.True(t, time.Now().Before(start), "the reload ended after the first deadline: raise the margin")
+	time.Sleep(time.Until(start.Add(together + 2*time.Second)))
+	production := h.waitForVersion(services, "production", v2, false, 2*time.Minute)
+	var late []time.Duration
+	var first, last time.Time
+	for _, s := range services {
+		late = append(late, production[s].StartedAt.Sub(deadline[s]))
+		if first.IsZero() || deadline[s].Before(first) {
+			first = deadline[s]
+		}
+		if deadline[s].After(last) {
+			last = deadline[s]
+		}
+	}
+	h.figure("deadlines_together_to_production", "p50 %s p99 %s max %s over %d deadlines within %s", ms(percentile(late, .5)), ms(percentile(late, .99)), ms(percentile(late, 1)), len(late), ms(last.Sub(first)))
 }

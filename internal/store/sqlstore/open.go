@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -52,7 +53,11 @@ type Options struct {
 	Workers *river.Workers
 	Logger  *slog.Logger
 	// DeployWorkers is how many deploy commands may run at once in this
-	// process (default 20).
+	// process (default 100 on SQLite, 20 on PostgreSQL). On SQLite, with
+	// 20, a burst of 1,000 releases or bake deadlines waited seconds for
+	// a free worker; on PostgreSQL 100 made the deadlines later (the
+	// workers' transactions queue for the pool's few connections ahead of
+	// the decisions): docs/PERFORMANCE.md.
 	DeployWorkers int
 
 	// fetchPoll replaces the SQLite fetch poll's interval (a test sets an
@@ -101,14 +106,25 @@ func riverConfig(opts Options, sqlite bool) *river.Config {
 	if opts.Workers == nil {
 		return cfg
 	}
-	deployWorkers := opts.DeployWorkers
+	deployWorkers, defaultWorkers := opts.DeployWorkers, 10
+	if sqlite {
+		// On SQLite's one writer: 100 on the default queue, not 10, since
+		// a burst of deadlines makes as many reconcile jobs (each finding
+		// the decision taken already, jobs.go), and a fetch takes at most
+		// a queue's free workers: with 10, a hundred fetches (each a
+		// commit) competed with the deploys for the writer.
+		defaultWorkers = 100
+	}
 	if deployWorkers <= 0 {
 		deployWorkers = 20
+		if sqlite {
+			deployWorkers = 100
+		}
 	}
 	cfg.Workers = opts.Workers
 	cfg.Queues = map[string]river.QueueConfig{
 		QueueDeploy:  {MaxWorkers: deployWorkers},
-		QueueDefault: {MaxWorkers: 10},
+		QueueDefault: {MaxWorkers: defaultWorkers},
 		QueueGitHub:  {MaxWorkers: 4},
 		QueueNotify:  {MaxWorkers: 20},
 	}
@@ -222,6 +238,24 @@ type sqliteStore struct {
 	// jobs (wake.go); queues are all the queues they serve.
 	pilot  *wakePilot
 	queues []string
+	// reqs carries units of work to the committer goroutine, which runs
+	// them in groups (groupcommit.go) until quit is closed.
+	reqs          chan *txReq
+	quit          chan struct{}
+	committerDone chan struct{}
+	closeOnce     sync.Once
+	groups        groupCounts
+	stmtCounts    stmtCounts
+}
+
+// openCachingDB opens a SQLite pool whose connections keep their prepared
+// statements.
+func openCachingDB(dsn string, counts *stmtCounts) (*sql.DB, error) {
+	c, err := newCachingConnector(dsn, counts)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(c), nil
 }
 
 func sqliteDSN(path string, readOnly bool) string {
@@ -252,13 +286,15 @@ func openSQLite(ctx context.Context, path string, opts Options) (*sqliteStore, e
 		lockFD.Close()
 		return nil, fmt.Errorf("database %s is in use by another bakery process (lock %s.lock held): stop it, or use PostgreSQL to run several replicas", path, path)
 	}
-	write, err := sql.Open("sqlite", sqliteDSN(path, false))
+	// Every connection keeps its prepared statements (stmtcache.go).
+	s := &sqliteStore{lockFD: lockFD}
+	write, err := openCachingDB(sqliteDSN(path, false), &s.stmtCounts)
 	if err != nil {
 		lockFD.Close()
 		return nil, fmt.Errorf("error opening %s: %w", path, err)
 	}
 	write.SetMaxOpenConns(1)
-	s := &sqliteStore{queries: queries{q: sqlQuerier{write}}, write: write, lockFD: lockFD}
+	s.queries, s.write = queries{q: sqlQuerier{write}}, write
 	fail := func(err error) (*sqliteStore, error) {
 		write.Close()
 		lockFD.Close()
@@ -291,11 +327,13 @@ func openSQLite(ctx context.Context, path string, opts Options) (*sqliteStore, e
 	if err := privateFiles(path, opts.Logger); err != nil {
 		return fail(err)
 	}
-	s.read, err = sql.Open("sqlite", sqliteDSN(path, true))
+	s.read, err = openCachingDB(sqliteDSN(path, true), &s.stmtCounts)
 	if err != nil {
 		return fail(fmt.Errorf("error opening read pool for %s: %w", path, err))
 	}
+	// Idle connections are kept, with their prepared statements.
 	s.read.SetMaxOpenConns(4)
+	s.read.SetMaxIdleConns(4)
 	s.queries = queries{q: sqlQuerier{s.read}}
 	wd := newWakeDriver(driver)
 	rcfg := riverConfig(opts, true)
@@ -313,6 +351,8 @@ func openSQLite(ctx context.Context, path string, opts Options) (*sqliteStore, e
 		s.queues = append(s.queues, q)
 	}
 	sort.Strings(s.queues)
+	s.reqs, s.quit, s.committerDone = make(chan *txReq), make(chan struct{}), make(chan struct{})
+	go s.committer()
 	return s, nil
 }
 
@@ -389,28 +429,25 @@ func mkdirPrivate(dir string) error {
 
 func (s *sqliteStore) Kind() string { return "sqlite" }
 
+// InTx runs fn as one unit of work on the writer. Units that wait for the
+// writer together share one commit (groupcommit.go); each returns only
+// once its writes are committed.
 func (s *sqliteStore) InTx(ctx context.Context, fn func(context.Context, store.Tx) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("error starting transaction: %w", err)
+	r := &txReq{ctx: ctx, fn: fn, done: make(chan struct{})}
+	select {
+	case s.reqs <- r:
+	case <-s.quit:
+		return errStoreClosed
+	case <-ctx.Done():
+		return fmt.Errorf("error starting transaction: %w", ctx.Err())
 	}
-	t := &sqliteTx{queries: queries{q: sqlQuerier{tx}}, tx: tx, river: s.river}
-	if err := fn(ctx, t); err != nil {
-		_ = tx.Rollback()
-		return err
+	// Once handed over, the unit is waited for even if ctx ends: fn may
+	// be running, and its outcome is only known at the commit.
+	<-r.done
+	if r.panicked != nil {
+		panic(r.panicked)
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("error committing transaction: %w", mapErr(err))
-	}
-	if t.wakeAll {
-		s.pilot.wake(s.queues)
-	} else {
-		s.pilot.wake(t.woken)
-	}
-	for _, l := range t.later {
-		s.pilot.wakeAt(l.queue, l.at)
-	}
-	return nil
+	return r.err
 }
 
 func (s *sqliteStore) LeaderAcquire(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error) {
@@ -433,6 +470,8 @@ func (s *sqliteStore) Close(ctx context.Context) error {
 	if err := s.river.Stop(ctx); err != nil && !errors.Is(err, context.Canceled) && !strings.Contains(err.Error(), "not started") {
 		errs = append(errs, fmt.Errorf("error stopping River: %w", err))
 	}
+	s.closeOnce.Do(func() { close(s.quit) })
+	<-s.committerDone
 	s.pilot.stop()
 	errs = append(errs, s.read.Close(), s.write.Close(), s.lockFD.Close())
 	return errors.Join(errs...)
