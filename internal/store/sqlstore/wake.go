@@ -99,21 +99,45 @@ func (p *wakePilot) wake(queues []string) {
 	notify(context.Background(), res)
 }
 
-// wakeAt wakes the producers of queue when a job scheduled for at can be
+// wakeAt wakes the producers of queue when a job inserted for at can be
 // fetched: the fetch poll is only a slow backstop on SQLite. Producers
 // fetch only available jobs whose time has come, and River's scheduler
 // makes a scheduled job available every schedulerInterval, looking that
-// far ahead. So a job scheduled at least that long after it was written
-// is available at its time, and a fetch just after at finds it; one due
-// sooner (a snooze, a first retry) may wait for the next run of the
-// scheduler, which comes within schedulerInterval of at: the producers
-// are woken again then. Timers are kept per queue and instant, so a
-// thousand bake deadlines at the same moment are one timer.
+// far ahead. So a job inserted at least that long before its time is
+// available at its time, and a fetch just after at finds it; one due
+// sooner may wait for the next run of the scheduler, which comes within
+// schedulerInterval of at: its producers are woken again then. Timers are
+// kept per queue and instant, so a thousand bake deadlines at the same
+// moment are one timer.
 func (p *wakePilot) wakeAt(queue string, at time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.armLocked(queue, at.Add(wakeLate))
-	p.armLocked(queue, at.Add(schedulerInterval+wakeLate))
+	if time.Until(at) < schedulerInterval {
+		p.armLocked(queue, at.Add(schedulerInterval+wakeLate))
+	}
+}
+
+// wakeAfterWork wakes the producers of queue for a job its worker just
+// snoozed or failed, to run again at at. River writes that outcome a
+// little later (its completer batches every 50 ms): a retry or snooze due
+// within schedulerInterval is written available at once, a later one is
+// made available ahead of its time by the scheduler. So the producers are
+// woken at at, but not before the outcome can be on the record (100 ms,
+// and once more a second on, for a completer held up by a busy writer).
+func (p *wakePilot) wakeAfterWork(queue string, at time.Time) {
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.armLocked(queue, later(at, now.Add(completerLag)).Add(wakeLate))
+	p.armLocked(queue, later(at, now.Add(time.Second)).Add(wakeLate))
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // armLocked arms one wake-up of queue at at.
@@ -162,6 +186,9 @@ const (
 	wakeLate = 2 * time.Millisecond
 	// wakeGrain groups the wake-ups of jobs due close together into one.
 	wakeGrain = 5 * time.Millisecond
+	// completerLag is how long River may take to write a job's outcome
+	// (its completer writes in batches every 50 ms).
+	completerLag = 100 * time.Millisecond
 	// schedulerInterval is how often River's scheduler makes scheduled
 	// jobs available (River's default, which its configuration does not
 	// expose), and how far ahead it looks.
@@ -171,7 +198,7 @@ const (
 // WakeAt makes this process's workers of queue look for jobs at at: for a
 // job the workers scheduled themselves (a snooze, a retry), which the
 // store did not insert (store.Waker).
-func (s *sqliteStore) WakeAt(queue string, at time.Time) { s.pilot.wakeAt(queue, at) }
+func (s *sqliteStore) WakeAt(queue string, at time.Time) { s.pilot.wakeAfterWork(queue, at) }
 
 // wakingRetryPolicy is River's retry policy that also wakes the failed
 // job's producers at the time of its retry.
@@ -182,6 +209,6 @@ type wakingRetryPolicy struct {
 
 func (p wakingRetryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
 	at := p.policy.NextRetry(job)
-	p.pilot.wakeAt(job.Queue, at)
+	p.pilot.wakeAfterWork(job.Queue, at)
 	return at
 }
