@@ -191,7 +191,7 @@ func (n *Notifier) send(ctx context.Context, cfg *config.Config, dest config.Not
 // unique while it waits or runs). So such a pair is looked at again soon
 // after (recheckAfter, three times), not only at the next sweep.
 func (n *Notifier) Run(ctx context.Context) {
-	t := time.NewTicker(n.opts.SweepInterval)
+	t := time.NewTimer(n.sweepEvery())
 	defer t.Stop()
 	recheck := time.NewTimer(time.Hour)
 	recheck.Stop()
@@ -227,8 +227,22 @@ func (n *Notifier) Run(ctx context.Context) {
 		if err := n.sweep(ctx); err != nil && ctx.Err() == nil {
 			n.log.Warn("notification sweep failed", "error", err)
 		}
+		t.Reset(n.sweepEvery())
 	}
 }
+
+// sweepEvery is SweepInterval, or, while the configuration names no
+// destination (nothing to sweep for), how often to look whether a reload
+// added one.
+func (n *Notifier) sweepEvery() time.Duration {
+	if len(n.e.Config().Notifications) == 0 {
+		return max(n.opts.SweepInterval, idleSweep)
+	}
+	return n.opts.SweepInterval
+}
+
+// idleSweep is how often the sweeper wakes without destinations.
+const idleSweep = 5 * time.Second
 
 // lingerFor is how long a drain job that sent everything keeps looking
 // for more (every lingerPoll) before it ends.
