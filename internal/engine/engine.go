@@ -166,15 +166,6 @@ func (e *Engine) Config() *config.Config { return e.cfg.Load() }
 // Store is the engine's store.
 func (e *Engine) Store() store.Store { return e.store }
 
-// WakeAt makes this process's workers of queue look for jobs at at, on a
-// store that needs telling (store.Waker): a worker that snoozes its job or
-// whose job will be retried says when.
-func (e *Engine) WakeAt(queue string, at time.Time) {
-	if w, ok := findStore[store.Waker](e.store); ok {
-		w.WakeAt(queue, at)
-	}
-}
-
 // IsLeader reports whether this process currently leads.
 func (e *Engine) IsLeader() bool { return e.leader.Load() }
 

@@ -187,7 +187,6 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 		delay = apiErr.RetryAfter
 	}
 	g.log.Warn("GitHub is behind; trying again later", "service", job.Args.Service, "version", job.Args.Version, "in", delay, "error", err)
-	g.e.WakeAt(job.Queue, time.Now().Add(delay))
 	return river.JobSnooze(delay)
 }
 

@@ -31,9 +31,7 @@ type drainWorker struct {
 // NextRetry is the back-off after the job's attempt-th failure:
 // BackoffBase doubling, at most BackoffMax.
 func (w *drainWorker) NextRetry(job *river.Job[DrainArgs]) time.Time {
-	at := time.Now().Add(w.n.backoff(job.Attempt))
-	w.n.e.WakeAt(job.Queue, at)
-	return at
+	return time.Now().Add(w.n.backoff(job.Attempt))
 }
 
 // snoozeBusy is how long a drain job waits for its destination's share of
@@ -56,7 +54,6 @@ func (w *drainWorker) Work(ctx context.Context, job *river.Job[DrainArgs]) error
 	if !w.n.acquire(job.Args.Destination) {
 		// The destination has its share of workers busy (it is slow):
 		// wait, without counting an attempt.
-		w.n.e.WakeAt(job.Queue, time.Now().Add(snoozeBusy))
 		return river.JobSnooze(snoozeBusy)
 	}
 	defer w.n.release(job.Args.Destination)

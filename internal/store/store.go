@@ -611,13 +611,3 @@ type SlackMessage struct {
 	Destination, Service, Version string
 	Channel, TS                   string
 }
-
-// Waker is implemented by stores whose job workers otherwise find a job
-// that runs later only at their next poll (SQLite, which has no
-// notifications; its poll is a backstop every few seconds). A worker that
-// snoozes its job, or whose job will be retried, calls WakeAt with the
-// job's queue and its new time, so that this process looks for it then.
-// The store wakes the workers itself for the jobs it inserts.
-type Waker interface {
-	WakeAt(queue string, at time.Time)
-}

@@ -230,10 +230,13 @@ func migrate(ctx context.Context, q querier, dialect string) error {
 
 type sqliteStore struct {
 	queries
-	write  *sql.DB
-	read   *sql.DB
-	river  *river.Client[*sql.Tx]
-	lockFD *os.File
+	write *sql.DB
+	read  *sql.DB
+	river *river.Client[*sql.Tx]
+	// unsubscribe ends the subscription to River's job events (nil
+	// without workers).
+	unsubscribe func()
+	lockFD      *os.File
 	// pilot wakes this process's producers after a commit that enqueued
 	// jobs (wake.go); queues are all the queues they serve.
 	pilot  *wakePilot
@@ -337,16 +340,19 @@ func openSQLite(ctx context.Context, path string, opts Options) (*sqliteStore, e
 	s.queries = queries{q: sqlQuerier{s.read}}
 	wd := newWakeDriver(driver)
 	rcfg := riverConfig(opts, true)
-	// A job that failed is retried at the time River's policy gives, and
-	// its producers are woken then (a worker with its own NextRetry wakes
-	// them itself: store.Waker).
-	rcfg.RetryPolicy = wakingRetryPolicy{policy: &river.DefaultClientRetryPolicy{}, pilot: wd.pilot}
 	s.river, err = river.NewClient[*sql.Tx](wd, rcfg)
 	if err != nil {
 		s.read.Close()
 		return fail(fmt.Errorf("error creating River client: %w", err))
 	}
 	s.pilot = wd.pilot
+	if len(rcfg.Queues) > 0 {
+		// River tells when it put a job back for later (a retry, a
+		// snooze): its producers are woken at its time (wake.go).
+		events, cancel := s.river.Subscribe(river.EventKindJobFailed, river.EventKindJobSnoozed)
+		s.unsubscribe = cancel
+		go s.pilot.wakeForOutcomes(events)
+	}
 	for q := range rcfg.Queues {
 		s.queues = append(s.queues, q)
 	}
@@ -472,6 +478,9 @@ func (s *sqliteStore) Close(ctx context.Context) error {
 	}
 	s.closeOnce.Do(func() { close(s.quit) })
 	<-s.committerDone
+	if s.unsubscribe != nil {
+		s.unsubscribe()
+	}
 	s.pilot.stop()
 	errs = append(errs, s.read.Close(), s.write.Close(), s.lockFD.Close())
 	return errors.Join(errs...)

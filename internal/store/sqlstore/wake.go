@@ -19,9 +19,10 @@ import (
 // cost 12 % of a core while idle at 1,000 services (each poll re-prepares
 // its statement). bakery knows when a transaction that inserted jobs has
 // committed, so it wakes its own producers then. A job scheduled for later
-// wakes them at its time (wakeAt): when the store inserted it, and when a
-// worker snoozed or retries its own job (store.Waker). The poll is only
-// the backstop for anything missed, every 10 s (open.go).
+// wakes them at its time (wakeAt): when the store inserted it, and when
+// River put it back after a failure or a snooze (wakeForOutcomes, from
+// River's own job events). The poll is only the backstop for anything
+// missed, every 10 s (open.go).
 //
 // River wakes its producers after a non-transactional insert through the
 // hook it gives its pilot (PilotInitParams.NotifyNonTxJobInsert). A driver
@@ -118,31 +119,10 @@ func (p *wakePilot) wakeAt(queue string, at time.Time) {
 	}
 }
 
-// wakeAfterWork wakes the producers of queue for a job its worker just
-// snoozed or failed, to run again at at. River writes that outcome a
-// little later (its completer batches every 50 ms): a retry or snooze due
-// within schedulerInterval is written available at once, a later one is
-// made available ahead of its time by the scheduler. So the producers are
-// woken at at, but not before the outcome can be on the record (100 ms,
-// and once more a second on, for a completer held up by a busy writer).
-func (p *wakePilot) wakeAfterWork(queue string, at time.Time) {
-	now := time.Now()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.armLocked(queue, later(at, now.Add(completerLag)).Add(wakeLate))
-	p.armLocked(queue, later(at, now.Add(time.Second)).Add(wakeLate))
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
 // armLocked arms one wake-up of queue at at.
 func (p *wakePilot) armLocked(queue string, at time.Time) {
-	at = at.Truncate(wakeGrain)
+	// Rounded up, never down: a fetch before the job's time finds nothing.
+	at = at.Add(wakeGrain - 1).Truncate(wakeGrain)
 	if p.stopped {
 		return
 	}
@@ -186,29 +166,37 @@ const (
 	wakeLate = 2 * time.Millisecond
 	// wakeGrain groups the wake-ups of jobs due close together into one.
 	wakeGrain = 5 * time.Millisecond
-	// completerLag is how long River may take to write a job's outcome
-	// (its completer writes in batches every 50 ms).
-	completerLag = 100 * time.Millisecond
 	// schedulerInterval is how often River's scheduler makes scheduled
 	// jobs available (River's default, which its configuration does not
 	// expose), and how far ahead it looks.
 	schedulerInterval = 5 * time.Second
 )
 
-// WakeAt makes this process's workers of queue look for jobs at at: for a
-// job the workers scheduled themselves (a snooze, a retry), which the
-// store did not insert (store.Waker).
-func (s *sqliteStore) WakeAt(queue string, at time.Time) { s.pilot.wakeAfterWork(queue, at) }
-
-// wakingRetryPolicy is River's retry policy that also wakes the failed
-// job's producers at the time of its retry.
-type wakingRetryPolicy struct {
-	policy river.ClientRetryPolicy
-	pilot  *wakePilot
+// wakeForOutcomes wakes the producers for the jobs River puts back for
+// later: a failed job to be retried, a snoozed one. River tells of each
+// once its new state is written (its completer writes in batches), with
+// the job's queue, state and time; a job due within River's scheduler
+// interval is written available at once, a later one is made available by
+// the scheduler ahead of its time. It runs until events is closed.
+func (p *wakePilot) wakeForOutcomes(events <-chan *river.Event) {
+	for ev := range events {
+		if ev == nil || ev.Job == nil {
+			continue
+		}
+		switch ev.Job.State {
+		case rivertype.JobStateAvailable:
+			p.mu.Lock()
+			p.armLocked(ev.Job.Queue, later(ev.Job.ScheduledAt, time.Now()).Add(wakeLate))
+			p.mu.Unlock()
+		case rivertype.JobStateRetryable, rivertype.JobStateScheduled:
+			p.wakeAt(ev.Job.Queue, ev.Job.ScheduledAt)
+		}
+	}
 }
 
-func (p wakingRetryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
-	at := p.policy.NextRetry(job)
-	p.pilot.wakeAfterWork(job.Queue, at)
-	return at
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

@@ -103,7 +103,6 @@ func (laterArgs) Kind() string { return "test_later" }
 // and reports the attempt that finished it.
 type laterWorker struct {
 	river.WorkerDefaults[laterArgs]
-	st      store.Waker
 	ran     chan int
 	snoozed atomic.Bool
 }
@@ -113,7 +112,6 @@ func (w *laterWorker) Work(_ context.Context, job *river.Job[laterArgs]) error {
 		return errors.New("the first attempt fails")
 	}
 	if job.Args.Mode == "snooze" && !w.snoozed.Swap(true) {
-		w.st.WakeAt(job.Queue, time.Now().Add(200*time.Millisecond))
 		return river.JobSnooze(200 * time.Millisecond)
 	}
 	w.ran <- job.Attempt
@@ -134,7 +132,6 @@ func TestSQLiteWakesProducersForLaterJobs(t *testing.T) {
 	st, err := Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "bakery.db"), Options{Workers: workers, fetchPoll: time.Hour})
 	require.NoError(t, err)
 	s := st.(*sqliteStore)
-	worker.st = s
 	t.Cleanup(func() { _ = s.Close(context.Background()) })
 	require.NoError(t, s.Start(ctx))
 
