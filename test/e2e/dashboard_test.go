@@ -318,7 +318,10 @@ func TestDashboard(t *testing.T) {
 	require.True(t, evalIn[bool](b, `window.__notReloaded === true`), "the page updated itself over server-sent events")
 
 	// Lock production from the service page, with a reason.
-	b.do(20*time.Second, chromedp.Click(chromedp.CSS(`#svc-web .svc-name a`)), chromedp.WaitVisible(chromedp.CSS("#service-page")))
+	// Clicked in the page, not by node id: a live update may replace the
+	// row between finding the link and clicking it.
+	b.waitFor(20*time.Second, "the service's link clicked", `(() => { const a = document.querySelector("#svc-web .svc-name a"); if (a) a.click(); return !!a })()`)
+	b.do(20*time.Second, chromedp.WaitVisible(chromedp.CSS("#service-page")))
 	b.waitFor(10*time.Second, "live", `document.getElementById("live").dataset.state === "live"`)
 	require.Contains(t, b.text("#timeline-h + ol"), "deployment.succeeded")
 	if dir := screenshotDir(t); dir != "" {
