@@ -139,7 +139,7 @@ func TestNotificationsSurviveKill(t *testing.T) {
 	slices.SortFunc(want, func(a, b string) int { return idOf(a) - idOf(b) })
 	// Events written after the restart (a deploy the kill interrupted,
 	// taken up again) may arrive too; every one before it must.
-	w.eventually(60*time.Second, "every event delivered", func() bool {
+	w.eventually(2*time.Minute, "every event delivered", func() bool {
 		got, _ := recv.got()
 		for _, id := range want {
 			if !slices.Contains(got, id) {

@@ -96,7 +96,7 @@ func redact(url string) string {
 
 // sqliteBackstopPoll is how often River's producers look for jobs on
 // SQLite when nothing woke them.
-const sqliteBackstopPoll = 10 * time.Second
+const sqliteBackstopPoll = 5 * time.Second
 
 func riverConfig(opts Options, sqlite bool) *river.Config {
 	cfg := &river.Config{
@@ -468,6 +468,10 @@ func (s *sqliteStore) Start(ctx context.Context) error {
 	if err := s.river.Start(ctx); err != nil {
 		return fmt.Errorf("error starting River: %w", err)
 	}
+	// Jobs made available before River started (rescued from a dead
+	// process at start-up: their wake-up found no producer) run now, not
+	// at the first poll.
+	s.pilot.wake(s.queues)
 	return nil
 }
 

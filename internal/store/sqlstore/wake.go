@@ -22,7 +22,7 @@ import (
 // wakes them at its time (wakeAt): when the store inserted it, and when
 // River put it back after a failure or a snooze (wakeForOutcomes, from
 // River's own job events). The poll is only the backstop for anything
-// missed, every 10 s (open.go).
+// missed, every 5 s (open.go).
 //
 // River wakes its producers after a non-transactional insert through the
 // hook it gives its pilot (PilotInitParams.NotifyNonTxJobInsert). A driver

@@ -64,6 +64,10 @@ func TestSQLiteWakesProducersAfterCommit(t *testing.T) {
 		return append([]string(nil), woken...)
 	}
 	require.NoError(t, s.Start(ctx))
+	require.ElementsMatch(t, s.queues, seen(), "start wakes every queue (jobs rescued before River started)")
+	mu.Lock()
+	woken = nil
+	mu.Unlock()
 
 	errRolledBack := errors.New("rolled back")
 	err = s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
