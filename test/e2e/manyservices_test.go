@@ -63,7 +63,7 @@ templates:
 	for _, svc := range []string{"checkout", "ledger"} {
 		w.eventually(30*time.Second, svc+" baked and held", func() bool {
 			st := w.status(svc)
-			return w.version(svc, "staging") == "v1" && st.Environments[1].Waiting.Kind == "lock"
+			return w.version(svc, "staging") == "v1" && st.Environments[1].Waiting.Kind == "lock" && st.Environments[1].Waiting.Version == "v1"
 		})
 	}
 
@@ -77,10 +77,10 @@ templates:
 	w.release("refunds", "v1")
 	w.eventually(30*time.Second, "refunds baked and held", func() bool {
 		st := w.status("refunds")
-		return w.version("refunds", "staging") == "v1" && st.Environments[1].Waiting.Kind == "lock"
+		return w.version("refunds", "staging") == "v1" && st.Environments[1].Waiting.Kind == "lock" && st.Environments[1].Waiting.Version == "v1"
 	})
-	// Every bake (1 s) is over: only the lock holds them.
-	time.Sleep(1500 * time.Millisecond)
+	// Each decision says v1 is baked and waits for the unlock: only the
+	// lock holds them.
 	for _, svc := range []string{"checkout", "ledger", "refunds"} {
 		require.Empty(t, w.version(svc, "production"), "%s must not reach production while its team is locked", svc)
 	}
